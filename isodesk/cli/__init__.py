@@ -1,0 +1,50 @@
+"""The command line: ``isodesk`` (the app) and its subcommands.
+
+Every subcommand lives in its own module and registers itself through ``add_parser``; user
+errors print one clear line to stderr and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from isodesk import __version__
+from isodesk.cli import calc
+from isodesk.cli.errors import UserError
+
+COMMANDS = (calc,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="isodesk", description="Risk dashboard for isolated-margin crypto-derivatives positions.")
+    parser.add_argument("--version", action="version", version=f"isodesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from isodesk.cli import app
+
+        return app.run(args)
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"isodesk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def gui_main() -> int:
+    """Entry point of the ``isodesk-gui`` script: the app without a console on Windows."""
+    return main([])
