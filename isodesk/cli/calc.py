@@ -168,8 +168,14 @@ def render(position: Position, risk: Risk, *, settlement: str) -> str:
         f"  bankruptcy price     {_fmt(risk.bankruptcy_price, price_digits) if risk.bankruptcy_price else no_liq}",
     ]
     if risk.mark is not None:
-        distance = "—" if risk.distance_frac is None else (
-            f"{_fmt(risk.distance_price, price_digits)} ({-position.sign * risk.distance_frac * 100:+.2f} % move)")
+        if risk.distance_frac is None:
+            distance = "—"
+        elif risk.distance_frac <= 0:
+            distance = (f"CROSSED: the mark is {-risk.distance_frac * 100:.2f} % past the liquidation price; "
+                        "the venue liquidates this position")
+        else:
+            move = (risk.liquidation_price - risk.mark) / risk.mark * 100
+            distance = f"{abs(risk.distance_price):{price_digits}} away ({move:+.2f} % move of the mark)"
         lines += [
             f"  mark price           {risk.mark:{price_digits}}",
             f"  notional             {_fmt(risk.notional, ',.8g')} {cur}",
