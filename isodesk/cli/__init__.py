@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from isodesk import __version__
-from isodesk.cli import calc
+from isodesk.cli import book, calc, replay, status
 from isodesk.cli.errors import UserError
 
-COMMANDS = (calc,)
+COMMANDS = (calc, status, replay, book)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from isodesk.cli import app
+        from isodesk.cli import app  # noqa: PLC0415 (Qt is imported only when the app starts)
 
         return app.run(args)
     try:

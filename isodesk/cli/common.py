@@ -1,0 +1,73 @@
+"""Options and helpers several subcommands share: ``--db``, ``--demo``, amounts, formatting."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from isodesk.cli.errors import UserError
+from isodesk.desk.setup import open_book
+from isodesk.store import Store, StoreError
+
+
+def add_db_options(parser: argparse.ArgumentParser, *, demo: bool = True) -> None:
+    """``--db PATH`` (and ``--demo``) on a subcommand."""
+    parser.add_argument("--db", metavar="PATH", help="the database (default: the per-user one, seeded with the demo)")
+    if demo:
+        parser.add_argument("--demo", action="store_true", help="seed a new, empty --db with the demo book")
+
+
+def store_from(args: argparse.Namespace) -> Store:
+    """Open the database the arguments name; a clear error when it cannot be opened."""
+    try:
+        return open_book(args.db, demo=getattr(args, "demo", False))
+    except (StoreError, OSError) as exc:
+        raise UserError(f"--db {args.db or '(default)'}: {exc}") from None
+
+
+def decimal_arg(text: str) -> Decimal:
+    """An exact decimal amount from the command line (``argparse`` type)."""
+    try:
+        value = Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def num(value: float, digits: int = 2) -> str:
+    """A number with thousands separators, or an em dash for NaN."""
+    return "—" if value is None or not math.isfinite(value) else f"{value + 0.0:,.{digits}f}"
+
+
+def money(value: float, currency: str) -> str:
+    """An amount in its currency's usual precision: 2 decimals for dollar coins, 8 for the rest."""
+    return num(value, 2 if currency.upper().startswith("USD") else 8)
+
+
+def price_text(value: float) -> str:
+    """A price with as many decimals as its size needs."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    digits = 2 if abs(value) >= 100 else 4 if abs(value) >= 1 else 6
+    return f"{value:,.{digits}f}"
+
+
+def json_number(value: Any) -> Any:
+    """A float for JSON: None for NaN/inf (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """A plain text table with aligned columns (``right``: indices of right-aligned columns)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                                  strict=True)))
+    return "\n".join([line(headers), line(["─" * w for w in widths]), *(line(r) for r in rows)])

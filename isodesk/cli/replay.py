@@ -1,0 +1,105 @@
+"""``isodesk replay PRICES.csv``: run the desk over a price path as fast as it can.
+
+Prints each event (level change, liquidation) as a JSON line with the tick time, then a summary
+of the final book. It works on a copy of the database unless ``--commit`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from isodesk.cli.common import add_db_options, json_number, store_from
+from isodesk.cli.errors import UserError
+from isodesk.desk import Desk, Snapshot
+from isodesk.desk.setup import shipped_catalog
+from isodesk.feeds.base import FeedError
+from isodesk.paths import default_db_path
+from isodesk.store import Store
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``replay``."""
+    p = sub.add_parser("replay", help="replay a price path (CSV ts,symbol,price) against the book",
+                       description="Run the desk over a price path as fast as it can; print each event as a JSON "
+                                   "line, then a summary of the final book. Works on a copy unless --commit.")
+    p.add_argument("prices", metavar="PRICES.csv", help="CSV with columns ts,symbol,price (ts ISO 8601 or Unix s)")
+    add_db_options(p)
+    p.add_argument("--commit", action="store_true", help="write the outcome into the database itself")
+    p.add_argument("--json", action="store_true", help="JSON lines only (the default prints them too)")
+    p.add_argument("--stale-after", type=float, default=3600.0, metavar="SECONDS",
+                   help="a price older than this (path time) is stale and liquidates nothing (default 3600)")
+    p.set_defaults(handler=run)
+
+
+def _working_copy(args: argparse.Namespace, tmp: Path) -> argparse.Namespace:
+    """The arguments pointed at a copy of the database (made with SQLite's backup API)."""
+    source = Path(args.db) if args.db else default_db_path()
+    store = store_from(args)  # creates and seeds as the rules say, then we copy it
+    store.close()
+    copy = tmp / "replay.db"
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(copy)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return argparse.Namespace(**{**vars(args), "db": str(copy), "demo": False})
+
+
+def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
+    """The final book: per position status, isolated margin, liquidation price; per account totals."""
+    store: Store = desk.store
+    liq = {int(pid): json_number(float(snap.cols["liquidation_price"][row]))
+           for row, pid in enumerate(snap.book.position_ids)}
+    mark = {int(pid): json_number(float(snap.cols["mark"][row])) for row, pid in enumerate(snap.book.position_ids)}
+    positions = []
+    for record in store.positions(statuses=None):
+        positions.append({
+            "label": record.label, "symbol": record.symbol, "side": record.side, "venue": record.venue,
+            "status": record.status, "isolated_margin": str(record.isolated_margin),
+            "liquidation_price": liq.get(record.id), "mark": mark.get(record.id),
+            "close_price": None if record.close_price is None else str(record.close_price),
+        })
+    accounts = []
+    for account in store.accounts():
+        margin = sum((p.isolated_margin for p in store.positions(("open",)) if p.account_id == account.id),
+                     Decimal(0))
+        accounts.append({"name": account.name, "currency": account.currency,
+                         "free_balance": str(store.free_balance(account.id)),
+                         "total_isolated_margin": str(margin), "realized_loss": str(store.realized_loss(account.id))})
+    return {"summary": {"positions": positions, "accounts": accounts, "ticks": snap.feed.accepted,
+                        "rejected_ticks": snap.feed.rejected, "clock": snap.clock}}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay the path and print events and the summary."""
+    from isodesk.feeds.replay import ReplayFeed  # noqa: PLC0415
+
+    path = Path(args.prices)
+    try:
+        feed = ReplayFeed(path, speed=None)
+    except (FeedError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="isodesk-replay-") as tmp:
+        work = args if args.commit else _working_copy(args, Path(tmp))
+        store = store_from(work)
+        desk = Desk(store, feed, catalog=shipped_catalog(), stale_after_s=args.stale_after)
+        try:
+            while True:
+                snap = desk.step()
+                for event in desk.drain_events():
+                    if event.kind.value in ("level", "liquidation"):
+                        print(json.dumps(event.as_json(), allow_nan=False), flush=True)
+                if snap.feed.finished:
+                    break
+            print(json.dumps(summary(desk, desk.snapshot), allow_nan=False))
+        finally:
+            desk.close()
+    return 0

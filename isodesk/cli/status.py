@@ -1,0 +1,115 @@
+"""``isodesk status``: every position with its risk figures and level; ``--watch`` refreshes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from isodesk.cli.common import add_db_options, json_number, money, num, price_text, store_from, table
+from isodesk.desk import Desk, Level, Snapshot
+from isodesk.desk.setup import shipped_catalog
+
+FIGURES = ("mark", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
+           "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe", "effective_leverage",
+           "max_removable", "isolated_margin", "quantity", "entry_price", "leverage")
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``status``."""
+    p = sub.add_parser("status", help="all positions with their risk figures and level",
+                       description="One table of every open (and liquidated) position with its risk figures.")
+    add_db_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON: positions with every figure, accounts")
+    p.add_argument("--watch", action="store_true", help="refresh from the book every --interval seconds")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes with --watch")
+    p.add_argument("--count", type=int, default=0, help="with --watch: stop after this many refreshes")
+    p.set_defaults(handler=run)
+
+
+def level_name(snap: Snapshot, row: int) -> str:
+    """The level shown for a row: the risk level, or ``stale``."""
+    if snap.stale[row]:
+        return "stale"
+    return Level(int(snap.level[row])).label
+
+
+def positions_json(snap: Snapshot) -> list[dict[str, Any]]:
+    """The positions of a snapshot as JSON objects (riskiest first), every engine figure included."""
+    out = []
+    info = snap.book
+    for row in snap.order_by_risk:
+        row = int(row)
+        item: dict[str, Any] = {
+            "id": int(info.position_ids[row]), "label": info.labels[row], "symbol": info.symbols[row],
+            "venue": info.venues[row], "contract": info.contracts[row], "side": info.sides[row],
+            "account": info.accounts[row], "currency": info.currencies[row], "status": info.statuses[row],
+            "level": level_name(snap, row), "stale": bool(snap.stale[row]),
+        }
+        item.update({name: json_number(float(snap.cols[name][row])) for name in FIGURES})
+        out.append(item)
+    return out
+
+
+def accounts_json(snap: Snapshot) -> list[dict[str, Any]]:
+    """Account totals as JSON objects."""
+    return [{"name": a.name, "venue": a.venue, "currency": a.currency, "free_balance": a.free_balance,
+             "total_isolated_margin": a.total_isolated_margin, "unrealized_pnl": a.unrealized_pnl,
+             "equity": a.equity, "realized_loss": a.realized_loss, "open_positions": a.open_positions}
+            for a in snap.accounts]
+
+
+def render(snap: Snapshot) -> str:
+    """The status table and the account totals as text."""
+    info, cols = snap.book, snap.cols
+    rows = []
+    for row in snap.order_by_risk:
+        row = int(row)
+        dist = cols["distance_frac"][row]
+        rows.append([
+            info.labels[row], info.venues[row], info.symbols[row],
+            f"{info.sides[row].upper()} {cols['leverage'][row]:g}×", price_text(cols["mark"][row]),
+            price_text(cols["liquidation_price"][row]), "—" if dist != dist else f"{dist * 100:.2f} %",
+            num(cols["margin_ratio"][row] * 100, 1) + " %" if cols["margin_ratio"][row] == cols["margin_ratio"][row]
+            else "—",
+            money(cols["isolated_margin"][row], info.currencies[row]),
+            money(cols["unrealized_pnl"][row], info.currencies[row]), info.currencies[row],
+            level_name(snap, row).upper(),
+        ])
+    text = table(["position", "venue", "symbol", "side", "mark", "liq price", "to liq", "ratio", "margin", "uPnL",
+                  "ccy", "level"], rows, right={4, 5, 6, 7, 8, 9})
+    acct = table(["account", "free", "isolated margin", "uPnL", "equity", "realized loss"],
+                 [[a.name, *(money(v, a.currency) for v in (a.free_balance, a.total_isolated_margin, a.unrealized_pnl,
+                                                            a.equity, a.realized_loss))] for a in snap.accounts],
+                 right={1, 2, 3, 4, 5})
+    return f"{text}\n\n{acct}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the book's status once, or every ``--interval`` seconds with ``--watch``."""
+    store = store_from(args)
+    desk = Desk(store, None, catalog=shipped_catalog(), observe_only=True)
+    try:
+        shown = 0
+        while True:
+            snap = desk.snapshot
+            if args.json:
+                print(json.dumps({"positions": positions_json(snap), "accounts": accounts_json(snap)},
+                                 allow_nan=False), flush=True)
+            else:
+                if args.watch:
+                    print("\033[2J\033[H", end="")
+                    print(time.strftime("%H:%M:%S"), f"(every {args.interval:g} s, Ctrl-C to stop)")
+                print(render(snap), flush=True)
+            shown += 1
+            if not args.watch or (args.count and shown >= args.count):
+                return 0
+            time.sleep(args.interval)
+            desk.refresh_from_store()
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 0
+    finally:
+        desk.close()

@@ -1,0 +1,94 @@
+"""The book as the engine sees it: store records turned into one PositionBatch plus row metadata.
+
+Rebuilt only when positions are added, removed, re-margined or change status; a price tick never
+rebuilds it. Liquidated positions stay in the book (shown stamped) with the margin they held
+when liquidated and the mark they were liquidated at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from isodesk.desk.snapshot import BookInfo, frozen
+from isodesk.margin import Position, PositionBatch, PriceLevels
+from isodesk.margin.catalog import TierCatalog
+from isodesk.margin.engine import price_levels
+from isodesk.margin.markets import market_of
+from isodesk.store.records import Account, PositionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedBook:
+    """Engine inputs and row metadata for the open and liquidated positions, in one row order."""
+
+    records: tuple[PositionRecord, ...]
+    positions: tuple[Position, ...]
+    batch: PositionBatch
+    levels: PriceLevels
+    info: BookInfo
+    markets: tuple[str, ...]
+    market_index: np.ndarray      # intp per row, into ``markets``
+    open_rows: np.ndarray          # bool per row
+    frozen_mark: np.ndarray        # float per row: liquidation mark for liquidated rows, NaN otherwise
+    frozen_ts: np.ndarray          # float per row
+    margins: tuple[Decimal, ...]   # exact isolated margin per row (at liquidation, for liquidated rows)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def row_of(self, position_id: int) -> int | None:
+        """Row index of a position id, or None."""
+        return self.info.row_of(position_id)
+
+
+def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decimal) -> Position:
+    """The engine's view of a stored position, with the venue's tiers and fee."""
+    tiers = catalog.table(record.venue, record.contract, record.symbol)
+    return Position(
+        venue=record.venue, side=record.side, contract=record.contract, entry_price=float(record.entry_price),
+        quantity=float(record.quantity),
+        contract_size=float(record.contract_size) if record.contract_size is not None else 1.0,
+        isolated_margin=float(margin), leverage=float(record.leverage),
+        taker_fee_rate=catalog.taker_fee(record.venue, record.contract), tiers=tiers,
+        symbol=record.symbol, label=record.label)
+
+
+def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], catalog: TierCatalog,
+              liquidated_margins: dict[int, Decimal]) -> LoadedBook:
+    """Build the book from open and liquidated records (``liquidated_margins``: margin each held)."""
+    by_account = {a.id: a for a in accounts}
+    margins = tuple(liquidated_margins.get(r.id, r.isolated_margin) if r.status == "liquidated"
+                    else r.isolated_margin for r in records)
+    # A position with no margin left (only possible when liquidated with nothing held) still needs
+    # a positive engine margin; its figures are frozen anyway.
+    positions = tuple(engine_position(r, catalog, m if m > 0 else Decimal("1e-12")) for r, m in zip(
+        records, margins, strict=True))
+    batch = PositionBatch.from_positions(positions, validate=False)
+    markets_of_rows = [market_of(r.venue, r.symbol) for r in records]
+    markets = tuple(sorted(set(markets_of_rows)))
+    lookup = {m: i for i, m in enumerate(markets)}
+    liquidated = [r.status == "liquidated" for r in records]
+    info = BookInfo(
+        position_ids=frozen(np.array([r.id for r in records], dtype=np.int64)),
+        labels=tuple(r.label for r in records), symbols=tuple(r.symbol for r in records),
+        venues=tuple(r.venue for r in records), sides=tuple(r.side for r in records),
+        contracts=tuple(r.contract for r in records),
+        accounts=tuple(by_account[r.account_id].name for r in records),
+        currencies=tuple(by_account[r.account_id].currency for r in records),
+        statuses=tuple(r.status for r in records),
+    )
+    return LoadedBook(
+        records=tuple(records), positions=positions, batch=batch, levels=price_levels(batch), info=info,
+        markets=markets, market_index=np.array([lookup[m] for m in markets_of_rows], dtype=np.intp),
+        open_rows=~np.array(liquidated, dtype=bool),
+        frozen_mark=np.array([float(r.close_price) if r.status == "liquidated" and r.close_price else math.nan
+                              for r in records]),
+        frozen_ts=np.array([r.closed_at if r.status == "liquidated" and r.closed_at else math.nan
+                            for r in records]),
+        margins=margins,
+    )

@@ -1,0 +1,136 @@
+"""Commands the GUI or the CLI sends to the desk, and the desk's answer to each.
+
+Amounts are exact ``Decimal`` in the settlement currency. Every command carries a
+``request_id`` so the form that sent it (and only that one) reacts to the result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+def new_request_id() -> str:
+    """A fresh random request id."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """Move ``amount`` from outside into an account's free balance (creates the account)."""
+
+    amount: Decimal
+    account: str | None = None
+    venue: str | None = None
+    currency: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Move ``amount`` from an account's free balance to outside."""
+
+    amount: Decimal
+    account: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """Open an isolated position funded from the account's free balance."""
+
+    label: str
+    venue: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    entry_price: Decimal
+    leverage: Decimal
+    margin: Decimal
+    contract: str | None = None
+    account: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    """Close a position at ``price`` (None: the current mark), realizing its PnL into free balance."""
+
+    position_id: int
+    price: Decimal | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AddCollateral:
+    """Move ``amount`` from the account's free balance into a position's isolated margin."""
+
+    position_id: int
+    amount: Decimal
+    reason: str = ""
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveCollateral:
+    """Move ``amount`` from a position's isolated margin back to the free balance."""
+
+    position_id: int
+    amount: Decimal
+    reason: str = ""
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SetThresholds:
+    """Change the warning and danger distances (fractions of the mark) and the hysteresis."""
+
+    warning: float
+    danger: float
+    hysteresis: float = 0.005
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeAlert:
+    """Mark one alert as seen."""
+
+    alert_id: int
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SetPaused:
+    """Pause or resume the feed (the book keeps its last marks)."""
+
+    paused: bool
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SetSpeed:
+    """Set the simulation or replay speed multiplier."""
+
+    speed: float
+    request_id: str = field(default_factory=new_request_id)
+
+
+Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | SetThresholds
+           | AcknowledgeAlert | SetPaused | SetSpeed)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The desk's answer: accepted, or rejected with the reason shown to the user verbatim."""
+
+    request_id: str
+    accepted: bool
+    reason: str = ""
+    ledger_entry_id: int | None = None
+    position_id: int | None = None
+    snapshot_version: int | None = None
+
+
+class CommandRejected(Exception):
+    """Raised inside the desk to reject a command; its message becomes ``Result.reason``."""

@@ -1,0 +1,272 @@
+"""The money-moving commands, each validated against the book and executed in one transaction.
+
+Amounts are exact ``Decimal`` in the account's settlement currency. Every check that can fail
+raises :class:`CommandRejected` with a sentence the form shows verbatim, before anything is
+written; the writes of one command share one ``store.transaction()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from isodesk.desk.commands import (
+    AddCollateral,
+    ClosePosition,
+    Command,
+    CommandRejected,
+    Deposit,
+    OpenPosition,
+    RemoveCollateral,
+    Withdraw,
+)
+from isodesk.margin import PositionError, check, compute_one
+from isodesk.margin.catalog import UnknownSymbol
+from isodesk.margin.venues import VENUES
+from isodesk.store.ledger import EXTERNAL, free_ref, pnl_ref, position_ref
+from isodesk.store.records import Account, PositionRecord
+
+if TYPE_CHECKING:
+    from isodesk.desk.desk import Desk
+
+MONEY_STEP = Decimal("0.00000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an accepted command did."""
+
+    message: str
+    ledger_entry_id: int | None = None
+    position_id: int | None = None
+    book_changed: bool = False
+
+
+def execute(desk: Desk, command: Command, *, ts: float) -> Outcome:
+    """Run one money command against the desk's store; raises :class:`CommandRejected`."""
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        raise CommandRejected(f"unknown command {type(command).__name__}")
+    return handler(desk, command, ts)
+
+
+def _amount(value: object, field: str = "amount") -> Decimal:
+    if not isinstance(value, Decimal):
+        raise CommandRejected(f"{field}: {value!r} must be an exact decimal amount")
+    if not value.is_finite() or value <= 0:
+        raise CommandRejected(f"{field}: {value} must be a positive amount")
+    return value
+
+
+def account_name(venue: str, currency: str) -> str:
+    """The default name of a venue wallet, e.g. ``binance-usdm:USDT``."""
+    return f"{venue}:{currency}"
+
+
+def _resolve_account(desk: Desk, name: str | None) -> Account:
+    accounts = desk.store.accounts()
+    if name is None:
+        if len(accounts) == 1:
+            return accounts[0]
+        names = ", ".join(a.name for a in accounts) or "none yet"
+        raise CommandRejected(f"account: name one with --account (accounts: {names})")
+    account = desk.store.account(name)
+    if account is None:
+        names = ", ".join(a.name for a in accounts) or "none yet"
+        raise CommandRejected(f"account: no account named {name!r} (accounts: {names})")
+    return account
+
+
+def _open_position(desk: Desk, position_id: int) -> tuple[PositionRecord, int]:
+    record = desk.store.position(position_id)
+    if record is None:
+        raise CommandRejected(f"position: no position with id {position_id}")
+    if record.status != "open":
+        raise CommandRejected(f"position {record.label!r} was {record.status}; it holds no collateral any more")
+    row = desk.book.row_of(position_id)
+    if row is None:
+        raise CommandRejected(f"position {record.label!r} is not in the desk's book")
+    return record, row
+
+
+def _deposit(desk: Desk, cmd: Deposit, ts: float) -> Outcome:
+    amount = _amount(cmd.amount)
+    with desk.store.transaction():
+        account = desk.store.account(cmd.account) if cmd.account else None
+        if account is None and cmd.account is None and not (cmd.venue and cmd.currency):
+            account = _resolve_account(desk, None)
+        if account is None:
+            venue, currency = cmd.venue, cmd.currency
+            if (venue is None or currency is None) and cmd.account and ":" in cmd.account:
+                venue, _, currency = cmd.account.partition(":")
+            if venue not in VENUES or not currency:
+                raise CommandRejected(f"account: {cmd.account!r} does not exist; to create it, name it "
+                                      "VENUE:CURRENCY (e.g. binance-usdm:USDT) or give --venue and --currency")
+            account = desk.store.create_account(cmd.account or account_name(venue, currency), venue,
+                                                currency.upper(), ts=ts)
+        entry = desk.store.transfer(amount, EXTERNAL, free_ref(account.id), kind="deposit", ts=ts,
+                                    account_id=account.id, request_id=cmd.request_id)
+    return Outcome(f"deposited {amount} {account.currency} into {account.name}", ledger_entry_id=entry)
+
+
+def _withdraw(desk: Desk, cmd: Withdraw, ts: float) -> Outcome:
+    amount = _amount(cmd.amount)
+    with desk.store.transaction():
+        account = _resolve_account(desk, cmd.account)
+        free = desk.store.free_balance(account.id)
+        if amount > free:
+            raise CommandRejected(f"amount: {amount} {account.currency} is more than the free balance "
+                                  f"{free} of {account.name}")
+        entry = desk.store.transfer(amount, free_ref(account.id), EXTERNAL, kind="withdrawal", ts=ts,
+                                    account_id=account.id, request_id=cmd.request_id)
+    return Outcome(f"withdrew {amount} {account.currency} from {account.name}", ledger_entry_id=entry)
+
+
+def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
+    from isodesk.desk.book import engine_position  # noqa: PLC0415 (keeps book ↔ operations acyclic)
+
+    if not cmd.label.strip():
+        raise CommandRejected("label: give the position a name")
+    if cmd.venue not in VENUES or cmd.venue == "custom":
+        raise CommandRejected(f"venue: {cmd.venue!r} is not a venue with shipped tiers")
+    for field in ("quantity", "entry_price", "leverage", "margin"):
+        _amount(getattr(cmd, field), field)
+    try:
+        contract = cmd.contract or desk.catalog.contract_of(cmd.venue, cmd.symbol)
+        desk.catalog.table(cmd.venue, contract, cmd.symbol)
+    except UnknownSymbol as exc:
+        raise CommandRejected(str(exc)) from None
+    currency = desk.catalog.settlement(cmd.venue, contract, cmd.symbol)
+    size = Decimal(repr(desk.catalog.contract_size(cmd.venue, contract, cmd.symbol)))
+    with desk.store.transaction():
+        account = _resolve_account(desk, cmd.account or account_name(cmd.venue, currency))
+        if account.venue != cmd.venue:
+            raise CommandRejected(f"account: {account.name} is on {account.venue}, not {cmd.venue}")
+        if desk.store.position_by_label(cmd.label) is not None:
+            raise CommandRejected(f"label: a position named {cmd.label!r} already exists")
+        face = cmd.quantity * size if contract == "inverse" else cmd.quantity
+        notional = face / cmd.entry_price if contract == "inverse" else face * cmd.entry_price
+        initial = notional / cmd.leverage
+        if cmd.margin < initial.quantize(MONEY_STEP):
+            raise CommandRejected(f"margin: {cmd.margin} is below the initial margin {initial.quantize(MONEY_STEP)} "
+                                  f"{currency} that {cmd.leverage}× leverage needs")
+        free = desk.store.free_balance(account.id)
+        if cmd.margin > free:
+            raise CommandRejected(f"margin: {cmd.margin} {currency} is more than the free balance {free} "
+                                  f"of {account.name}")
+        pid = desk.store.insert_position(
+            label=cmd.label.strip(), account_id=account.id, venue=cmd.venue, symbol=cmd.symbol, contract=contract,
+            side=cmd.side, quantity=cmd.quantity, contract_size=size if contract == "inverse" else None,
+            entry_price=cmd.entry_price, leverage=cmd.leverage, ts=ts)
+        record = desk.store.position(pid)
+        assert record is not None
+        try:
+            position = check(engine_position(record, desk.catalog, cmd.margin))
+        except PositionError as exc:
+            raise CommandRejected("; ".join(f"{f}: {m}" for f, m in exc.problems)) from None
+        mark = desk.market_price(cmd.venue, cmd.symbol)
+        risk = compute_one(position, mark)
+        if risk.distance_frac is not None and risk.distance_frac <= 0:
+            raise CommandRejected(f"the position would be liquidated at once: mark {mark:,.8g} is past its "
+                                  f"liquidation price {risk.liquidation_price:,.8g}")
+        entry = desk.store.transfer(cmd.margin, free_ref(account.id), position_ref(pid), kind="open", ts=ts,
+                                    account_id=account.id, request_id=cmd.request_id)
+    return Outcome(f"opened {cmd.label}", ledger_entry_id=entry, position_id=pid, book_changed=True)
+
+
+def realized_pnl(record: PositionRecord, price: Decimal) -> Decimal:
+    """Exact PnL of closing ``record`` at ``price``, in the settlement currency (8 decimals)."""
+    sign = 1 if record.side == "long" else -1
+    if record.contract == "inverse":
+        face = record.quantity * (record.contract_size or Decimal(1))
+        pnl = sign * face * (1 / record.entry_price - 1 / price)
+    else:
+        pnl = sign * record.quantity * (price - record.entry_price)
+    return pnl.quantize(MONEY_STEP)
+
+
+def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
+    record, row = _open_position(desk, cmd.position_id)
+    if cmd.price is None:
+        mark = desk.snapshot.cols["mark"][row] if desk.snapshot.book is desk.book.info else math.nan
+        if not math.isfinite(mark) or desk.snapshot.stale[row]:
+            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the close price")
+        from isodesk.desk.desk import price_decimal  # noqa: PLC0415
+
+        price = price_decimal(float(mark))
+    else:
+        price = _amount(cmd.price, "price")
+    pnl = realized_pnl(record, price)
+    margin = record.isolated_margin
+    account = record.account_id
+    with desk.store.transaction():
+        desk.store.set_position_status(record.id, "closed", ts=ts, close_price=price)
+        loss = min(-pnl, margin) if pnl < 0 else Decimal(0)
+        entry = None
+        if loss > 0:
+            entry = desk.store.transfer(loss, position_ref(record.id), pnl_ref(account), kind="close_loss", ts=ts,
+                                        account_id=account, request_id=cmd.request_id)
+        if margin - loss > 0:
+            entry = desk.store.transfer(margin - loss, position_ref(record.id), free_ref(account), kind="close",
+                                        ts=ts, account_id=account, request_id=cmd.request_id)
+        if pnl > 0:
+            entry = desk.store.transfer(pnl, pnl_ref(account), free_ref(account), kind="close_profit", ts=ts,
+                                        account_id=account, request_id=cmd.request_id)
+    return Outcome(f"closed {record.label} at {price}: realized {pnl:+}", ledger_entry_id=entry,
+                   position_id=record.id, book_changed=True)
+
+
+def _add(desk: Desk, cmd: AddCollateral, ts: float) -> Outcome:
+    amount = _amount(cmd.amount)
+    with desk.store.transaction():
+        record, _ = _open_position(desk, cmd.position_id)
+        free = desk.store.free_balance(record.account_id)
+        if amount > free:
+            account = desk.store.account_by_id(record.account_id)
+            raise CommandRejected(f"amount: {amount} is more than the free balance {free} "
+                                  f"{account.currency if account else ''} (max addable)")
+        entry = desk.store.transfer(amount, free_ref(record.account_id), position_ref(record.id), kind="add_margin",
+                                    ts=ts, account_id=record.account_id, memo=cmd.reason, request_id=cmd.request_id)
+    return Outcome(f"added {amount} to {record.label}", ledger_entry_id=entry, position_id=record.id,
+                   book_changed=True)
+
+
+def max_removable(desk: Desk, row: int) -> float:
+    """Collateral removable from the row's position now (settlement currency), by the venue's rule.
+
+    Venues that publish no rule (Bybit, OKX, Gate) get Binance's conservative one: what stays must
+    cover the maintenance margin and the initial margin at the mark. NaN when there is no fresh mark.
+    """
+    snap = desk.snapshot
+    if snap.book is not desk.book.info or snap.stale[row] or not math.isfinite(snap.cols["mark"][row]):
+        return math.nan
+    published = float(snap.cols["max_removable"][row])
+    if math.isfinite(published):
+        return published
+    cols = {k: float(snap.cols[k][row]) for k in ("isolated_margin", "maintenance_margin", "margin_balance",
+                                                   "notional", "leverage")}
+    return max(0.0, min(cols["isolated_margin"] - cols["maintenance_margin"],
+                        cols["margin_balance"] - cols["notional"] / cols["leverage"]))
+
+
+def _remove(desk: Desk, cmd: RemoveCollateral, ts: float) -> Outcome:
+    amount = _amount(cmd.amount)
+    with desk.store.transaction():
+        record, row = _open_position(desk, cmd.position_id)
+        limit = max_removable(desk, row)
+        if not math.isfinite(limit):
+            raise CommandRejected(f"no fresh mark for {record.symbol}: collateral cannot be removed on a stale price")
+        if float(amount) > limit * (1 + 1e-12):
+            raise CommandRejected(f"amount: {amount} is more than the {limit:,.8f} the venue lets you remove "
+                                  f"from {record.label} now (max removable)")
+        entry = desk.store.transfer(amount, position_ref(record.id), free_ref(record.account_id),
+                                    kind="remove_margin", ts=ts, account_id=record.account_id, memo=cmd.reason,
+                                    request_id=cmd.request_id)
+    return Outcome(f"removed {amount} from {record.label}", ledger_entry_id=entry, position_id=record.id,
+                   book_changed=True)
+
+
+_HANDLERS = {Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
+             AddCollateral: _add, RemoveCollateral: _remove}

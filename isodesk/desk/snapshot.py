@@ -1,0 +1,105 @@
+"""What the desk publishes after each recompute: immutable, safe to hand to another thread.
+
+PySide6 passes the very same Python object through a queued ``Signal(object)``, so nothing in a
+snapshot may be mutable: arrays are read-only, mappings are proxies, dataclasses are frozen.
+Invariant: every finite ``mark`` came through the tick guard (finite, positive), so views may
+plot marks without a finiteness check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from isodesk.feeds.base import FeedHealth
+
+NUMERIC_COLUMNS = (
+    "mark", "mark_ts", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
+    "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe", "effective_leverage",
+    "max_removable", "isolated_margin", "quantity", "entry_price", "leverage",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BookInfo:
+    """The descriptive, rarely changing part of the book, one tuple entry per row.
+
+    A new ``BookInfo`` object is made only when positions are added, removed or change status,
+    so a view may compare it by identity to know whether to rebuild.
+    """
+
+    position_ids: np.ndarray
+    labels: tuple[str, ...]
+    symbols: tuple[str, ...]
+    venues: tuple[str, ...]
+    sides: tuple[str, ...]
+    contracts: tuple[str, ...]
+    accounts: tuple[str, ...]
+    currencies: tuple[str, ...]
+    statuses: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def row_of(self, position_id: int) -> int | None:
+        """The row of a position id, or None."""
+        hits = np.flatnonzero(self.position_ids == position_id)
+        return int(hits[0]) if hits.size else None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    """One account's totals in its settlement currency (floats, for display)."""
+
+    name: str
+    venue: str
+    currency: str
+    free_balance: float
+    total_isolated_margin: float
+    unrealized_pnl: float
+    equity: float
+    realized_loss: float
+    open_positions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The book's risk at one instant.
+
+    ``cols`` maps each name of :data:`NUMERIC_COLUMNS` to a read-only float64 array (NaN where a
+    figure does not exist); ``level`` (int8 :class:`~isodesk.desk.levels.Level`) and ``stale``
+    (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first.
+    """
+
+    version: int
+    taken_at: float
+    clock: float
+    book: BookInfo
+    cols: Mapping[str, np.ndarray]
+    level: np.ndarray
+    stale: np.ndarray
+    order_by_risk: np.ndarray
+    accounts: tuple[AccountTotals, ...]
+    feed: FeedHealth
+    last_tick_at: float | None
+    paused: bool = False
+
+    def __len__(self) -> int:
+        return len(self.book)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+
+def frozen(arr: np.ndarray) -> np.ndarray:
+    """The array made read-only (in place) and returned."""
+    arr.flags.writeable = False
+    return arr
+
+
+def freeze_columns(cols: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """A read-only mapping of read-only arrays."""
+    return MappingProxyType({k: frozen(v) for k, v in cols.items()})
