@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from isodesk.cli import app  # noqa: PLC0415 (Qt is imported only when the app starts)
+        from isodesk.cli import app
 
         return app.run(args)
     try:

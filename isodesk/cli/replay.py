@@ -80,7 +80,7 @@ def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the path and print events and the summary."""
-    from isodesk.feeds.replay import ReplayFeed  # noqa: PLC0415
+    from isodesk.feeds.replay import ReplayFeed
 
     path = Path(args.prices)
     try:

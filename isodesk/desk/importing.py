@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from isodesk.desk.operations import account_name
+from isodesk.desk.operations import account_name, decimal_of
 from isodesk.margin import Position, problems
 from isodesk.margin.catalog import TierCatalog, UnknownSymbol
 from isodesk.store import Store
@@ -35,7 +34,7 @@ def venue_validator(catalog: TierCatalog) -> Callable[[dict[str, Any]], list[tup
             tiers = catalog.table(venue, contract, symbol)
         except UnknownSymbol as exc:
             return [("symbol", str(exc).removeprefix("symbol: "))]
-        size = row.get("contract_size") or Decimal(repr(catalog.contract_size(venue, contract, symbol)))
+        size = row.get("contract_size") or decimal_of(catalog.contract_size(venue, contract, symbol))
         position = Position(venue=venue, side=row["side"], contract=contract, entry_price=float(row["entry_price"]),
                             quantity=float(row["quantity"]), contract_size=float(size),
                             isolated_margin=float(row["isolated_margin"]), leverage=float(row["leverage"]),
@@ -55,7 +54,7 @@ def read_book_file(path: str | Path, catalog: TierCatalog) -> list[PositionSpec]
     for spec in specs:
         size = spec.contract_size
         if spec.contract == "inverse" and size is None:
-            size = Decimal(repr(catalog.contract_size(spec.venue, spec.contract, spec.symbol)))
+            size = decimal_of(catalog.contract_size(spec.venue, spec.contract, spec.symbol))
         account = spec.account or account_name(spec.venue, catalog.settlement(spec.venue, spec.contract, spec.symbol))
         filled.append(dataclasses.replace(spec, contract_size=size, account=account))
     return filled

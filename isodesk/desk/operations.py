@@ -60,6 +60,11 @@ def _amount(value: object, field: str = "amount") -> Decimal:
     return value
 
 
+def decimal_of(value: float) -> Decimal:
+    """A float from a data file as the Decimal it was written as (``1.0`` → ``1``, ``0.1`` → ``0.1``)."""
+    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(float(value)))
+
+
 def account_name(venue: str, currency: str) -> str:
     """The default name of a venue wallet, e.g. ``binance-usdm:USDT``."""
     return f"{venue}:{currency}"
@@ -125,7 +130,7 @@ def _withdraw(desk: Desk, cmd: Withdraw, ts: float) -> Outcome:
 
 
 def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
-    from isodesk.desk.book import engine_position  # noqa: PLC0415 (keeps book ↔ operations acyclic)
+    from isodesk.desk.book import engine_position
 
     if not cmd.label.strip():
         raise CommandRejected("label: give the position a name")
@@ -139,7 +144,7 @@ def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
     except UnknownSymbol as exc:
         raise CommandRejected(str(exc)) from None
     currency = desk.catalog.settlement(cmd.venue, contract, cmd.symbol)
-    size = Decimal(repr(desk.catalog.contract_size(cmd.venue, contract, cmd.symbol)))
+    size = decimal_of(desk.catalog.contract_size(cmd.venue, contract, cmd.symbol))
     with desk.store.transaction():
         account = _resolve_account(desk, cmd.account or account_name(cmd.venue, currency))
         if account.venue != cmd.venue:
@@ -193,7 +198,7 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
         mark = desk.snapshot.cols["mark"][row] if desk.snapshot.book is desk.book.info else math.nan
         if not math.isfinite(mark) or desk.snapshot.stale[row]:
             raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the close price")
-        from isodesk.desk.desk import price_decimal  # noqa: PLC0415
+        from isodesk.desk.desk import price_decimal
 
         price = price_decimal(float(mark))
     else:

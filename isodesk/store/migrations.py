@@ -1,0 +1,151 @@
+"""The schema, as forward-only sqlite-utils migrations applied at open.
+
+Each migration runs in its own transaction and is recorded in ``_sqlite_migrations`` under the set
+name ``"isodesk"``. Never edit a released migration; append a new one. Tables are STRICT; money
+columns are TEXT holding exact decimals (see :mod:`isodesk.store.money`).
+
+``venue`` carries no CHECK constraint on purpose: adding a venue would otherwise mean rebuilding
+``positions`` (referenced by the append-only ledger). The store checks venues in Python instead.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+MIGRATION_SET = "isodesk"
+
+migrations = sqlite_utils.Migrations(MIGRATION_SET)
+_KNOWN: list[str] = []
+
+
+def _migration(name: str):
+    """Register a migration under ``name`` and remember the name as known to this version."""
+    _KNOWN.append(name)
+    return migrations(name=name)
+
+
+_INITIAL = [
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE CHECK (name <> ''),
+        venue TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (currency <> ''),
+        created_at REAL NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE positions (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE CHECK (label <> ''),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        venue TEXT NOT NULL,
+        symbol TEXT NOT NULL CHECK (symbol <> ''),
+        contract TEXT NOT NULL CHECK (contract IN ('linear', 'inverse')),
+        side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+        quantity TEXT NOT NULL,
+        contract_size TEXT,
+        entry_price TEXT NOT NULL,
+        leverage TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'liquidated')),
+        opened_at REAL NOT NULL,
+        closed_at REAL,
+        close_price TEXT,
+        venue_position_id TEXT,
+        CHECK ((contract = 'inverse') = (contract_size IS NOT NULL))
+    ) STRICT
+    """,
+    "CREATE INDEX positions_account ON positions(account_id)",
+    "CREATE INDEX positions_status ON positions(status)",
+    """
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL CHECK (kind <> ''),
+        amount TEXT NOT NULL CHECK (amount <> '' AND substr(amount, 1, 1) <> '-'),
+        source TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        position_id INTEGER REFERENCES positions(id),
+        request_id TEXT,
+        memo TEXT NOT NULL DEFAULT '',
+        reverses INTEGER REFERENCES ledger(id),
+        CHECK (source <> dest)
+    ) STRICT
+    """,
+    "CREATE INDEX ledger_account ON ledger(account_id)",
+    "CREATE INDEX ledger_position ON ledger(position_id)",
+    "CREATE INDEX ledger_request ON ledger(request_id)",
+    """
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+    BEGIN
+        SELECT RAISE(ABORT, 'the ledger is append-only: entries cannot be updated; post a reversing entry');
+    END
+    """,
+    """
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+    BEGIN
+        SELECT RAISE(ABORT, 'the ledger is append-only: entries cannot be deleted; post a reversing entry');
+    END
+    """,
+    """
+    CREATE TABLE prices (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        symbol TEXT NOT NULL,
+        price REAL NOT NULL,
+        source TEXT NOT NULL DEFAULT ''
+    ) STRICT
+    """,
+    "CREATE INDEX prices_symbol_ts ON prices(symbol, ts)",
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        position_id INTEGER REFERENCES positions(id),
+        level TEXT NOT NULL CHECK (level IN ('safe', 'warning', 'danger', 'liquidated', 'stale')),
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0 CHECK (acknowledged IN (0, 1))
+    ) STRICT
+    """,
+    "CREATE INDEX alerts_unacknowledged ON alerts(acknowledged, id)",
+    """
+    CREATE TABLE scenarios (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE CHECK (name <> ''),
+        body TEXT NOT NULL CHECK (json_valid(body)),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    ) STRICT
+    """,
+]
+
+
+@_migration("0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    """Create every table, index and the ledger's append-only triggers."""
+    for statement in _INITIAL:
+        db.execute(statement)
+
+
+def known_names() -> set[str]:
+    """Names of the migrations this version of isodesk knows."""
+    return set(_KNOWN)
+
+
+def unknown_applied(db: sqlite_utils.Database) -> list[str]:
+    """Migrations recorded in ``db`` that this version does not know (a newer isodesk wrote it). Read-only."""
+    known = known_names()
+    return [m.name for m in migrations.applied(db) if m.name not in known]
+
+
+def applied_names(db: sqlite_utils.Database) -> list[str]:
+    """Names of the isodesk migrations recorded in ``db``, in the order applied. Read-only."""
+    return [m.name for m in migrations.applied(db)]

@@ -1,0 +1,88 @@
+"""The rows the store hands out: frozen dataclasses with Decimal money, plus the domain vocabularies.
+
+Money (``quantity``, prices, ``leverage``, margins, ledger ``amount``) is exact ``Decimal``; times
+(``ts``, ``*_at``) are Unix seconds as float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+VENUES = ("binance-usdm", "binance-coinm", "bybit", "okx", "gate", "hyperliquid", "custom")
+CONTRACTS = ("linear", "inverse")
+SIDES = ("long", "short")
+POSITION_STATUSES = ("open", "closed", "liquidated")
+ALERT_LEVELS = ("safe", "warning", "danger", "liquidated", "stale")
+
+
+def require_choice(value: object, choices: tuple[str, ...], field: str) -> str:
+    """``value`` if it is one of ``choices``; otherwise ``ValueError`` naming the field and the value."""
+    if value not in choices:
+        raise ValueError(f"{field} must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A trading account on one venue; its collateral is counted in ``currency``."""
+
+    id: int
+    name: str
+    venue: str
+    currency: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    """A stored position. ``quantity``: linear, base units; inverse, contracts of ``contract_size``
+    USD each. ``isolated_margin`` is the position's ledger balance in the account currency."""
+
+    id: int
+    label: str
+    account_id: int
+    venue: str
+    symbol: str
+    contract: str
+    side: str
+    quantity: Decimal
+    contract_size: Decimal | None
+    entry_price: Decimal
+    leverage: Decimal
+    isolated_margin: Decimal
+    status: str
+    opened_at: float
+    closed_at: float | None
+    close_price: Decimal | None
+    venue_position_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One movement of ``amount`` (> 0, account currency) from the ref ``source`` to the ref ``dest``."""
+
+    id: int
+    ts: float
+    kind: str
+    amount: Decimal
+    source: str
+    dest: str
+    account_id: int
+    position_id: int | None
+    request_id: str | None
+    memo: str
+    reverses: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A risk alert about one position (or the whole book when ``position_id`` is None)."""
+
+    id: int
+    ts: float
+    position_id: int | None
+    level: str
+    kind: str
+    message: str
+    acknowledged: bool

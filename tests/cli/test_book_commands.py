@@ -1,0 +1,141 @@
+"""`status`, `replay`, `import`, `export`, `deposit`, `withdraw` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from isodesk.cli import main
+from isodesk.margin.markets import market_of
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def demo_db(tmp_path, capsys):
+    db = tmp_path / "demo.db"
+    code, _, err = run(capsys, "status", "--db", str(db), "--demo")
+    assert code == 0, err
+    return db
+
+
+def test_status_json_has_every_figure(demo_db, capsys):
+    code, out, _ = run(capsys, "status", "--db", str(demo_db), "--json")
+    doc = json.loads(out)
+    assert code == 0
+    assert len(doc["positions"]) == 13
+    first = doc["positions"][0]
+    for key in ("label", "symbol", "side", "status", "isolated_margin", "liquidation_price", "margin_ratio",
+                "distance_frac", "bankruptcy_price", "max_removable", "unrealized_pnl", "level"):
+        assert key in first
+    assert first["label"] == "sol-degen-long"  # the nearest to liquidation comes first
+    assert first["level"] == "danger"
+
+
+def test_a_named_database_starts_empty(tmp_path, capsys):
+    code, out, _ = run(capsys, "status", "--db", str(tmp_path / "mine.db"), "--json")
+    assert code == 0 and json.loads(out) == {"positions": [], "accounts": []}
+
+
+def test_replay_liquidates_exactly_the_crossed_positions(demo_db, tmp_path, capsys):
+    _, out, _ = run(capsys, "status", "--db", str(demo_db), "--json")
+    before = {p["label"]: p for p in json.loads(out)["positions"]}
+    path = tmp_path / "crash.csv"
+    rows = ["ts,symbol,price"]
+    t0 = 1_800_000_000
+    prices = [60_000 - 500 * i for i in range(25)] + [49_000 + 400 * i for i in range(10)]
+    for i, p in enumerate(prices):
+        rows.append(f"{t0 + 10 * i},BTCUSDT,{p}")
+    path.write_text("\n".join(rows) + "\n")
+    low, high = min(prices), max(prices)
+
+    code, out, err = run(capsys, "replay", str(path), "--db", str(demo_db), "--json")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    summary = lines[-1]["summary"]
+    events = lines[:-1]
+    expected = {label for label, p in before.items() if market_of(p["venue"], p["symbol"]) == "BTCUSDT"
+                and ((p["side"] == "long" and p["liquidation_price"] >= low)
+                     or (p["side"] == "short" and p["liquidation_price"] <= high))}
+    assert expected == {"btc-bybit-long", "btc-inverse-long", "btc-core-long"}
+    liquidated = {p["label"] for p in summary["positions"] if p["status"] == "liquidated"}
+    assert liquidated == expected
+    assert {e["label"] for e in events if e["event"] == "liquidation"} == expected
+    for e in events:
+        assert {"event", "label", "ts", "price"} <= set(e)
+        assert t0 <= e["ts"] <= t0 + 10 * len(prices)
+    by_label = {p["label"]: p for p in summary["positions"]}
+    for label, p in before.items():
+        if label not in expected:
+            assert by_label[label]["status"] == "open"
+            assert float(by_label[label]["isolated_margin"]) == pytest.approx(p["isolated_margin"], abs=0)
+    accounts = {a["name"]: a for a in summary["accounts"]}
+    assert accounts["binance-usdm:USDT"]["free_balance"] == "12500.00"
+    assert accounts["bybit:USDT"]["realized_loss"] == "3025.00"
+    assert accounts["bybit:BTC"]["realized_loss"] == "0.10000000"
+    # it ran on a copy: the database itself is untouched
+    conn = sqlite3.connect(demo_db)
+    assert conn.execute("SELECT count(*) FROM positions WHERE status = 'liquidated'").fetchone() == (0,)
+    conn.close()
+
+
+def test_replay_with_commit_writes_the_outcome(demo_db, tmp_path, capsys):
+    path = tmp_path / "dip.csv"
+    path.write_text("ts,symbol,price\n2030-01-01T00:00:00Z,SOLUSDT,150\n2030-01-01T00:00:10Z,SOLUSDT,140\n")
+    code, _, _ = run(capsys, "replay", str(path), "--db", str(demo_db), "--commit")
+    assert code == 0
+    conn = sqlite3.connect(demo_db)
+    assert conn.execute("SELECT label FROM positions WHERE status = 'liquidated'").fetchall() == [("sol-degen-long",)]
+    conn.close()
+
+
+def test_replay_bad_csv_is_a_clear_error(demo_db, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("ts,symbol,price\n1,BTCUSDT,abc\n")
+    code, out, err = run(capsys, "replay", str(path), "--db", str(demo_db))
+    assert code == 2 and out == ""
+    assert "line 2" in err and "price" in err
+
+
+def test_import_export_round_trip_and_atomic_rejection(tmp_path, capsys):
+    db = tmp_path / "mine.db"
+    good = tmp_path / "book.csv"
+    good.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
+                    "a,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
+                    "b,bybit,BTCUSD,inverse,short,1000,60000,5,0.0033\n")
+    code, out, err = run(capsys, "import", str(good), "--db", str(db))
+    assert code == 0, err
+    assert "imported 2 positions" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
+                   "c,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
+                   "d,binance-usdm,NOPEUSDT,linear,long,1,1,1,1\n"
+                   "e,binance-usdm,BTCUSDT,linear,long,1,60000,500,200\n")
+    code, out, err = run(capsys, "import", str(bad), "--db", str(db))
+    assert code == 2
+    assert "row 3, column symbol: 'NOPEUSDT' is not a binance-usdm linear symbol" in err
+    assert "row 4, column leverage: 500x is above the 150x maximum" in err
+    out_file = tmp_path / "out.json"
+    code, out, _ = run(capsys, "export", str(out_file), "--db", str(db))
+    rows = json.loads(out_file.read_text())
+    assert [r["label"] for r in rows] == ["a", "b"]  # c was not written
+    assert rows[1]["isolated_margin"] == "0.0033" and rows[1]["contract_size"] == "1"
+    assert rows[0]["account"] == "binance-usdm:USDT" and rows[1]["account"] == "bybit:BTC"
+
+
+def test_deposit_and_withdraw(tmp_path, capsys):
+    db = str(tmp_path / "cash.db")
+    code, out, err = run(capsys, "deposit", "100.25", "--db", db)
+    assert code == 2 and "account: name one with --account (accounts: none yet)" in err
+    code, out, _ = run(capsys, "deposit", "100.25", "--account", "okx:USDT", "--db", db)
+    assert code == 0 and "free balance now 100.25 USDT" in out
+    code, out, err = run(capsys, "withdraw", "100.26", "--db", db)
+    assert code == 2 and "more than the free balance 100.25" in err
+    code, out, _ = run(capsys, "withdraw", "0.25", "--db", db)
+    assert code == 0 and "free balance now 100.00 USDT" in out
