@@ -285,6 +285,10 @@ class Desk:
             return operations.Outcome("acknowledged")
         if isinstance(command, SetPaused):
             self.paused = command.paused
+            # a replay with a speed must not jump ahead by the pause on resume
+            hook = getattr(self.feed, "pause" if command.paused else "resume", None)
+            if hook is not None:
+                hook()
             return operations.Outcome("paused" if command.paused else "resumed")
         if isinstance(command, SetSpeed):
             if not (math.isfinite(command.speed) and command.speed > 0):
@@ -292,8 +296,8 @@ class Desk:
             setter = getattr(self.feed, "set_speed", None)
             if setter is None:
                 raise CommandRejected("this feed has no speed control")
-            setter(command.speed)
-            return operations.Outcome(f"speed {command.speed:g}×")
+            used = setter(command.speed)
+            return operations.Outcome(f"speed {used if used is not None else command.speed:g}×")
         outcome = operations.execute(self, command, ts=self._now())
         if outcome.book_changed:
             self.reload()

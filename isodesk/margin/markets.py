@@ -9,7 +9,6 @@ modelled: a live venue feed supplies the venue's marks under the same market nam
 from __future__ import annotations
 
 
-
 def market_of(venue: str, symbol: str) -> str:
     """The market name (``BASEUSDT``) whose price marks ``symbol`` on ``venue``."""
     s = symbol.upper().replace("-SWAP", "").replace("_PERP", "")

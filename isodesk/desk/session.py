@@ -1,0 +1,73 @@
+"""Everything needed to run a desk in one place: the database, the feed, the desk.
+
+``DeskConfig`` is plain data (safe to build in one thread and use in another); ``open_desk``
+creates the store, the feed and the desk in the calling thread, which is the thread that must
+then own them (a sqlite3 connection belongs to the thread that made it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from isodesk.desk.desk import Desk
+from isodesk.desk.setup import open_book, shipped_catalog
+from isodesk.feeds.base import Feed
+from isodesk.feeds.factory import make_feed
+from isodesk.margin.markets import market_of
+from isodesk.paths import default_db_path
+from isodesk.store import Store
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """How to start a desk: the database, the feed spec, the step period, the staleness limit.
+
+    ``feed_factory`` (tests, benchmarks) replaces ``feed`` with a callable building the feed from
+    the opened store. ``speed`` multiplies the simulated or replay clock.
+    """
+
+    db: str | None = None
+    demo: bool = False
+    feed: str = "simulated"
+    step_ms: int = 100
+    stale_after_s: float | None = None
+    seed: int = 7
+    speed: float = 1.0
+    feed_factory: Callable[[Store], Feed] | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """The database file this config opens."""
+        return Path(self.db) if self.db else default_db_path()
+
+
+def starting_prices(store: Store) -> dict[str, float]:
+    """Start price per market of the open book: the latest stored price, else the entry price."""
+    latest = store.latest_prices()
+    prices: dict[str, float] = {}
+    for record in store.positions(("open",)):
+        market = market_of(record.venue, record.symbol)
+        if market in latest:
+            prices[market] = latest[market][1]
+        else:
+            prices.setdefault(market, float(record.entry_price))
+    return prices
+
+
+def open_desk(config: DeskConfig) -> Desk:
+    """Open the store, build the feed and the desk, in the calling thread."""
+    store = open_book(config.db, demo=config.demo)
+    try:
+        if config.feed_factory is not None:
+            feed = config.feed_factory(store)
+        else:
+            feed = make_feed(config.feed, symbols=starting_prices(store), db_path=config.db_path, seed=config.seed)
+        setter = getattr(feed, "set_speed", None)
+        if setter is not None and config.speed != 1.0:
+            setter(config.speed)
+        return Desk(store, feed, catalog=shipped_catalog(), stale_after_s=config.stale_after_s)
+    except BaseException:
+        store.close()
+        raise

@@ -1,0 +1,147 @@
+"""Read the mark prices another program writes into the ``prices`` table while isodesk runs.
+
+The table (owned by ``isodesk.store``; this module only reads it)::
+
+    prices(id INTEGER PRIMARY KEY, ts REAL NOT NULL, symbol TEXT NOT NULL, price REAL NOT NULL,
+           source TEXT NOT NULL DEFAULT '')
+
+The feed opens its own read-only connection lazily, in the thread that first polls, and reads the
+rows with ``id`` greater than the last one it saw, in id order, at most :data:`BATCH_ROWS` per
+poll. By default it starts after the largest id present at its first successful read, so the
+history is not replayed as fresh ticks (when the table does not exist yet at the first poll, every
+row that appears later is new). A missing file or table, a locked or busy database is reported in
+``health()`` (``connected=False``, ``last_error``) and retried at the next poll; ``poll`` never
+raises for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sqlite3
+import threading
+from pathlib import Path
+
+from isodesk.feeds.base import FeedHealth, Tick, tick_age
+from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
+
+log = logging.getLogger("isodesk.feed")
+
+BATCH_ROWS = 10_000
+MALFORMED = "malformed"
+
+
+class SqlitePricesFeed:
+    """Ticks from new rows of the ``prices`` table of the SQLite file at ``path``.
+
+    ``start_after_id``: hand out rows with a larger id only (default: the largest id at the first
+    successful read). ``batch_rows``: the most rows read per poll. ``band``: the guard's jump band.
+    """
+
+    clock_from_ticks = False
+    writes_prices_table = True
+
+    def __init__(self, path: str | Path, *, start_after_id: int | None = None, batch_rows: int = BATCH_ROWS,
+                 band: float = DEFAULT_JUMP_BAND, timeout_s: float = 5.0, name: str = "sqlite"):
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows: {batch_rows!r} must be >= 1")
+        self.path = Path(path)
+        self.name = name
+        self.batch_rows = int(batch_rows)
+        self.timeout_s = float(timeout_s)
+        self.guard = TickGuard(band, feed_name=name)
+        self._last_id: int | None = None if start_after_id is None else int(start_after_id)
+        self._seen_missing_table = False
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._connected = False
+        self._last_error: str | None = None
+        self._closed = False
+        self.rows_read = 0
+
+    @property
+    def last_id(self) -> int | None:
+        """The id of the last row read (None before the start is known)."""
+        return self._last_id
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            # check_same_thread=False only so close() may come from another thread; polls stay in one.
+            self._conn = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, check_same_thread=False)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def poll(self, now: float) -> list[Tick]:
+        """The guard-checked ticks of the rows added since the last poll, in time order (stable by id).
+
+        Never raises for a missing file or table or a locked database: it records the error for
+        ``health()`` and tries again at the next poll.
+        """
+        with self._lock:
+            if self._closed:
+                return []
+            try:
+                rows = self._read()
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return []
+            self._connected, self._last_error = True, None
+        ticks: list[Tick] = []
+        for row_id, ts, symbol, price in rows:
+            try:
+                tick = Tick(symbol=str(symbol), ts=float(ts), price=float(price))
+            except (TypeError, ValueError):
+                self.guard.reject(MALFORMED, f"prices row {row_id}: ts={ts!r} symbol={symbol!r} price={price!r}")
+                continue
+            if symbol is None or not str(symbol):
+                self.guard.reject(MALFORMED, f"prices row {row_id}: empty symbol")
+                continue
+            ticks.append(tick)
+        ticks.sort(key=lambda t: t.ts if math.isfinite(t.ts) else math.inf)
+        return self.guard.check(ticks)
+
+    def _read(self) -> list[tuple]:
+        conn = self._connect()
+        if self._last_id is None:
+            (max_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM prices").fetchone()
+            self._last_id = 0 if self._seen_missing_table else int(max_id)
+            log.debug("%s: starting after prices id %d", self.name, self._last_id)
+        rows = conn.execute("SELECT id, ts, symbol, price FROM prices WHERE id > ? ORDER BY id LIMIT ?",
+                            (self._last_id, self.batch_rows)).fetchall()
+        if rows:
+            self._last_id = int(rows[-1][0])
+            self.rows_read += len(rows)
+        return rows
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self._last_error:
+            log.warning("%s: %s (%s); retrying at the next poll", self.name, message, self.path)
+        self._connected, self._last_error = False, message
+        if "no such table" in str(exc) and self._last_id is None:
+            self._seen_missing_table = True
+        # A connection opened before the file existed, or on a broken file, is not reused.
+        transient = "locked" in str(exc) or "busy" in str(exc)
+        if not transient:
+            self._drop_connection()
+
+    def health(self, now: float) -> FeedHealth:
+        """Connected when the last read succeeded; ``last_error`` says why not; ages in seconds at ``now``."""
+        g = self.guard
+        return FeedHealth(source=self.name, connected=self._connected and not self._closed,
+                          last_tick_ts=g.last_tick_ts, last_tick_age_s=tick_age(g.last_tick_ts, now),
+                          accepted=g.accepted, rejected=g.rejected, rejected_by_reason=g.rejected_by_reason,
+                          last_error=self._last_error, finished=False)
+
+    def close(self) -> None:
+        """Close the read-only connection. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._drop_connection()
