@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from isodesk import __version__
-from isodesk.cli import book, calc, replay, status
+from isodesk.cli import book, calc, replay, screenshot, status
+from isodesk.cli.app import add_app_options
 from isodesk.cli.errors import UserError
 
-COMMANDS = (calc, status, replay, book)
+COMMANDS = (calc, status, replay, book, screenshot)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isodesk", description="Risk dashboard for isolated-margin crypto-derivatives positions.")
     parser.add_argument("--version", action="version", version=f"isodesk {__version__}")
+    add_app_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)

@@ -37,6 +37,9 @@ class LoadedBook:
     frozen_mark: np.ndarray        # float per row: liquidation mark for liquidated rows, NaN otherwise
     frozen_ts: np.ndarray          # float per row
     margins: tuple[Decimal, ...]   # exact isolated margin per row (at liquidation, for liquidated rows)
+    margin_values: np.ndarray      # the same as float64, for display
+    quantities: np.ndarray         # float64 per row (contracts for inverse)
+    account_rows: dict[str, np.ndarray]  # account name → its open rows
 
     def __len__(self) -> int:
         return len(self.records)
@@ -91,4 +94,9 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
         frozen_ts=np.array([r.closed_at if r.status == "liquidated" and r.closed_at else math.nan
                             for r in records]),
         margins=margins,
+        margin_values=frozen(np.array([float(m) for m in margins], dtype=np.float64)),
+        quantities=frozen(np.array([float(r.quantity) for r in records], dtype=np.float64)),
+        account_rows={a.name: frozen(np.flatnonzero(
+            np.array([by_account[r.account_id].name == a.name and r.status == "open" for r in records], dtype=bool)))
+            for a in accounts},
     )

@@ -36,7 +36,7 @@ from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, mark_figures
 from isodesk.margin.markets import market_of
-from isodesk.store import Store, StoreError
+from isodesk.store import Account, Store, StoreError
 from isodesk.store.ledger import pnl_ref, position_ref
 
 log = logging.getLogger("isodesk.desk")
@@ -80,7 +80,9 @@ class Desk:
             self._market_price[symbol], self._market_ts[symbol] = price, ts
         self._last_clock: float | None = None
         self._last_tick_at: float | None = None
+        self._step_started = time.monotonic()
         self.book = self._load()
+        self._accounts = self._read_accounts()
         self._level = np.zeros(len(self.book), dtype=np.int8)
         self._stale = np.zeros(len(self.book), dtype=bool)
         self._level[~self.book.open_rows] = Level.LIQUIDATED
@@ -91,6 +93,7 @@ class Desk:
 
     def step(self, now: float | None = None) -> Snapshot:
         """Take new ticks, store them, recompute, move levels, liquidate, publish a snapshot."""
+        self._step_started = time.monotonic()
         wall = self._clock() if now is None else now
         ticks: list[Tick] = []
         if self.feed is not None and not self.paused:
@@ -219,8 +222,8 @@ class Desk:
             "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe",
             "effective_leverage", "max_removable")}
         cols["mark_ts"] = mark_ts.copy()
-        cols["isolated_margin"] = np.array([float(m) for m in book.margins])
-        cols["quantity"] = np.array([float(r.quantity) for r in book.records])
+        cols["isolated_margin"] = book.margin_values
+        cols["quantity"] = book.quantities
         cols["entry_price"] = batch.entry.copy()
         cols["leverage"] = batch.leverage.copy()
         key = np.where(np.isnan(cols["distance_frac"]), np.inf, cols["distance_frac"])
@@ -229,7 +232,8 @@ class Desk:
         self.version += 1
         health = self.feed.health(clock) if self.feed is not None else _no_feed_health()
         return Snapshot(
-            version=self.version, taken_at=time.monotonic(), clock=clock, book=book.info,
+            version=self.version, taken_at=time.monotonic(), clock=clock, step_started_at=self._step_started,
+            book=book.info,
             cols=freeze_columns(cols), level=frozen(self._level.copy()), stale=frozen(self._stale.copy()),
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
             feed=health, last_tick_at=self._last_tick_at, paused=self.paused)
@@ -237,16 +241,14 @@ class Desk:
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
         book = self.book
         totals = []
-        for account in self.store.accounts():
-            rows = np.flatnonzero(book.open_rows & (np.array(book.info.accounts, dtype=object) == account.name))
-            free = self.store.free_balance(account.id)
-            margin = sum((book.margins[r] for r in rows), Decimal(0))
+        for account, free, loss in self._accounts:
+            rows = book.account_rows.get(account.name, np.zeros(0, dtype=np.intp))
+            margin = math.fsum(book.margin_values[rows]) if rows.size else 0.0
             upnl = float(np.nansum(risk.unrealized_pnl[rows])) if rows.size else 0.0
             totals.append(AccountTotals(
                 name=account.name, venue=account.venue, currency=account.currency, free_balance=float(free),
-                total_isolated_margin=float(margin), unrealized_pnl=upnl,
-                equity=float(free + margin) + upnl, realized_loss=float(self.store.realized_loss(account.id)),
-                open_positions=int(rows.size)))
+                total_isolated_margin=margin, unrealized_pnl=upnl, equity=float(free) + margin + upnl,
+                realized_loss=float(loss), open_positions=int(rows.size)))
         return tuple(totals)
 
     # -- commands -----------------------------------------------------------------------------------
@@ -255,6 +257,7 @@ class Desk:
         """Validate and execute one command in one transaction; accepted, or rejected with the reason."""
         if self.observe_only:
             return Result(command.request_id, False, "this desk only observes the book", snapshot_version=self.version)
+        self._step_started = time.monotonic()
         try:
             outcome = self._dispatch(command)
         except CommandRejected as exc:
@@ -301,9 +304,15 @@ class Desk:
         outcome = operations.execute(self, command, ts=self._now())
         if outcome.book_changed:
             self.reload()
+        else:
+            self._accounts = self._read_accounts()
         return outcome
 
     # -- book ------------------------------------------------------------------------------------------
+
+    def _read_accounts(self) -> list[tuple[Account, Decimal, Decimal]]:
+        """Each account with its free balance and realized loss (exact), read once per book change."""
+        return [(a, self.store.free_balance(a.id), self.store.realized_loss(a.id)) for a in self.store.accounts()]
 
     def _load(self) -> LoadedBook:
         records = self.store.positions(statuses=("open", "liquidated"))
@@ -319,6 +328,7 @@ class Desk:
         """Re-read the book from the store, carrying levels over by position id."""
         old_ids, old_level, old_stale = self.book.info.position_ids, self._level, self._stale
         self.book = self._load()
+        self._accounts = self._read_accounts()
         carried = {int(pid): (lvl, st) for pid, lvl, st in zip(old_ids, old_level, old_stale, strict=True)}
         self._level = np.array([carried.get(int(pid), (Level.SAFE, False))[0] for pid in self.book.info.position_ids],
                                dtype=np.int8)

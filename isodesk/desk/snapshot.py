@@ -69,6 +69,10 @@ class AccountTotals:
 class Snapshot:
     """The book's risk at one instant.
 
+    ``step_started_at`` and ``taken_at`` are ``time.monotonic()`` seconds when the step (or
+    command) that made it began and when it was published: tick-to-paint latency starts at the
+    former. ``clock`` is the desk clock (Unix s; the ticks' time under replay).
+
     ``cols`` maps each name of :data:`NUMERIC_COLUMNS` to a read-only float64 array (NaN where a
     figure does not exist); ``level`` (int8 :class:`~isodesk.desk.levels.Level`) and ``stale``
     (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first.
@@ -77,6 +81,7 @@ class Snapshot:
     version: int
     taken_at: float
     clock: float
+    step_started_at: float
     book: BookInfo
     cols: Mapping[str, np.ndarray]
     level: np.ndarray

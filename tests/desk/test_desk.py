@@ -236,3 +236,13 @@ def test_demo_book_loads_and_levels_spread(demo_store, catalog, clock):
     assert not snap.stale.any()
     assert all(math.isfinite(x) for x in snap.cols["liquidation_price"])
     assert free_ref(1) in demo_store.balances()
+
+
+def test_account_totals_follow_every_command(two_btc_longs, store):
+    desk = two_btc_longs
+    totals = {a.name: a for a in desk.snapshot.accounts}["binance-usdm:USDT"]
+    assert totals.free_balance == 5000.0 and totals.total_isolated_margin == 5000.0 and totals.open_positions == 2
+    assert desk.apply(Deposit(Decimal("123.45"), account="binance-usdm:USDT")).accepted
+    totals = {a.name: a for a in desk.snapshot.accounts}["binance-usdm:USDT"]
+    assert totals.free_balance == 5123.45
+    assert totals.equity == pytest.approx(5123.45 + 5000.0 + float(np.nansum(desk.snapshot.cols["unrealized_pnl"])))

@@ -1,0 +1,477 @@
+"""The main window: cards or table of the book, chart and alerts docks, toolbar, status bar.
+
+It renders what the desk publishes and sends commands; it never touches the database or the
+engine. UI state (geometry, docks, view, sort, theme) persists in an ini QSettings file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QSystemTrayIcon,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from isodesk import __version__
+from isodesk.desk import Level, SetPaused, SetSpeed, Snapshot
+from isodesk.desk.commands import AcknowledgeAlert
+from isodesk.desk.events import EventKind, PositionEvent
+from isodesk.desk.session import DeskConfig
+from isodesk.ui.alerts import AlertsWidget
+from isodesk.ui.chart import ChartWidget
+from isodesk.ui.models import PositionsModel
+from isodesk.ui.theme import Theme, apply_theme
+from isodesk.ui.views import CardView, PositionsTable
+from isodesk.ui.worker import DeskController
+
+log = logging.getLogger("isodesk.ui")
+
+STATE_VERSION = 1
+LEVEL_FILTERS = (("All levels", None), ("Safe", "safe"), ("Warning", "warning"), ("Danger", "danger"),
+                 ("Liquidated", "liquidated"), ("Stale", "stale"))
+
+
+def ui_settings(path: Path) -> QSettings:
+    """The ini file holding the UI state (geometry, docks, view, sort, theme)."""
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _money(value: float, currency: str) -> str:
+    if not math.isfinite(value):
+        return "—"
+    return f"{value + 0.0:,.2f}" if currency.upper().startswith("USD") else f"{value + 0.0:,.6f}"
+
+
+class MainWindow(QMainWindow):
+    """The isodesk main window.
+
+    Signals:
+        snapshot_applied(int): a snapshot (its version) reached the views (tests wait on it).
+        notified(str): a desktop notification was raised (upward level change or liquidation).
+    """
+
+    snapshot_applied = Signal(int)
+    notified = Signal(str)
+
+    def __init__(self, config: DeskConfig, *, settings: QSettings, theme: str | None = None):
+        super().__init__()
+        self.setObjectName("isodesk-main")
+        self.setWindowTitle(f"isodesk — {config.db_path.name}")
+        self.settings = settings
+        self.controller = DeskController(config, self)
+        self.model = PositionsModel(self)
+        self._theme_name = theme or str(settings.value("ui/theme", "system"))
+        self.theme: Theme = apply_theme(QApplication.instance(), self._theme_name)
+        self._build_views()
+        self._build_docks()
+        self._build_toolbar()
+        self._build_menus()
+        self._build_status()
+        self._tray = self._make_tray()
+        self._wire()
+        self._default_state = self.saveState(STATE_VERSION)
+        self._restore()
+        self._last_snapshot: Snapshot | None = None
+        self._started_at = time.monotonic()
+        self._health_timer = QTimer(self)
+        self._health_timer.setObjectName("status-refresh")
+        self._health_timer.setInterval(1000)
+        self._health_timer.timeout.connect(self._refresh_status)
+        self._health_timer.start()
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.cards = CardView(self.model, self)
+        self.table = PositionsTable(self.model, self)
+        self.cards.setObjectName("cards")
+        self.table.setObjectName("table")
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.cards)
+        self.stack.addWidget(self.table)
+        self.filter_text = QLineEdit(self)
+        self.filter_text.setObjectName("filter-text")
+        self.filter_text.setPlaceholderText("Filter by label, symbol or venue  (Ctrl+F)")
+        self.filter_text.setClearButtonEnabled(True)
+        self.filter_venue = QComboBox(self)
+        self.filter_venue.setObjectName("filter-venue")
+        self.filter_venue.addItem("All venues", None)
+        self.filter_level = QComboBox(self)
+        self.filter_level.setObjectName("filter-level")
+        for text, value in LEVEL_FILTERS:
+            self.filter_level.addItem(text, value)
+        self.sort_box = QComboBox(self)
+        self.sort_box.setObjectName("sort")
+        self.sort_box.addItem("Nearest to liquidation", None)
+        for key, text in (("unrealized_pnl", "Unrealized PnL"), ("margin_ratio", "Margin ratio"),
+                          ("isolated_margin", "Isolated margin"), ("label", "Label")):
+            self.sort_box.addItem(text, key)
+        self.count_label = QLabel(self)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(8, 6, 8, 2)
+        bar.addWidget(self.filter_text, 3)
+        bar.addWidget(self.filter_venue, 1)
+        bar.addWidget(self.filter_level, 1)
+        bar.addWidget(QLabel("Sort:", self))
+        bar.addWidget(self.sort_box, 1)
+        bar.addWidget(self.count_label)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.chart = ChartWidget(self)
+        self.chart_dock = QDockWidget("Chart", self)
+        self.chart_dock.setObjectName("dock-chart")
+        self.chart_dock.setWidget(self.chart)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.chart_dock)
+        self.alerts = AlertsWidget(self)
+        self.alerts_dock = QDockWidget("Alerts", self)
+        self.alerts_dock.setObjectName("dock-alerts")
+        self.alerts_dock.setWidget(self.alerts)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts_dock)
+        self.resizeDocks([self.chart_dock], [260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.alerts_dock], [380], Qt.Orientation.Horizontal)
+
+    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot, *, checkable: bool = False,
+                name: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name or text.lower().replace(" ", "-"))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_toolbar(self) -> None:
+        self.act_pause = self._action("Pause feed", "Ctrl+P", self._toggle_pause, checkable=True, name="pause")
+        self.act_cards = self._action("Cards", "Ctrl+1", lambda: self.set_view("cards"), checkable=True)
+        self.act_table = self._action("Table", "Ctrl+2", lambda: self.set_view("table"), checkable=True)
+        group = QActionGroup(self)
+        group.addAction(self.act_cards)
+        group.addAction(self.act_table)
+        self.act_cards.setChecked(True)
+        self.speed = QDoubleSpinBox(self)
+        self.speed.setObjectName("speed")
+        self.speed.setRange(0.1, 100.0)
+        self.speed.setDecimals(1)
+        self.speed.setSuffix(" ×")
+        self.speed.setValue(self.controller.worker.config.speed)
+        self.speed.setToolTip("Simulation or replay speed")
+        self.speed.setKeyboardTracking(False)
+        self.feed_label = QLabel(self)
+        self.feed_label.setObjectName("feed-health")
+        self.totals_label = QLabel(self)
+        self.totals_label.setObjectName("totals")
+        self.totals_label.setTextFormat(Qt.TextFormat.RichText)
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar-main")
+        tb.setMovable(False)
+        tb.addAction(self.act_cards)
+        tb.addAction(self.act_table)
+        tb.addSeparator()
+        tb.addAction(self.act_pause)
+        tb.addWidget(QLabel(" Speed ", self))
+        tb.addWidget(self.speed)
+        tb.addSeparator()
+        tb.addWidget(self.feed_label)
+        spacer = QWidget(self)
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy().Preferred)
+        tb.addWidget(spacer)
+        tb.addWidget(self.totals_label)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("Quit", QKeySequence.StandardKey.Quit, self.close))
+        view = menu.addMenu("&View")
+        view.addAction(self.act_cards)
+        view.addAction(self.act_table)
+        view.addSeparator()
+        toggle_chart = self.chart_dock.toggleViewAction()
+        toggle_chart.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        toggle_alerts = self.alerts_dock.toggleViewAction()
+        toggle_alerts.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        view.addAction(toggle_chart)
+        view.addAction(toggle_alerts)
+        view.addAction(self._action("Find", "Ctrl+F", self._focus_filter))
+        view.addSeparator()
+        themes = view.addMenu("Theme")
+        group = QActionGroup(self)
+        for name, key in (("System", "Ctrl+Shift+0"), ("Light", "Ctrl+Shift+L"), ("Dark", "Ctrl+Shift+D")):
+            act = self._action(name, key, lambda checked=False, n=name.lower(): self.set_theme(n), checkable=True,
+                               name=f"theme-{name.lower()}")
+            act.setChecked(name.lower() == self._theme_name)
+            group.addAction(act)
+            themes.addAction(act)
+        view.addSeparator()
+        view.addAction(self._action("Restore default layout", "Ctrl+Shift+R", self.restore_default_layout))
+        feed = menu.addMenu("F&eed")
+        feed.addAction(self.act_pause)
+        feed.addAction(self._action("Faster", "Ctrl+]", lambda: self.speed.setValue(self.speed.value() * 2)))
+        feed.addAction(self._action("Slower", "Ctrl+[", lambda: self.speed.setValue(self.speed.value() / 2)))
+        alerts = menu.addMenu("&Alerts")
+        alerts.addAction(self._action("Acknowledge selected alert", "Ctrl+K", self.alerts.acknowledge_selected))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("About isodesk", "F1", self._about))
+
+    def _build_status(self) -> None:
+        self.status_label = QLabel(self)
+        self.status_label.setObjectName("status")
+        self.statusBar().addPermanentWidget(self.status_label)
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(self.windowIcon(), self)
+        tray.setToolTip("isodesk")
+        tray.show()
+        return tray
+
+    def _wire(self) -> None:
+        c = self.controller
+        c.snapshot.connect(self.apply_snapshot)
+        c.events.connect(self.on_events)
+        c.result.connect(self.on_result)
+        c.alerts.connect(self.on_alerts_loaded)
+        c.failed.connect(self.on_failed)
+        self.filter_text.textChanged.connect(self._apply_filter)
+        self.filter_venue.currentIndexChanged.connect(self._apply_filter)
+        self.filter_level.currentIndexChanged.connect(self._apply_filter)
+        self.sort_box.currentIndexChanged.connect(self._apply_sort)
+        self.speed.valueChanged.connect(lambda v: self.controller.send(SetSpeed(float(v))))
+        self.cards.position_selected.connect(self._select)
+        self.table.position_selected.connect(self._select)
+        self.alerts.acknowledge_requested.connect(lambda alert_id: self.controller.send(AcknowledgeAlert(alert_id)))
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.controller.shutdown)
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the desk thread (after the window is shown)."""
+        self.controller.start()
+
+    @Slot(object)
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Render a new snapshot: model, chart, totals."""
+        first = self._last_snapshot is None or snapshot.book is not self._last_snapshot.book
+        self._last_snapshot = snapshot
+        self.model.apply(snapshot)
+        if first:
+            self._refresh_venues(snapshot)
+            if self.chart.position_id() is None and len(snapshot):
+                self._select(int(snapshot.book.position_ids[snapshot.order_by_risk[0]]))
+        self.chart.apply(snapshot)
+        self._refresh_totals(snapshot)
+        self.count_label.setText(f"{self.model.rowCount()} of {len(snapshot)}")
+        self.snapshot_applied.emit(snapshot.version)
+
+    @Slot(object)
+    def on_events(self, events: tuple[PositionEvent, ...]) -> None:
+        """Alerts dock, and a notification for every upward level change and liquidation."""
+        self.alerts.add_events(events)
+        for event in events:
+            if event.kind is EventKind.LIQUIDATION or (
+                    event.kind is EventKind.LEVEL and _severity(event.level) > _severity(event.previous)):
+                self._notify(event)
+
+    def _notify(self, event: PositionEvent) -> None:
+        title = f"{event.label}: {event.level.upper()}"
+        if self._tray is not None:
+            icon = (QSystemTrayIcon.MessageIcon.Critical if event.level in ("danger", "liquidated")
+                    else QSystemTrayIcon.MessageIcon.Warning)
+            self._tray.showMessage(title, event.message, icon, 8000)
+        self.statusBar().showMessage(event.message, 8000)
+        self.notified.emit(title)
+
+    @Slot(object)
+    def on_result(self, result) -> None:
+        """Show rejected commands in the status bar (dialogs react to their own request ids)."""
+        if not result.accepted:
+            self.statusBar().showMessage(result.reason, 8000)
+
+    @Slot(object)
+    def on_alerts_loaded(self, payload) -> None:
+        """The alert history from the store at start."""
+        alerts, labels = payload
+        self.alerts.set_alerts(alerts, labels)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        """A desk error: in the status bar, and a dialog if the desk never started."""
+        log.error("%s", message)
+        self.statusBar().showMessage(message)
+        if self._last_snapshot is None:
+            QMessageBox.critical(self, "isodesk", message)
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def set_view(self, name: str) -> None:
+        """Show the cards or the table."""
+        self.stack.setCurrentWidget(self.cards if name == "cards" else self.table)
+        (self.act_cards if name == "cards" else self.act_table).setChecked(True)
+
+    def view_name(self) -> str:
+        """``cards`` or ``table``."""
+        return "cards" if self.stack.currentWidget() is self.cards else "table"
+
+    def set_theme(self, name: str) -> None:
+        """Switch between system, light and dark."""
+        self._theme_name = name
+        self.theme = apply_theme(QApplication.instance(), name)
+        self.cards.set_theme(self.theme)
+        self.table.set_theme(self.theme)
+        self.chart.set_theme(self.theme)
+        self.alerts.set_theme(self.theme)
+        if self._last_snapshot is not None:
+            self._refresh_totals(self._last_snapshot)
+
+    def restore_default_layout(self) -> None:
+        """Docks and toolbar as built."""
+        self.restoreState(self._default_state, STATE_VERSION)
+        self.chart_dock.show()
+        self.alerts_dock.show()
+
+    def _toggle_pause(self, checked: bool) -> None:
+        self.controller.send(SetPaused(bool(checked)))
+        self.act_pause.setText("Resume feed" if checked else "Pause feed")
+
+    def _focus_filter(self) -> None:
+        self.filter_text.setFocus()
+        self.filter_text.selectAll()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About isodesk", f"isodesk {__version__}\nIsolated-margin risk dashboard.")
+
+    @Slot(int)
+    def _select(self, position_id: int) -> None:
+        self.chart.show_position(position_id)
+        label = self._label_of(position_id)
+        self.chart_dock.setWindowTitle(f"Chart — {label}" if label else "Chart")
+
+    def _label_of(self, position_id: int) -> str:
+        snap = self._last_snapshot
+        if snap is None:
+            return ""
+        row = snap.book.row_of(position_id)
+        return "" if row is None else snap.book.labels[row]
+
+    def _apply_filter(self) -> None:
+        self.model.set_filter(text=self.filter_text.text() or None, venue=self.filter_venue.currentData(),
+                              level=self.filter_level.currentData())
+        if self._last_snapshot is not None:
+            self.count_label.setText(f"{self.model.rowCount()} of {len(self._last_snapshot)}")
+
+    def _apply_sort(self) -> None:
+        key = self.sort_box.currentData()
+        self.model.sort_by_key(key)
+
+    def _refresh_venues(self, snapshot: Snapshot) -> None:
+        current = self.filter_venue.currentData()
+        venues = sorted(set(snapshot.book.venues))
+        self.filter_venue.blockSignals(True)
+        self.filter_venue.clear()
+        self.filter_venue.addItem("All venues", None)
+        for v in venues:
+            self.filter_venue.addItem(v, v)
+        index = self.filter_venue.findData(current)
+        self.filter_venue.setCurrentIndex(max(index, 0))
+        self.filter_venue.blockSignals(False)
+
+    def _refresh_totals(self, snapshot: Snapshot) -> None:
+        parts = []
+        for a in snapshot.accounts:
+            upnl = a.unrealized_pnl
+            colour = self.theme.level_color(Level.SAFE if upnl >= 0 else Level.DANGER).name()
+            parts.append(f"<b>{a.name}</b> free {_money(a.free_balance, a.currency)} · margin "
+                         f"{_money(a.total_isolated_margin, a.currency)} · equity {_money(a.equity, a.currency)} · "
+                         f"uPnL <span style='color:{colour}'>{_money(upnl, a.currency)}</span>")
+        self.totals_label.setText("&nbsp;&nbsp;│&nbsp;&nbsp;".join(parts))
+        self.totals_label.setToolTip("Per account, in its settlement currency")
+
+    def _refresh_status(self) -> None:
+        snap = self._last_snapshot
+        if snap is None:
+            self.feed_label.setText("starting…")
+            return
+        h = snap.feed
+        age = "no tick yet" if h.last_tick_age_s is None else f"last tick {h.last_tick_age_s:.1f} s ago"
+        state = "paused" if snap.paused else ("connected" if h.connected else "disconnected")
+        self.feed_label.setText(f"  {h.source}: {state} · {age} · rejected {h.rejected}  ")
+        stale = int(snap.stale.sum())
+        self.status_label.setText(f"{len(snap)} positions · {stale} stale · snapshot {snap.version} · "
+                                  f"{self.controller.dropped_snapshots} frames coalesced")
+
+    # -- persistence ----------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        s = self.settings
+        geometry = s.value("ui/geometry", type=QByteArray)
+        if geometry:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1440, 900)
+        state = s.value("ui/state", type=QByteArray)
+        if state:
+            self.restoreState(state, STATE_VERSION)
+        self.set_view(str(s.value("ui/view", "cards")))
+        sort_index = self.sort_box.findData(s.value("ui/sort", None))
+        self.sort_box.setCurrentIndex(max(sort_index, 0))
+        header = s.value("ui/table_header", type=QByteArray)
+        if header:
+            self.table.restore_header(header)
+
+    def save_settings(self) -> None:
+        """Write the UI state to the settings file."""
+        s = self.settings
+        s.setValue("ui/geometry", self.saveGeometry())
+        s.setValue("ui/state", self.saveState(STATE_VERSION))
+        s.setValue("ui/view", self.view_name())
+        s.setValue("ui/sort", self.sort_box.currentData())
+        s.setValue("ui/theme", self._theme_name)
+        s.setValue("ui/table_header", self.table.save_header())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the UI state, stop the feed and join the desk thread."""
+        self.save_settings()
+        self._health_timer.stop()
+        if not self.controller.shutdown():
+            log.warning("the desk thread did not stop within 5 s")
+        if self._tray is not None:
+            self._tray.hide()
+        super().closeEvent(event)
+
+
+def _severity(level: str) -> int:
+    order = {"safe": 0, "stale": 0, "warning": 1, "danger": 2, "liquidated": 3}
+    return order.get(level, 0)

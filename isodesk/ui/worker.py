@@ -1,0 +1,192 @@
+"""The desk's thread: a thin Qt adapter around :class:`~isodesk.desk.Desk` (QT-PRACTICES §3).
+
+``DeskWorker`` is a parentless QObject moved to a QThread. Its ``start`` slot creates the store,
+the feed, the desk and the step timer inside that thread; snapshots go through a latest-wins
+mailbox (state is coalesced), events and command results are emitted every one, in order.
+``DeskController`` lives in the GUI thread, owns the thread and re-emits everything as GUI-thread
+signals; the GUI talks to the desk only through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from isodesk.desk import Desk, Snapshot
+from isodesk.desk.commands import Command
+from isodesk.desk.mailbox import Mailbox
+from isodesk.desk.session import DeskConfig, open_desk
+
+log = logging.getLogger("isodesk.ui")
+
+
+class DeskWorker(QObject):
+    """Runs the desk in its own thread.
+
+    Signals:
+        snapshot_available(): a new snapshot waits in the mailbox (sent only when it was empty).
+        events_ready(object): a tuple of PositionEvent, in order, never coalesced.
+        result_ready(object): the Result of one command.
+        alerts_loaded(object): (alerts, {position_id: label}) from the store at start.
+        failed(str): the desk could not start or a step raised; the message says why.
+        stopped(): the desk is closed; the thread is quitting.
+    """
+
+    snapshot_available = Signal()
+    events_ready = Signal(object)
+    result_ready = Signal(object)
+    alerts_loaded = Signal(object)
+    failed = Signal(str)
+    stopped = Signal()
+
+    def __init__(self, config: DeskConfig, mailbox: Mailbox[Snapshot]):
+        super().__init__()
+        self.config = config
+        self.mailbox = mailbox
+        self.desk: Desk | None = None
+        self._timer: QTimer | None = None
+
+    @Slot()
+    def start(self) -> None:
+        """Create the desk and its timer in this thread and publish the first snapshot."""
+        try:
+            self.desk = open_desk(self.config)
+        except Exception as exc:  # the GUI shows it; the thread stays usable for stop()
+            log.exception("desk failed to start")
+            self.failed.emit(f"the desk could not start: {exc}")
+            return
+        store = self.desk.store
+        labels = {r.id: r.label for r in store.positions(statuses=None)}
+        self.alerts_loaded.emit((tuple(store.alerts(limit=500)), labels))
+        self._publish(self.desk.snapshot)
+        self._timer = QTimer(self)
+        self._timer.setObjectName("desk-step")
+        self._timer.setInterval(self.config.step_ms)
+        self._timer.timeout.connect(self.step)
+        self._timer.start()
+
+    @Slot()
+    def step(self) -> None:
+        """One desk step: ticks, recompute, levels, liquidations, snapshot."""
+        if self.desk is None:
+            return
+        try:
+            snapshot = self.desk.step()
+        except Exception:
+            log.error("desk step failed:\n%s", traceback.format_exc())
+            self.failed.emit("a desk step failed; see the log")
+            return
+        self._publish(snapshot)
+
+    @Slot(object)
+    def apply(self, command: Command) -> None:
+        """Execute one command and answer with its Result."""
+        if self.desk is None:
+            from isodesk.desk import Result
+
+            self.result_ready.emit(Result(command.request_id, False, "the desk is not running"))
+            return
+        try:
+            result = self.desk.apply(command)
+        except Exception:
+            log.error("command failed:\n%s", traceback.format_exc())
+            from isodesk.desk import Result
+
+            result = Result(command.request_id, False, "internal error; see the log")
+        self._publish(self.desk.snapshot)
+        self.result_ready.emit(result)
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        assert self.desk is not None
+        events = self.desk.drain_events()
+        if self.mailbox.put(snapshot):
+            self.snapshot_available.emit()
+        if events:
+            self.events_ready.emit(tuple(events))
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the timer, close the desk (and its database connection) in this thread, quit."""
+        if self._timer is not None:
+            self._timer.stop()
+        if self.desk is not None:
+            self.desk.close()
+            self.desk = None
+        self.stopped.emit()
+        thread = QThread.currentThread()
+        if thread is not None:
+            thread.quit()
+
+
+class DeskController(QObject):
+    """GUI-thread owner of the desk thread.
+
+    Signals:
+        snapshot(object): the newest Snapshot (older unread ones were dropped).
+        events(object): a tuple of PositionEvent.
+        result(object): a command's Result.
+        alerts(object): (alerts, labels) at start.
+        failed(str): the desk reported an error.
+        command_requested(object): (internal) a command queued to the worker.
+        stop_requested(): (internal) asks the worker to stop.
+    """
+
+    snapshot = Signal(object)
+    events = Signal(object)
+    result = Signal(object)
+    alerts = Signal(object)
+    failed = Signal(str)
+    command_requested = Signal(object)
+    stop_requested = Signal()
+
+    def __init__(self, config: DeskConfig, parent: QObject | None = None):
+        super().__init__(parent)
+        self.mailbox: Mailbox[Snapshot] = Mailbox()
+        self.thread = QThread()
+        self.thread.setObjectName("desk-thread")
+        self.worker = DeskWorker(config, self.mailbox)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.start)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.command_requested.connect(self.worker.apply)
+        self.stop_requested.connect(self.worker.stop)
+        self.worker.snapshot_available.connect(self._take_snapshot)
+        self.worker.events_ready.connect(self.events)
+        self.worker.result_ready.connect(self.result)
+        self.worker.alerts_loaded.connect(self.alerts)
+        self.worker.failed.connect(self.failed)
+        self.latest: Snapshot | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Start the desk thread."""
+        self.thread.start()
+
+    def send(self, command: Command) -> str:
+        """Queue a command to the desk; returns its request id (the result carries it back)."""
+        self.command_requested.emit(command)
+        return command.request_id
+
+    @Slot()
+    def _take_snapshot(self) -> None:
+        snap = self.mailbox.take()
+        if snap is not None:
+            self.latest = snap
+            self.snapshot.emit(snap)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop the worker, wait for the thread to finish; True if it finished in time."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        if not self.thread.isRunning():
+            return True
+        self.stop_requested.emit()
+        return self.thread.wait(timeout_ms)
+
+    @property
+    def dropped_snapshots(self) -> int:
+        """Snapshots replaced in the mailbox before the GUI took them."""
+        return self.mailbox.dropped
