@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
@@ -225,10 +226,10 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         themes = view.addMenu("Theme")
         group = QActionGroup(self)
-        for name, key in (("System", "Ctrl+Shift+0"), ("Light", "Ctrl+Shift+L"), ("Dark", "Ctrl+Shift+D")):
-            act = self._action(name, key, lambda checked=False, n=name.lower(): self.set_theme(n), checkable=True,
-                               name=f"theme-{name.lower()}")
-            act.setChecked(name.lower() == self._theme_name)
+        for name, key, value in (("System", "Ctrl+Shift+0", "system"), ("Light", "Ctrl+Shift+L", "light"),
+                                 ("Dark", "Ctrl+Shift+D", "dark")):
+            act = self._action(name, key, partial(self.set_theme, value), checkable=True, name=f"theme-{value}")
+            act.setChecked(value == self._theme_name)
             group.addAction(act)
             themes.addAction(act)
         view.addSeparator()
