@@ -12,6 +12,7 @@ from isodesk.desk.commands import (
     SetPaused,
     SetSpeed,
     SetThresholds,
+    UndoAdjustment,
     Withdraw,
 )
 from isodesk.desk.desk import Desk
@@ -22,5 +23,5 @@ from isodesk.desk.snapshot import AccountTotals, BookInfo, Snapshot
 __all__ = [
     "AccountTotals", "AcknowledgeAlert", "AddCollateral", "BookInfo", "ClosePosition", "Command", "Deposit", "Desk",
     "EventKind", "Level", "OpenPosition", "PositionEvent", "RemoveCollateral", "Result", "SetPaused", "SetSpeed",
-    "SetThresholds", "Snapshot", "Thresholds", "Withdraw",
+    "SetThresholds", "Snapshot", "Thresholds", "UndoAdjustment", "Withdraw",
 ]

@@ -83,6 +83,15 @@ class RemoveCollateral:
 
 
 @dataclass(frozen=True, slots=True)
+class UndoAdjustment:
+    """Reverse the last add or remove of collateral on a position with a compensating ledger entry."""
+
+    position_id: int
+    reason: str = ""
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
 class SetThresholds:
     """Change the warning and danger distances (fractions of the mark) and the hysteresis."""
 
@@ -116,8 +125,8 @@ class SetSpeed:
     request_id: str = field(default_factory=new_request_id)
 
 
-Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | SetThresholds
-           | AcknowledgeAlert | SetPaused | SetSpeed)
+Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
+           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,9 +202,18 @@ class Desk:
                 self.store.set_position_status(record.id, "liquidated", ts=clock, close_price=price_decimal(mark))
                 margin = book.margins[row]
                 if margin > 0:
-                    self.store.transfer(margin, position_ref(record.id), pnl_ref(record.account_id),
-                                        kind="liquidation", ts=clock, account_id=record.account_id,
-                                        memo=f"isolated liquidation at mark {mark:,.8g}")
+                    entry = self.store.transfer(margin, position_ref(record.id), pnl_ref(record.account_id),
+                                                kind="liquidation", ts=clock, account_id=record.account_id,
+                                                memo=f"isolated liquidation at mark {mark:,.8g}")
+                    self.store.add_journal(
+                        ts=clock, position_id=record.id, account_id=record.account_id, ledger_id=entry,
+                        kind="liquidation", amount=margin,
+                        before={"mark": mark, "isolated_margin": float(margin),
+                                "liquidation_price": float(risk.liquidation_price[row]),
+                                "margin_ratio": _finite_or_none(risk.margin_ratio[row]),
+                                "distance_frac": float(risk.distance_frac[row]),
+                                "effective_leverage": _finite_or_none(risk.effective_leverage[row])},
+                        after={"mark": mark, "isolated_margin": 0.0}, reason="liquidated by the venue")
                 message = (f"{record.label} LIQUIDATED at mark {mark:,.8g} (liquidation price "
                            f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margin} "
                            f"{book.info.currencies[row]}; no other position affected")
@@ -367,6 +376,10 @@ class Desk:
         if self.feed is not None:
             self.feed.close()
         self.store.close()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _no_feed_health() -> FeedHealth:

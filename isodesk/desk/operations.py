@@ -20,6 +20,7 @@ from isodesk.desk.commands import (
     Deposit,
     OpenPosition,
     RemoveCollateral,
+    UndoAdjustment,
     Withdraw,
 )
 from isodesk.margin import PositionError, check, compute_one
@@ -82,6 +83,31 @@ def _resolve_account(desk: Desk, name: str | None) -> Account:
         names = ", ".join(a.name for a in accounts) or "none yet"
         raise CommandRejected(f"account: no account named {name!r} (accounts: {names})")
     return account
+
+
+JOURNAL_FIGURES = ("mark", "isolated_margin", "effective_leverage", "liquidation_price", "margin_ratio",
+                   "distance_frac")
+
+
+def figures(desk: Desk, record: PositionRecord, margin: Decimal, mark: float | None) -> dict[str, float | None]:
+    """The journal's figures of ``record`` holding ``margin`` at ``mark`` (settlement currency, fractions)."""
+    from isodesk.desk.book import engine_position  # noqa: PLC0415 (keeps book ↔ operations acyclic)
+
+    if margin <= 0:
+        return {"mark": mark, "isolated_margin": 0.0, "effective_leverage": None, "liquidation_price": None,
+                "margin_ratio": None, "distance_frac": None}
+    risk = compute_one(engine_position(record, desk.catalog, margin), mark)
+    out = {name: getattr(risk, name) for name in JOURNAL_FIGURES if name != "isolated_margin"}
+    out["isolated_margin"] = float(margin)
+    return out
+
+
+def _journal(desk: Desk, record: PositionRecord, *, kind: str, amount: Decimal, before: Decimal, after: Decimal,
+             ledger_id: int | None, ts: float, reason: str = "", undoes: int | None = None) -> int:
+    mark = desk.market_price(record.venue, record.symbol)
+    return desk.store.add_journal(ts=ts, position_id=record.id, account_id=record.account_id, ledger_id=ledger_id,
+                                  kind=kind, amount=amount, before=figures(desk, record, before, mark),
+                                  after=figures(desk, record, after, mark), reason=reason, undoes=undoes)
 
 
 def _open_position(desk: Desk, position_id: int) -> tuple[PositionRecord, int]:
@@ -178,6 +204,8 @@ def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
                                   f"liquidation price {risk.liquidation_price:,.8g}")
         entry = desk.store.transfer(cmd.margin, free_ref(account.id), position_ref(pid), kind="open", ts=ts,
                                     account_id=account.id, request_id=cmd.request_id)
+        _journal(desk, record, kind="open", amount=cmd.margin, before=Decimal(0), after=cmd.margin, ledger_id=entry,
+                 ts=ts)
     return Outcome(f"opened {cmd.label}", ledger_entry_id=entry, position_id=pid, book_changed=True)
 
 
@@ -219,6 +247,8 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
         if pnl > 0:
             entry = desk.store.transfer(pnl, pnl_ref(account), free_ref(account), kind="close_profit", ts=ts,
                                         account_id=account, request_id=cmd.request_id)
+        _journal(desk, record, kind="close", amount=margin, before=margin, after=Decimal(0), ledger_id=entry, ts=ts,
+                 reason=f"closed at {price}, realized {pnl:+}")
     return Outcome(f"closed {record.label} at {price}: realized {pnl:+}", ledger_entry_id=entry,
                    position_id=record.id, book_changed=True)
 
@@ -234,6 +264,8 @@ def _add(desk: Desk, cmd: AddCollateral, ts: float) -> Outcome:
                                   f"{account.currency if account else ''} (max addable)")
         entry = desk.store.transfer(amount, free_ref(record.account_id), position_ref(record.id), kind="add_margin",
                                     ts=ts, account_id=record.account_id, memo=cmd.reason, request_id=cmd.request_id)
+        _journal(desk, record, kind="add", amount=amount, before=record.isolated_margin,
+                 after=record.isolated_margin + amount, ledger_id=entry, ts=ts, reason=cmd.reason)
     return Outcome(f"added {amount} to {record.label}", ledger_entry_id=entry, position_id=record.id,
                    book_changed=True)
 
@@ -269,9 +301,46 @@ def _remove(desk: Desk, cmd: RemoveCollateral, ts: float) -> Outcome:
         entry = desk.store.transfer(amount, position_ref(record.id), free_ref(record.account_id),
                                     kind="remove_margin", ts=ts, account_id=record.account_id, memo=cmd.reason,
                                     request_id=cmd.request_id)
+        _journal(desk, record, kind="remove", amount=amount, before=record.isolated_margin,
+                 after=record.isolated_margin - amount, ledger_id=entry, ts=ts, reason=cmd.reason)
     return Outcome(f"removed {amount} from {record.label}", ledger_entry_id=entry, position_id=record.id,
                    book_changed=True)
 
 
+def _undo(desk: Desk, cmd: UndoAdjustment, ts: float) -> Outcome:
+    with desk.store.transaction():
+        record = desk.store.position(cmd.position_id)
+        if record is None:
+            raise CommandRejected(f"position: no position with id {cmd.position_id}")
+        entries = desk.store.journal(position_id=record.id)
+        undone = {e.undoes for e in entries if e.undoes is not None}
+        last = next((e for e in reversed(entries) if e.kind in ("add", "remove") and e.id not in undone), None)
+        if record.status != "open":
+            raise CommandRejected(f"position {record.label!r} was {record.status} since; its adjustments cannot be "
+                                  "undone")
+        if last is None or last.ledger_id is None:
+            raise CommandRejected(f"position {record.label!r} has no collateral adjustment to undo")
+        amount = last.amount
+        if last.kind == "add":
+            row = desk.book.row_of(record.id)
+            limit = max_removable(desk, row) if row is not None else math.nan
+            if not (math.isfinite(limit) and float(amount) <= limit * (1 + 1e-12)):
+                raise CommandRejected(f"undo: taking the {amount} back out is more than the venue lets you remove "
+                                      f"from {record.label} now ({limit:,.8f})")
+            source, dest, after = position_ref(record.id), free_ref(record.account_id), record.isolated_margin - amount
+        else:
+            free = desk.store.free_balance(record.account_id)
+            if amount > free:
+                raise CommandRejected(f"undo: putting {amount} back needs more than the free balance {free}")
+            source, dest, after = free_ref(record.account_id), position_ref(record.id), record.isolated_margin + amount
+        entry = desk.store.transfer(amount, source, dest, kind="undo", ts=ts, account_id=record.account_id,
+                                    memo=cmd.reason or f"undo of journal entry {last.id}", request_id=cmd.request_id,
+                                    reverses=last.ledger_id)
+        _journal(desk, record, kind="undo", amount=amount, before=record.isolated_margin, after=after,
+                 ledger_id=entry, ts=ts, reason=cmd.reason or f"undo of the {last.kind} of {amount}", undoes=last.id)
+    return Outcome(f"undid the {last.kind} of {amount} on {record.label}", ledger_entry_id=entry,
+                   position_id=record.id, book_changed=True)
+
+
 _HANDLERS = {Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
-             AddCollateral: _add, RemoveCollateral: _remove}
+             AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo}

@@ -19,6 +19,7 @@ from isodesk.store.records import (
     VENUES,
     Account,
     Alert,
+    JournalEntry,
     LedgerEntry,
     PositionRecord,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "VENUES",
     "Account",
     "Alert",
+    "JournalEntry",
     "ImportProblems",
     "LedgerEntry",
     "PositionRecord",

@@ -149,3 +149,39 @@ def unknown_applied(db: sqlite_utils.Database) -> list[str]:
 def applied_names(db: sqlite_utils.Database) -> list[str]:
     """Names of the isodesk migrations recorded in ``db``, in the order applied. Read-only."""
     return [m.name for m in migrations.applied(db)]
+
+
+_JOURNAL = [
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        position_id INTEGER NOT NULL REFERENCES positions(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        ledger_id INTEGER REFERENCES ledger(id),
+        kind TEXT NOT NULL CHECK (kind IN ('open', 'add', 'remove', 'close', 'liquidation', 'undo')),
+        amount TEXT NOT NULL,
+        before TEXT NOT NULL CHECK (json_valid(before)),
+        after TEXT NOT NULL CHECK (json_valid(after)),
+        reason TEXT NOT NULL DEFAULT '',
+        undoes INTEGER REFERENCES journal(id)
+    ) STRICT
+    """,
+    "CREATE INDEX journal_by_position ON journal (position_id, id)",
+    "CREATE INDEX journal_by_account ON journal (account_id, id)",
+    """
+    CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END
+    """,
+    """
+    CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END
+    """,
+]
+
+
+@_migration("0002_journal")
+def _journal(db: sqlite_utils.Database) -> None:
+    """The collateral journal: every movement with the position's figures before and after it."""
+    for statement in _JOURNAL:
+        db.execute(statement)

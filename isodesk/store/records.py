@@ -86,3 +86,25 @@ class Alert:
     kind: str
     message: str
     acknowledged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One collateral movement of a position with its figures before and after (floats, for display).
+
+    ``kind``: open, add, remove, close, liquidation, undo. ``amount`` is exact, in the account
+    currency. ``before``/``after`` map figure names (isolated_margin, effective_leverage,
+    liquidation_price, margin_ratio, distance_frac, mark) to numbers or None.
+    """
+
+    id: int
+    ts: float
+    position_id: int
+    account_id: int
+    ledger_id: int | None
+    kind: str
+    amount: Decimal
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+    reason: str
+    undoes: int | None

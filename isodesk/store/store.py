@@ -36,6 +36,7 @@ from isodesk.store.records import (
     VENUES,
     Account,
     Alert,
+    JournalEntry,
     LedgerEntry,
     PositionRecord,
     require_choice,
@@ -452,6 +453,29 @@ class Store:
                 }
             )
             return int(table.last_pk)
+
+    def add_journal(self, *, ts: float, position_id: int, account_id: int, ledger_id: int | None, kind: str,
+                    amount: Decimal, before: dict[str, Any], after: dict[str, Any], reason: str = "",
+                    undoes: int | None = None) -> int:
+        """Record one collateral movement with the figures before and after it; return its id."""
+        with self.transaction():
+            table = self.db.table("journal")
+            table.insert({"ts": float(ts), "position_id": int(position_id), "account_id": int(account_id),
+                          "ledger_id": ledger_id, "kind": kind, "amount": to_text(amount),
+                          "before": _to_json(before), "after": _to_json(after), "reason": reason,
+                          "undoes": undoes})
+            return int(table.last_pk)
+
+    def journal(self, *, position_id: int | None = None, account_id: int | None = None) -> list[JournalEntry]:
+        """Journal entries, oldest first, of one position, one account, or all."""
+        sql, params = "SELECT * FROM journal", []
+        if position_id is not None:
+            sql, params = sql + " WHERE position_id = ?", [position_id]
+        elif account_id is not None:
+            sql, params = sql + " WHERE account_id = ?", [account_id]
+        rows = self._rows(sql + " ORDER BY id", params)
+        return [JournalEntry(**{**row, "amount": from_text(row["amount"]), "before": json.loads(row["before"]),
+                                "after": json.loads(row["after"])}) for row in rows]
 
     def alerts(self, *, limit: int = 200, unacknowledged_only: bool = False) -> list[Alert]:
         """Up to ``limit`` alerts, newest first (by ts, then id)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from isodesk.feeds.base import FeedHealth, Tick
@@ -9,7 +10,10 @@ from isodesk.feeds.base import FeedHealth, Tick
 
 @dataclass
 class ScriptedFeed:
-    """Hands out the ticks pushed into it; ``clock_from_ticks`` like a replay when asked."""
+    """Hands out the ticks pushed into it; ``clock_from_ticks`` like a replay when asked.
+
+    Safe to push from the test thread while the desk thread polls.
+    """
 
     clock_from_ticks: bool = False
     writes_prices_table: bool = False
@@ -17,13 +21,16 @@ class ScriptedFeed:
     pending: list[Tick] = field(default_factory=list)
     accepted: int = 0
     closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def push(self, symbol: str, price: float, ts: float) -> None:
         """Queue one tick for the next poll."""
-        self.pending.append(Tick(symbol=symbol, ts=ts, price=price))
+        with self.lock:
+            self.pending.append(Tick(symbol=symbol, ts=ts, price=price))
 
     def poll(self, now: float) -> list[Tick]:
-        ticks, self.pending = self.pending, []
+        with self.lock:
+            ticks, self.pending = self.pending, []
         self.accepted += len(ticks)
         return ticks
 

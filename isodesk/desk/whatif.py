@@ -1,0 +1,48 @@
+"""Scenario inputs from a store: the open book, the current marks, the accounts' free balances.
+
+Read-only: nothing here writes the database. The current mark of a market is its latest stored
+price, else the entry price of its first open position (:func:`starting_prices`), so a fresh
+book can be shocked before any tick arrives. No Qt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isodesk.desk.book import load_book
+from isodesk.desk.session import starting_prices
+from isodesk.desk.setup import shipped_catalog
+from isodesk.margin.catalog import TierCatalog
+from isodesk.margin.scenario import Outcome, Scenario, ScenarioBook, evaluate
+from isodesk.store import Store
+
+
+def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioBook:
+    """The store's open positions, marks and free balances as a :class:`ScenarioBook`.
+
+    Every account of the store is listed (also those without open positions); money is in each
+    account's settlement currency as float64, prices in quote per coin.
+    """
+    catalog = catalog or shipped_catalog()
+    accounts = store.accounts()
+    records = store.positions(("open",))
+    loaded = load_book(records, accounts, catalog, {})
+    prices = starting_prices(store)
+    names = tuple(a.name for a in accounts)
+    return ScenarioBook(
+        batch=loaded.batch,
+        position_ids=np.array(loaded.info.position_ids, dtype=np.int64),
+        labels=loaded.info.labels,
+        markets=loaded.markets,
+        market_index=loaded.market_index,
+        marks=np.array([prices[m] for m in loaded.markets], dtype=np.float64),
+        accounts=names,
+        currencies=tuple(a.currency for a in accounts),
+        account_index=np.array([names.index(n) for n in loaded.info.accounts], dtype=np.intp),
+        free=np.array([float(store.free_balance(a.id)) for a in accounts], dtype=np.float64),
+    )
+
+
+def run_scenario(store: Store, scenario: Scenario, catalog: TierCatalog | None = None) -> Outcome:
+    """Evaluate ``scenario`` on the store's current book (reads only)."""
+    return evaluate(scenario_book(store, catalog), scenario)
