@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from isodesk import __version__
-from isodesk.cli import book, calc, replay, screenshot, status
+from isodesk.cli import book, calc, replay, screenshot, status, whatif
 from isodesk.cli.app import add_app_options
 from isodesk.cli.errors import UserError
 
-COMMANDS = (calc, status, replay, book, screenshot)
+COMMANDS = (calc, status, replay, book, screenshot, whatif)
 
 
 def build_parser() -> argparse.ArgumentParser:

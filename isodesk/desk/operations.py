@@ -91,7 +91,7 @@ JOURNAL_FIGURES = ("mark", "isolated_margin", "effective_leverage", "liquidation
 
 def figures(desk: Desk, record: PositionRecord, margin: Decimal, mark: float | None) -> dict[str, float | None]:
     """The journal's figures of ``record`` holding ``margin`` at ``mark`` (settlement currency, fractions)."""
-    from isodesk.desk.book import engine_position  # noqa: PLC0415 (keeps book ↔ operations acyclic)
+    from isodesk.desk.book import engine_position
 
     if margin <= 0:
         return {"mark": mark, "isolated_margin": 0.0, "effective_leverage": None, "liquidation_price": None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
@@ -228,7 +227,8 @@ class MainWindow(QMainWindow):
         group = QActionGroup(self)
         for name, key, value in (("System", "Ctrl+Shift+0", "system"), ("Light", "Ctrl+Shift+L", "light"),
                                  ("Dark", "Ctrl+Shift+D", "dark")):
-            act = self._action(name, key, partial(self.set_theme, value), checkable=True, name=f"theme-{value}")
+            act = self._action(name, key, lambda _checked=False, v=value: self.set_theme(v), checkable=True,
+                               name=f"theme-{value}")
             act.setChecked(value == self._theme_name)
             group.addAction(act)
             themes.addAction(act)
