@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"isodesk — {config.db_path.name}")
         self.settings = settings
         self.controller = DeskController(config, self)
+        self._pending_acks: dict[str, int] = {}
         self.model = PositionsModel(self)
         self._theme_name = theme or str(settings.value("ui/theme", "system"))
         self.theme: Theme = apply_theme(QApplication.instance(), self._theme_name)
@@ -125,6 +126,11 @@ class MainWindow(QMainWindow):
                           ("isolated_margin", "Isolated margin"), ("label", "Label")):
             self.sort_box.addItem(text, key)
         self.count_label = QLabel(self)
+        self.totals_label = QLabel(self)
+        self.totals_label.setObjectName("totals")
+        self.totals_label.setTextFormat(Qt.TextFormat.RichText)
+        self.totals_label.setWordWrap(True)
+        self.totals_label.setContentsMargins(10, 6, 10, 0)
         bar = QHBoxLayout()
         bar.setContentsMargins(8, 6, 8, 2)
         bar.addWidget(self.filter_text, 3)
@@ -137,6 +143,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        layout.addWidget(self.totals_label)
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -185,9 +192,6 @@ class MainWindow(QMainWindow):
         self.speed.setKeyboardTracking(False)
         self.feed_label = QLabel(self)
         self.feed_label.setObjectName("feed-health")
-        self.totals_label = QLabel(self)
-        self.totals_label.setObjectName("totals")
-        self.totals_label.setTextFormat(Qt.TextFormat.RichText)
         tb = QToolBar("Main", self)
         tb.setObjectName("toolbar-main")
         tb.setMovable(False)
@@ -199,18 +203,13 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.speed)
         tb.addSeparator()
         tb.addWidget(self.feed_label)
-        spacer = QWidget(self)
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
-                             spacer.sizePolicy().verticalPolicy().Preferred)
-        tb.addWidget(spacer)
-        tb.addWidget(self.totals_label)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        file_menu.addAction(self._action("Quit", QKeySequence.StandardKey.Quit, self.close))
+        file_menu.addAction(self._action("Quit", "Ctrl+Q", self.close))
         view = menu.addMenu("&View")
         view.addAction(self.act_cards)
         view.addAction(self.act_table)
@@ -270,7 +269,7 @@ class MainWindow(QMainWindow):
         self.speed.valueChanged.connect(lambda v: self.controller.send(SetSpeed(float(v))))
         self.cards.position_selected.connect(self._select)
         self.table.position_selected.connect(self._select)
-        self.alerts.acknowledge_requested.connect(lambda alert_id: self.controller.send(AcknowledgeAlert(alert_id)))
+        self.alerts.acknowledge_requested.connect(self._acknowledge)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.controller.shutdown)
@@ -314,9 +313,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(event.message, 8000)
         self.notified.emit(title)
 
+    @Slot(int)
+    def _acknowledge(self, alert_id: int) -> None:
+        request = self.controller.send(AcknowledgeAlert(alert_id))
+        self._pending_acks[request] = alert_id
+
     @Slot(object)
     def on_result(self, result) -> None:
         """Show rejected commands in the status bar (dialogs react to their own request ids)."""
+        alert_id = self._pending_acks.pop(result.request_id, None)
+        if alert_id is not None and result.accepted:
+            self.alerts.mark_acknowledged(alert_id)
         if not result.accepted:
             self.statusBar().showMessage(result.reason, 8000)
 
@@ -413,10 +420,11 @@ class MainWindow(QMainWindow):
         for a in snapshot.accounts:
             upnl = a.unrealized_pnl
             colour = self.theme.level_color(Level.SAFE if upnl >= 0 else Level.DANGER).name()
-            parts.append(f"<b>{a.name}</b> free {_money(a.free_balance, a.currency)} · margin "
+            parts.append(f"<b>{a.name}</b>&nbsp; free {_money(a.free_balance, a.currency)} · margin "
                          f"{_money(a.total_isolated_margin, a.currency)} · equity {_money(a.equity, a.currency)} · "
-                         f"uPnL <span style='color:{colour}'>{_money(upnl, a.currency)}</span>")
-        self.totals_label.setText("&nbsp;&nbsp;│&nbsp;&nbsp;".join(parts))
+                         f"uPnL <span style='color:{colour}'>{_money(upnl, a.currency)}</span> {a.currency}")
+        self.totals_label.setText("&nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;&nbsp;".join(parts) if parts
+                                  else "No accounts yet: deposit or import positions to start.")
         self.totals_label.setToolTip("Per account, in its settlement currency")
 
     def _refresh_status(self) -> None:

@@ -20,6 +20,7 @@ class ScriptedFeed:
     name: str = "scripted"
     pending: list[Tick] = field(default_factory=list)
     accepted: int = 0
+    pushed: int = 0
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -27,6 +28,7 @@ class ScriptedFeed:
         """Queue one tick for the next poll."""
         with self.lock:
             self.pending.append(Tick(symbol=symbol, ts=ts, price=price))
+            self.pushed += 1
 
     def poll(self, now: float) -> list[Tick]:
         with self.lock:

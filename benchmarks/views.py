@@ -1,0 +1,114 @@
+"""View benchmark: ``PositionsModel.apply`` and a card-grid / table repaint per snapshot, at N positions.
+
+Runs offscreen on a synthetic book (benchmarks/bookgen.py) driven by a real Desk with scripted
+ticks; prints JSON: per N, median and p95 milliseconds of apply alone and of apply + repaint.
+
+    python benchmarks/views.py --positions 1000 10000 --frames 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bookgen import SYMBOLS, make_book
+from isodesk.desk import Desk
+from isodesk.desk.setup import shipped_catalog
+from isodesk.feeds.base import FeedHealth, Tick
+from isodesk.store import Store
+
+
+class _Feed:
+    clock_from_ticks = False
+    writes_prices_table = True
+    name = "bench"
+
+    def __init__(self):
+        self.pending: list[Tick] = []
+
+    def poll(self, now):
+        ticks, self.pending = self.pending, []
+        return ticks
+
+    def health(self, now):
+        return FeedHealth(source="bench", connected=True, last_tick_ts=None, last_tick_age_s=None, accepted=0,
+                          rejected=0, rejected_by_reason={}, last_error=None, finished=False)
+
+    def close(self):
+        pass
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    xs = sorted(xs)
+    p95 = xs[int(0.95 * (len(xs) - 1))]
+    return {"median_ms": round(statistics.median(xs) * 1000, 3), "p95_ms": round(p95 * 1000, 3)}
+
+
+def run(n: int, frames: int, app) -> dict:
+    from isodesk.ui.models import PositionsModel
+    from isodesk.ui.theme import apply_theme
+    from isodesk.ui.views import CardView, PositionsTable
+
+    theme = apply_theme(app, "light")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        make_book(path, n)
+        feed = _Feed()
+        desk = Desk(Store.open(path), feed, catalog=shipped_catalog())
+        model = PositionsModel()
+        cards, table = CardView(model, theme=theme), PositionsTable(model, theme=theme)
+        for view in (cards, table):
+            view.resize(1060, 900)
+            view.show()
+        t0 = time.perf_counter()
+        model.apply(desk.snapshot)
+        app.processEvents()
+        build = time.perf_counter() - t0
+        apply_times, card_times, table_times = [], [], []
+        for i in range(frames):
+            now = time.time()
+            for j, (symbol, price) in enumerate(SYMBOLS.items()):
+                feed.pending.append(Tick(symbol=symbol, ts=now, price=price * (1 + 0.002 * ((i + j) % 7 - 3))))
+            snap = desk.step(now)
+            t0 = time.perf_counter()
+            model.apply(snap)
+            t1 = time.perf_counter()
+            cards.viewport().repaint()
+            t2 = time.perf_counter()
+            table.viewport().repaint()
+            t3 = time.perf_counter()
+            app.processEvents()
+            apply_times.append(t1 - t0)
+            card_times.append(t2 - t0)
+            table_times.append(t3 - t2 + (t1 - t0))
+        desk.close()
+        cards.close()
+        table.close()
+    return {"positions": n, "frames": frames, "build_ms": round(build * 1000, 3), "apply": _stats(apply_times),
+            "apply_and_card_repaint": _stats(card_times), "apply_and_table_repaint": _stats(table_times)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--frames", type=int, default=60)
+    args = parser.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    results = [run(n, args.frames, app) for n in args.positions]
+    print(json.dumps({"benchmark": "views", "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,434 @@
+"""The positions model: one table model over the latest :class:`Snapshot`, shared by the cards and the table.
+
+View rows map to snapshot rows through an order array (QT-PRACTICES §5.3): by default the desk's
+``order_by_risk`` (nearest to liquidation first), or a stable numpy argsort on one column; text,
+venue and level filters are boolean masks. ``apply`` resets the model only when the book changes
+(a new ``BookInfo`` object), reorders with ``layoutChanged`` when the order moves, and otherwise
+emits one ``dataChanged`` for the span of rows whose *displayed* values changed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QElapsedTimer,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFont
+
+from isodesk.desk.levels import Level
+from isodesk.desk.snapshot import Snapshot
+from isodesk.ui.columns import COLUMNS, Column, card_keys, cell_text, column_for, display_key, money_decimals_of
+from isodesk.ui.theme import STALE, Theme
+
+PositionIdRole = Qt.ItemDataRole.UserRole + 1
+"""int: the position id of the row (stable across reorders; use it, never the row number)."""
+RowRole = Qt.ItemDataRole.UserRole + 2
+"""int: the row of the position in the current snapshot's arrays."""
+LevelRole = Qt.ItemDataRole.UserRole + 3
+"""int: the shown level: a :class:`Level` value, or :data:`~isodesk.ui.theme.STALE`."""
+PulseRole = Qt.ItemDataRole.UserRole + 4
+"""float: 0..1 phase of the row's pulse, or 0.0 when it does not pulse."""
+SortKeyRole = Qt.ItemDataRole.UserRole + 5
+"""The raw value the column sorts by (float, or str for text columns)."""
+
+LEVEL_FILTER_NAMES = {"safe": Level.SAFE, "warning": Level.WARNING, "danger": Level.DANGER,
+                      "liquidated": Level.LIQUIDATED, "stale": STALE}
+
+_VALUE_ROLES = [Qt.ItemDataRole.DisplayRole, SortKeyRole, Qt.ItemDataRole.ForegroundRole]
+_LEVEL_ROLES = [*_VALUE_ROLES, LevelRole, Qt.ItemDataRole.BackgroundRole]
+
+_PULSE_MS = 1200
+_PULSE_TICK_MS = 33
+
+
+class PositionsModel(QAbstractTableModel):
+    """A read-only table of positions over the latest snapshot (columns: :data:`~isodesk.ui.columns.COLUMNS`).
+
+    Signals:
+        applied(int): a snapshot (its version) has been applied; views are up to date.
+        level_crossed(int, int, int): position id, old level, new level — a move to a more severe
+            level (or a liquidation) seen between two applied snapshots.
+    """
+
+    applied = Signal(int)
+    level_crossed = Signal(int, int, int)
+
+    def __init__(self, parent=None, *, pulse_ms: int = _PULSE_MS):
+        super().__init__(parent)
+        self._snap: Snapshot | None = None
+        self._order = np.zeros(0, dtype=np.intp)  # view row -> snapshot row
+        self._sort_column = -1  # -1: the desk's risk order
+        self._descending = False
+        self._text: str | None = None
+        self._venue: str | None = None
+        self._level: int | None = None
+        self._shown_level = np.zeros(0, dtype=np.int16)
+        self._money_dec = np.zeros(0, dtype=np.int16)
+        self._keys: dict[str, np.ndarray] = {}
+        self._theme: Theme | None = None
+        self._tints: dict[int, object] = {}
+        self._haystack: np.ndarray | None = None
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._pulse_ms = pulse_ms
+        self._pulses: dict[int, int] = {}  # position id -> start (ms on the elapsed clock)
+        self._clock = QElapsedTimer()
+        self._clock.start()
+        self._pulse_timer = QTimer(self)
+        self._pulse_timer.setObjectName("card-pulse")
+        self._pulse_timer.setInterval(_PULSE_TICK_MS)
+        self._pulse_timer.timeout.connect(self._advance_pulses)
+
+    # -- Qt model interface ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Visible positions (after filters)."""
+        return 0 if parent.isValid() else len(self._order)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Number of :data:`COLUMNS`."""
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        """Enabled, selectable, never a parent."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        """Column headers, alignments and tooltips."""
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        column = COLUMNS[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.header
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return column.align
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column.tooltip or None
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        """Cell values; the custom roles serve the delegates (one call gives the snapshot row)."""
+        snap = self._snap
+        if snap is None or not index.isValid():
+            return None
+        view_row = index.row()
+        if not 0 <= view_row < len(self._order):
+            return None
+        row = int(self._order[view_row])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cell_text(COLUMNS[index.column()], snap, row)
+        if role == RowRole:
+            return row
+        if role == PositionIdRole:
+            return int(snap.book.position_ids[row])
+        if role == LevelRole:
+            return int(self._shown_level[row])
+        if role == PulseRole:
+            return self._pulse_phase(int(snap.book.position_ids[row]))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return COLUMNS[index.column()].align
+        if role == SortKeyRole:
+            column = COLUMNS[index.column()]
+            if column.source == "book":
+                return getattr(snap.book, column.key)[row]
+            if column.source == "level":
+                return int(self._shown_level[row])
+            return float(snap.cols[column.key][row])
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(COLUMNS[index.column()], snap, row)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            theme = self._theme
+            if theme is None:
+                return None
+            level = int(self._shown_level[row])
+            return self._tints.get(level)
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold if index.column() == 0 else None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
+            return f"{snap.book.labels[row]} · {snap.book.accounts[row]} · {snap.book.statuses[row]}"
+        return None
+
+    def _foreground(self, column: Column, snap: Snapshot, row: int):
+        theme = self._theme
+        if theme is None:
+            return None
+        if column.source == "level":
+            return theme.level_color(int(self._shown_level[row]))
+        if column.key in ("unrealized_pnl", "roe"):
+            v = float(snap.cols[column.key][row])
+            if math.isfinite(v) and round(v, 8) != 0:
+                return theme.safe if v > 0 else theme.danger
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column (stable numpy argsort, NaN last); a negative column restores the risk order."""
+        self._sort_column = column if 0 <= column < len(COLUMNS) and COLUMNS[column].sortable else -1
+        self._descending = order == Qt.SortOrder.DescendingOrder
+        self._reorder()
+
+    # -- the public API -------------------------------------------------------------------------------
+
+    def sort_by_key(self, key: str | None, descending: bool | None = None) -> None:
+        """Sort by a column key (``margin_ratio``, ``label``…) in its natural order, or the risk order for None."""
+        if key is None:
+            self.sort(-1)
+            return
+        column = column_for(key)
+        desc = column.descending if descending is None else descending
+        self.sort(COLUMNS.index(column), Qt.SortOrder.DescendingOrder if desc else Qt.SortOrder.AscendingOrder)
+
+    def sort_column(self) -> int:
+        """The sorted column, or -1 for the risk order."""
+        return self._sort_column
+
+    def set_filter(self, text: str | None = None, venue: str | None = None, level: int | str | None = None) -> None:
+        """Show only rows matching all given filters (None: no filter on that field).
+
+        ``text`` matches label, symbol or venue (substring, case-insensitive); ``level`` is a
+        :class:`Level`, :data:`STALE`, or a name (``safe`` … ``liquidated``, ``stale``).
+        """
+        if isinstance(level, str):
+            try:
+                level = LEVEL_FILTER_NAMES[level.lower()]
+            except KeyError:
+                raise ValueError(f"level filter must be one of {', '.join(LEVEL_FILTER_NAMES)}; "
+                                 f"got {level!r}") from None
+        self._text = text.strip().lower() if text and text.strip() else None
+        self._venue = venue or None
+        self._level = None if level is None else int(level)
+        self._haystack = None
+        self._refilter()
+
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot shown, or None before the first."""
+        return self._snap
+
+    def set_theme(self, theme: Theme) -> None:
+        """Colours for the table's foreground/background roles."""
+        self._theme = theme
+        self._tints = {Level.WARNING: theme.tint(Level.WARNING, 36), Level.DANGER: theme.tint(Level.DANGER, 44),
+                       Level.LIQUIDATED: theme.tint(Level.LIQUIDATED, 40), STALE: theme.tint(STALE, 30)}
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1),
+                                  [Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole])
+
+    def position_id(self, view_row: int) -> int | None:
+        """The position id shown at a view row, or None out of range."""
+        if self._snap is None or not 0 <= view_row < len(self._order):
+            return None
+        return int(self._snap.book.position_ids[self._order[view_row]])
+
+    def view_row_of(self, position_id: int) -> int | None:
+        """The view row showing a position, or None (unknown or filtered out)."""
+        if self._snap is None:
+            return None
+        row = self._snap.book.row_of(position_id)
+        if row is None:
+            return None
+        hits = np.flatnonzero(self._order == row)
+        return int(hits[0]) if hits.size else None
+
+    def index_of(self, position_id: int, column: int = 0) -> QModelIndex:
+        """The model index showing a position (invalid if not shown)."""
+        view_row = self.view_row_of(position_id)
+        return QModelIndex() if view_row is None else self.index(view_row, column)
+
+    def pulsing(self) -> frozenset[int]:
+        """Position ids whose pulse is running."""
+        return frozenset(self._pulses)
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Show a new snapshot: reset on a new book, reorder if the order moved, else one ``dataChanged``."""
+        old = self._snap
+        new_shown = np.where(snapshot.stale, STALE, snapshot.level.astype(np.int16))
+        if old is None or snapshot.book is not old.book:
+            self.beginResetModel()
+            self._snap = snapshot
+            self._shown_level = new_shown
+            self._money_dec = money_decimals_of(snapshot)
+            self._haystack = None
+            self._keys = self._display_keys(snapshot)
+            self._order = self._compute_order()
+            self.endResetModel()
+        else:
+            changed = self._changed_rows(old, snapshot, new_shown)
+            level_moved = bool(np.any(self._shown_level != new_shown))
+            old_order = self._order
+            self._snap = snapshot
+            self._shown_level = new_shown
+            new_order = self._compute_order()
+            if len(new_order) != len(old_order):
+                self.beginResetModel()  # a level filter let rows in or out
+                self._order = new_order
+                self.endResetModel()
+            elif not np.array_equal(new_order, old_order):
+                self._relayout(old_order, new_order)
+                self._emit_changed(np.ones(len(new_order), dtype=bool), level_moved)
+            else:
+                self._emit_changed(changed[new_order], level_moved)
+        if old is not None:
+            self._start_pulses(old, snapshot)
+        self.applied.emit(snapshot.version)
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _display_keys(self, snap: Snapshot) -> dict[str, np.ndarray]:
+        return {c.key: display_key(c, snap.cols[c.key], self._money_dec) for c in _NUMERIC}
+
+    def _changed_rows(self, old: Snapshot, new: Snapshot, new_shown: np.ndarray) -> np.ndarray:
+        keys = self._display_keys(new)
+        changed = new_shown != self._shown_level
+        for name, key in keys.items():
+            before = self._keys[name]
+            changed |= ~((key == before) | (np.isnan(key) & np.isnan(before)))
+        changed |= new.stale  # a stale card shows its age, which moves with the clock
+        self._keys = keys
+        return changed
+
+    def _emit_changed(self, changed_view: np.ndarray, level_moved: bool) -> None:
+        hits = np.flatnonzero(changed_view)
+        if not hits.size:
+            return
+        roles = _LEVEL_ROLES if level_moved else _VALUE_ROLES
+        self.dataChanged.emit(self.index(int(hits[0]), 0), self.index(int(hits[-1]), len(COLUMNS) - 1), roles)
+
+    def _relayout(self, old_order: np.ndarray, new_order: np.ndarray) -> None:
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        position_of_snapshot_row = np.full(len(self._snap.book), -1, dtype=np.intp)
+        position_of_snapshot_row[new_order] = np.arange(len(new_order))
+        moved_to = []
+        for index in persistent:
+            r = index.row()
+            target = position_of_snapshot_row[old_order[r]] if 0 <= r < len(old_order) else -1
+            moved_to.append(self.index(int(target), index.column()) if target >= 0 else QModelIndex())
+        self._order = new_order
+        if persistent:
+            self.changePersistentIndexList(persistent, moved_to)
+        self.layoutChanged.emit()
+
+    def _reorder(self) -> None:
+        if self._snap is None:
+            return
+        new_order = self._compute_order()
+        if len(new_order) != len(self._order):
+            self.beginResetModel()
+            self._order = new_order
+            self.endResetModel()
+        elif not np.array_equal(new_order, self._order):
+            self._relayout(self._order, new_order)
+
+    def _refilter(self) -> None:
+        if self._snap is None:
+            return
+        new_order = self._compute_order()
+        if np.array_equal(new_order, self._order):
+            return
+        if len(new_order) == len(self._order):
+            self._relayout(self._order, new_order)
+            return
+        self.beginResetModel()
+        self._order = new_order
+        self.endResetModel()
+
+    def _compute_order(self) -> np.ndarray:
+        snap = self._snap
+        base = np.asarray(snap.order_by_risk, dtype=np.intp)
+        if 0 <= self._sort_column < len(COLUMNS):
+            base = base[_stable_argsort(self._sort_values(COLUMNS[self._sort_column])[base], self._descending)]
+        mask = self._mask()
+        return base if mask is None else base[mask[base]]
+
+    def _sort_values(self, column: Column) -> np.ndarray:
+        snap = self._snap
+        if column.source == "book":
+            values = np.array([v.lower() for v in getattr(snap.book, column.key)], dtype=object)
+            _, ranks = np.unique(values.astype(str), return_inverse=True) if len(values) else (None, values)
+            return np.asarray(ranks, dtype=np.float64)
+        if column.source == "level":
+            return self._shown_level.astype(np.float64)
+        return np.asarray(snap.cols[column.key], dtype=np.float64)
+
+    def _mask(self) -> np.ndarray | None:
+        snap = self._snap
+        mask = None
+        if self._text:
+            if self._haystack is None:
+                b = snap.book
+                self._haystack = np.array([f"{lab}\n{sym}\n{ven}".lower()
+                                           for lab, sym, ven in zip(b.labels, b.symbols, b.venues, strict=True)],
+                                          dtype=object)
+            needle = self._text
+            mask = np.fromiter((needle in h for h in self._haystack), dtype=bool, count=len(self._haystack))
+        if self._venue is not None:
+            m = np.asarray(snap.book.venues, dtype=object) == self._venue
+            mask = m if mask is None else mask & m
+        if self._level is not None:
+            m = self._shown_level == self._level
+            mask = m if mask is None else mask & m
+        return mask
+
+    # -- pulse -----------------------------------------------------------------------------------------
+
+    def _start_pulses(self, old: Snapshot, snap: Snapshot) -> None:
+        """Pulse every position whose level rose since ``old`` (matched by position id, vectorised)."""
+        if old.book is snap.book:
+            before = old.level
+            known = np.ones(len(snap.level), dtype=bool)
+        else:
+            old_ids = old.book.position_ids
+            by_id = np.argsort(old_ids, kind="stable")
+            ids = snap.book.position_ids
+            at = np.clip(np.searchsorted(old_ids[by_id], ids), 0, max(len(old_ids) - 1, 0))
+            if not len(old_ids):
+                return
+            known = old_ids[by_id[at]] == ids
+            before = old.level[by_id[at]]
+        rose = np.flatnonzero(known & (snap.level > before))
+        if not rose.size:
+            return
+        now = self._clock.elapsed()
+        for row in rose:
+            pid = int(snap.book.position_ids[row])
+            self._pulses[pid] = now
+            self.level_crossed.emit(pid, int(before[row]), int(snap.level[row]))
+        if not self._pulse_timer.isActive():
+            self._pulse_timer.start()
+
+    def _pulse_phase(self, position_id: int) -> float:
+        start = self._pulses.get(position_id)
+        if start is None:
+            return 0.0
+        return min(max((self._clock.elapsed() - start) / self._pulse_ms, 0.0), 1.0)
+
+    def _advance_pulses(self) -> None:
+        now = self._clock.elapsed()
+        done = [pid for pid, start in self._pulses.items() if now - start >= self._pulse_ms]
+        rows = [r for r in (self.view_row_of(pid) for pid in self._pulses) if r is not None]
+        for pid in done:
+            del self._pulses[pid]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1), [PulseRole])
+        if not self._pulses:
+            self._pulse_timer.stop()
+
+
+_NUMERIC = tuple(c for c in COLUMNS if c.source == "cols")
+assert {c.key for c in _NUMERIC} >= set(card_keys()), "every figure a card shows must be a column"
+
+
+def _stable_argsort(values: np.ndarray, descending: bool) -> np.ndarray:
+    """Indices sorting ``values`` stably, NaN last in either direction."""
+    nan = np.isnan(values)
+    key = np.where(nan, 0.0, -values if descending else values)
+    return np.lexsort((key, nan))

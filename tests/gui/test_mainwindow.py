@@ -1,0 +1,189 @@
+"""The real main window with the desk in its worker thread: snapshots, levels, liquidation, shutdown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from PySide6.QtGui import QImage
+
+from isodesk.desk import Level
+from isodesk.desk.session import DeskConfig
+from isodesk.ui.mainwindow import MainWindow, ui_settings
+from isodesk.ui.models import LevelRole
+from tests.desk.fakes import ScriptedFeed
+
+
+@pytest.fixture
+def feed():
+    return ScriptedFeed()
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, feed):
+    """Builds the window on a demo database with a scripted feed; closes it (joining the thread) after."""
+    made = []
+
+    def make(theme: str | None = "light"):
+        config = DeskConfig(db=str(tmp_path / "book.db"), demo=True, step_ms=20, feed_factory=lambda store: feed)
+        window = MainWindow(config, settings=ui_settings(tmp_path / "ui.ini"), theme=theme)
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        with qtbot.waitSignal(window.snapshot_applied, timeout=5000):
+            window.start()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+        assert window.controller.thread.isFinished()
+
+
+def _level(window, label):
+    model = window.model
+    snap = model.snapshot()
+    pid = int(snap.book.position_ids[snap.book.labels.index(label)])
+    return model.data(model.index_of(pid), LevelRole)
+
+
+def _push(feed, qtbot, window, market, price):
+    feed.push(market, price, time.time())
+    wanted = feed.pushed
+    qtbot.waitUntil(lambda: window.model.snapshot().feed.accepted >= wanted, timeout=5000)
+
+
+def test_snapshots_arrive_from_the_worker_thread(make_window):
+    window = make_window()
+    snap = window.model.snapshot()
+    assert len(snap) == 13
+    assert window.model.rowCount() == 13
+    assert window.controller.thread.isRunning()
+    # the default order is nearest to liquidation first
+    first = window.model.position_id(0)
+    assert first == int(snap.book.position_ids[snap.order_by_risk[0]])
+
+
+def test_crossing_warning_then_liquidation_leaves_neighbours_alone(make_window, feed, qtbot):
+    window = make_window()
+    # btc-core-long: 0.5 BTC long at 62,000 with 6,200 margin → liquidation ≈ 49,799; warning within 10 %
+    _push(feed, qtbot, window, "BTCUSDT", 60_000.0)
+    assert _level(window, "btc-core-long") == Level.SAFE
+    neighbour_before = _level(window, "eth-big-long")
+    _push(feed, qtbot, window, "BTCUSDT", 54_000.0)
+    assert _level(window, "btc-core-long") == Level.WARNING
+    window.cards.scrollTo(window.model.index_of(_pid(window, "btc-core-long")))
+    card = window.cards.card_rect(_pid(window, "btc-core-long"))
+    assert card.intersects(window.cards.viewport().rect())
+    assert _has_colour(window.cards.viewport().grab().toImage(), card, window.theme.level_color(Level.WARNING))
+    with qtbot.waitSignal(window.notified, timeout=5000):
+        _push(feed, qtbot, window, "BTCUSDT", 49_000.0)
+    qtbot.waitUntil(lambda: _level(window, "btc-core-long") == Level.LIQUIDATED, timeout=5000)
+    snap = window.model.snapshot()
+    assert snap.book.statuses[snap.book.labels.index("btc-core-long")] == "liquidated"
+    assert _level(window, "eth-big-long") == neighbour_before
+    assert snap.book.statuses[snap.book.labels.index("btc-hedge-short")] == "open"
+    assert window.alerts.unacknowledged >= 1
+
+
+def test_filter_and_sort(make_window, qtbot):
+    window = make_window()
+    qtbot.keyClicks(window.filter_text, "hyperliquid")
+    assert window.model.rowCount() == 4
+    window.filter_text.clear()
+    window.filter_level.setCurrentIndex(window.filter_level.findData("danger"))
+    assert window.model.rowCount() == 2
+    window.filter_level.setCurrentIndex(0)
+    window.sort_box.setCurrentIndex(window.sort_box.findData("label"))
+    labels = [window.model.snapshot().book.labels[window.model.snapshot().book.row_of(window.model.position_id(i))]
+              for i in range(window.model.rowCount())]
+    assert labels == sorted(labels)
+
+
+def test_view_and_theme_persist(make_window, tmp_path, qtbot):
+    window = make_window()
+    window.set_view("table")
+    window.set_theme("dark")
+    window.close()
+    again = make_window(theme=None)
+    assert again.view_name() == "table"
+    assert again.theme.dark
+
+
+def test_every_menu_action_has_a_shortcut(make_window):
+    window = make_window()
+
+    def actions(menu):
+        for action in menu.actions():
+            if action.menu() is not None:
+                yield from actions(action.menu())
+            elif not action.isSeparator():
+                yield action
+
+    items = [a for top in window.menuBar().actions() for a in actions(top.menu())]
+    assert len(items) >= 15
+    assert [a.text() for a in items if a.shortcut().isEmpty()] == []
+    # and the menu shows it: Qt renders the shortcut beside the text of an action that has one
+    assert window.act_pause.shortcut().toString() == "Ctrl+P"
+
+
+def _pid(window, label):
+    snap = window.model.snapshot()
+    return int(snap.book.position_ids[snap.book.labels.index(label)])
+
+
+def _has_colour(image: QImage, rect, colour, tolerance: int = 40, minimum: int = 30) -> bool:
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    rect = rect.intersected(image.rect())
+    hits = 0
+    for y in range(rect.top(), rect.bottom(), 2):
+        for x in range(rect.left(), rect.right(), 2):
+            c = image.pixelColor(x, y)
+            distance = abs(c.red() - colour.red()) + abs(c.green() - colour.green()) + abs(c.blue() - colour.blue())
+            hits += distance < tolerance
+    return hits >= minimum
+
+
+@pytest.mark.slow
+def test_screenshot_command_writes_the_window(tmp_path):
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "isodesk", "screenshot", str(out), "--db", str(tmp_path / "s.db"),
+                           "--demo", "--after", "1", "--size", "1200x800"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1200, 800)
+    # the riskiest demo position is DANGER: its card (top-left) carries the danger red
+    from isodesk.ui.theme import light_theme
+
+    red = light_theme().level_color(Level.DANGER)
+    from PySide6.QtCore import QRect
+
+    assert _has_colour(image, QRect(0, 60, 600, 300), red)
+
+
+def test_acknowledging_an_alert_goes_through_the_desk(make_window, feed, qtbot, tmp_path):
+    window = make_window()
+    _push(feed, qtbot, window, "SOLUSDT", 150.0)
+    _push(feed, qtbot, window, "SOLUSDT", 144.0)  # sol-degen-long (liq ≈ 147.24) is liquidated
+    qtbot.waitUntil(lambda: window.alerts.unacknowledged >= 1, timeout=5000)
+    before = window.alerts.unacknowledged
+    alert_id = next(a for a in window.alerts.alert_ids() if a is not None)
+    with qtbot.waitSignal(window.controller.result, timeout=5000):
+        window.alerts.acknowledge_requested.emit(alert_id)
+    assert window.alerts.unacknowledged == before - 1
+    from isodesk.store import Store
+
+    store = Store.open(tmp_path / "book.db")
+    try:
+        acked = {a.id for a in store.alerts() if a.acknowledged}
+    finally:
+        store.close()
+    assert alert_id in acked

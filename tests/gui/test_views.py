@@ -1,0 +1,74 @@
+"""Card grid and table over one model: selection by position id, header sorting, header state."""
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtWidgets import QListView
+
+from isodesk.ui.columns import COLUMN_INDEX
+from isodesk.ui.delegates import CARD_SIZE
+from isodesk.ui.models import PositionsModel, SortKeyRole
+from isodesk.ui.views import TABLE_ROW_HEIGHT, CardView, PositionsTable
+
+
+def make(qtbot, demo_desk):
+    model = PositionsModel()
+    cards, table = CardView(model), PositionsTable(model)
+    for w in (cards, table):
+        qtbot.addWidget(w)
+        w.resize(1060, 700)
+    model.apply(demo_desk.desk.snapshot)
+    return model, cards, table
+
+
+def test_card_view_is_configured_as_a_uniform_grid(qtbot, demo_desk):
+    model, cards, _ = make(qtbot, demo_desk)
+    assert cards.viewMode() == QListView.ViewMode.IconMode
+    assert cards.uniformItemSizes() and cards.isWrapping()
+    assert cards.movement() == QListView.Movement.Static
+    assert cards.itemDelegate().sizeHint(None, model.index(0, 0)) == CARD_SIZE
+
+
+def test_selection_is_by_position_id_and_survives_reorders_and_resets(qtbot, demo_desk):
+    model, cards, table = make(qtbot, demo_desk)
+    cards.show()
+    pid = demo_desk.pid("xrp-short")
+    with qtbot.waitSignal(cards.position_selected, timeout=1000) as blocker:
+        assert cards.select_position(pid)
+    assert blocker.args == [pid]
+    assert cards.selected_position_id() == pid
+    model.apply(demo_desk.tick({"XRPUSDT": 0.687}))  # reorder: xrp to the top
+    assert cards.selected_position_id() == pid
+    assert cards.currentIndex().row() == 0
+    model.apply(demo_desk.tick({"XRPUSDT": 0.71}))  # liquidation: model reset
+    assert cards.selected_position_id() == pid
+    with qtbot.waitSignal(table.position_selected, timeout=1000) as blocker:
+        table.select_position(demo_desk.pid("btc-core-long"))
+    assert blocker.args == [demo_desk.pid("btc-core-long")]
+    assert not cards.select_position(10_000)
+
+
+def test_clicking_a_header_sorts_in_the_model(qtbot, demo_desk):
+    model, _, table = make(qtbot, demo_desk)
+    table.show()
+    assert table.verticalHeader().defaultSectionSize() == TABLE_ROW_HEIGHT
+    assert model.sort_column() == -1  # enabling sorting kept the risk order
+    header = table.horizontalHeader()
+    col = COLUMN_INDEX["isolated_margin"]
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=header.rect().center().__class__(header.sectionViewportPosition(col) + 10, 5))
+    assert model.sort_column() == col
+    values = [model.index(r, col).data(SortKeyRole) for r in range(model.rowCount())]
+    assert values == sorted(values, reverse=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder)
+
+
+def test_header_state_round_trips(qtbot, demo_desk):
+    model, _, table = make(qtbot, demo_desk)
+    table.setColumnWidth(0, 211)
+    table.sortByColumn(COLUMN_INDEX["mark"], Qt.SortOrder.DescendingOrder)
+    state = table.save_header()
+    assert isinstance(state, QByteArray) and not state.isEmpty()
+    other = PositionsTable(model)
+    qtbot.addWidget(other)
+    assert other.restore_header(state)
+    assert other.columnWidth(0) == 211
+    assert other.horizontalHeader().sortIndicatorSection() == COLUMN_INDEX["mark"]
+    assert not other.restore_header(QByteArray(b"junk"))
