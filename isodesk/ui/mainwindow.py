@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.controller = DeskController(config, self)
         self._pending_acks: dict[str, int] = {}
-        self.model = PositionsModel(self)
+        self.model = PositionsModel(self, reorder_ms=1000)
         self._theme_name = theme or str(settings.value("ui/theme", "system"))
         self.theme: Theme = apply_theme(QApplication.instance(), self._theme_name)
         self._build_views()

@@ -61,8 +61,12 @@ class PositionsModel(QAbstractTableModel):
     applied = Signal(int)
     level_crossed = Signal(int, int, int)
 
-    def __init__(self, parent=None, *, pulse_ms: int = _PULSE_MS):
+    def __init__(self, parent=None, *, pulse_ms: int = _PULSE_MS, reorder_ms: int = 0):
         super().__init__(parent)
+        # Live values re-sort the rows at most every ``reorder_ms``: cards that jump on every tick
+        # cannot be read, and a relayout of 1,000 icons costs more than the values themselves.
+        self._reorder_ms = reorder_ms
+        self._last_reorder_ms = -reorder_ms
         self._snap: Snapshot | None = None
         self._order = np.zeros(0, dtype=np.intp)  # view row -> snapshot row
         self._sort_column = -1  # -1: the desk's risk order
@@ -271,16 +275,24 @@ class PositionsModel(QAbstractTableModel):
                 self.beginResetModel()  # a level filter let rows in or out
                 self._order = new_order
                 self.endResetModel()
-            elif not np.array_equal(new_order, old_order):
+            elif not np.array_equal(new_order, old_order) and self._reorder_due():
                 self._relayout(old_order, new_order)
                 self._emit_changed(np.ones(len(new_order), dtype=bool), level_moved)
             else:
+                self._order = old_order
                 self._emit_changed(changed[new_order], level_moved)
         if old is not None:
             self._start_pulses(old, snapshot)
         self.applied.emit(snapshot.version)
 
     # -- internals ---------------------------------------------------------------------------------------
+
+    def _reorder_due(self) -> bool:
+        now = self._clock.elapsed()
+        if now - self._last_reorder_ms < self._reorder_ms:
+            return False
+        self._last_reorder_ms = now
+        return True
 
     def _display_keys(self, snap: Snapshot) -> dict[str, np.ndarray]:
         return {c.key: display_key(c, snap.cols[c.key], self._money_dec) for c in _NUMERIC}
