@@ -24,13 +24,29 @@ NO_DISPLAY = """isodesk: no display found (DISPLAY, WAYLAND_DISPLAY and QT_QPA_P
   - or render a picture without a screen: isodesk screenshot OUT.png"""
 
 
+MISSING_XCB = """isodesk: Qt's X11 platform plugin needs system libraries that are missing: {missing}.
+  On Debian/Ubuntu: sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
+  (or render without a screen: isodesk screenshot OUT.png)"""
+
+XCB_LIBRARIES = ("xcb-cursor", "xcb-icccm", "xcb-keysyms", "xkbcommon-x11")
+
+
 def display_problem() -> str | None:
-    """Why a window cannot open here, or None if it can (Linux without any display only)."""
+    """Why a window cannot open here, or None if it can (Linux only: no display, or X11 libraries missing).
+
+    Qt aborts the process when its platform plugin cannot load, which Python cannot catch, so
+    this is checked before Qt starts.
+    """
     if not sys.platform.startswith("linux"):
         return None
-    if any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+    if os.environ.get("QT_QPA_PLATFORM") or os.environ.get("WAYLAND_DISPLAY"):
         return None
-    return NO_DISPLAY
+    if not os.environ.get("DISPLAY"):
+        return NO_DISPLAY
+    import ctypes.util
+
+    missing = [f"lib{name}" for name in XCB_LIBRARIES if ctypes.util.find_library(name) is None]
+    return MISSING_XCB.format(missing=", ".join(missing)) if missing else None
 
 
 def make_app(argv: Sequence[str] | None = None):  # -> QApplication (Qt imported lazily)
