@@ -1,0 +1,603 @@
+"""What-if scenarios: price shocks, collateral and leverage edits, under isolated and cross margin.
+
+Pure maths (numpy + the standard library). A :class:`ScenarioBook` is the open book as plain
+arrays (built from a store by :mod:`isodesk.desk.whatif`, or from engine positions by
+:meth:`ScenarioBook.build`); a :class:`Scenario` says how prices move and which edits to make;
+:func:`evaluate` answers with an :class:`Outcome` holding both margin modes side by side.
+
+Units and conventions
+---------------------
+* Relative shocks are in **percent** of the current mark everywhere (``-15`` = −15 %); absolute
+  shocks are prices (quote per coin). The current mark of a market is the latest stored price,
+  else the entry price (chosen by whoever builds the book).
+* Money (margins, PnL, losses, equity) is in each account's **settlement currency**; positions of
+  one account share it. Nothing is ever summed across currencies.
+* Losses are positive numbers. Per position: its whole isolated margin when liquidated,
+  otherwise ``max(0, −uPnL)`` at the final shocked mark (unrealized, against the entry price).
+  An account's ``loss`` is the sum of its positions' losses (gross: a gain elsewhere does not
+  offset it; ``equity_after`` shows the net effect).
+* Liquidation follows the engine: margin balance ``B = c0 + c1·x`` at or below the requirement
+  ``R = MM + close fee`` (``MM`` valued at the entry notional for Bybit ``entry_mm``). ``B ≤ R``
+  is the same test as "the mark reached the liquidation price" that the desk applies.
+
+Modelling choices
+-----------------
+* **Edits** happen before the prices move. A leverage edit does what a venue's "adjust
+  leverage" does to an isolated position: the isolated margin becomes ``entry notional ÷ new
+  leverage``; a margin edit (``+`` adds, ``−`` removes, settlement currency) then applies on top.
+  The money moves between the position and the account's free balance, so an account's
+  collateral is unchanged; a free balance driven below zero is not refused but reported
+  (``overdrawn``: the trader would have to deposit the difference).
+* **Cross margin** pools collateral per venue account, never across accounts: ``pool = free +
+  Σ isolated margins``; ``balance = pool + Σ uPnL``; ``requirement = Σ R``. Edits move money
+  inside the pool, so they do not change the cross outcome. When ``balance ≤ requirement`` every
+  position of the account is liquidated and the account **loses the whole pool** (what is left
+  at liquidation goes to the venue with the positions): ``loss = pool``, ``equity_after = 0``.
+  Otherwise ``loss`` is the sum of ``max(0, −uPnL)`` and ``equity_after = pool + Σ uPnL``.
+* **Paths**: a scenario may be a sequence of states (:class:`Move`), each taken from the current
+  marks (not compounded). A position (isolated) or an account (cross) is liquidated at the
+  first step that crosses, and stays liquidated; the survivors are valued at the last step.
+  Steps are numbered from 1; 0 means "not liquidated". A single jump is a path of one step.
+* **Capital efficiency**: ``margin_needed`` is the smallest isolated margin with which a position
+  survives every step, ``max over steps of (R − uPnL)`` (closed form: ``B`` is affine in the
+  margin), and ``pool_needed`` the smallest cross pool with which the account survives,
+  ``max over steps of (Σ R − Σ uPnL)``. Both are rounded up by ``1e-9 × notional`` so that the
+  figure itself survives in floating point; 0 means any collateral survives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from isodesk.margin.engine import PositionBatch, mark_figures, price_levels, tier_of
+from isodesk.margin.markets import market_of
+from isodesk.margin.position import Position
+from isodesk.margin.venues import Requirement
+
+PCT = "pct"
+PRICE = "price"
+SAFETY = 1e-9  # relative rounding-up of the capital-efficiency figures (of the notional)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be evaluated on this book; the message says what and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shock:
+    """One market's move: ``kind`` ``"pct"`` (``value`` in percent of the current mark, > −100)
+    or ``"price"`` (``value`` the new price, quote per coin, > 0)."""
+
+    kind: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in (PCT, PRICE):
+            raise ScenarioError(f"shock kind {self.kind!r} is neither {PCT!r} nor {PRICE!r}")
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ScenarioError(f"shock value {self.value!r} is not a finite number")
+        if self.kind == PCT and self.value <= -100:
+            raise ScenarioError(f"shock {self.value:g} % is at or below −100 % (a price must stay above 0)")
+        if self.kind == PRICE and self.value <= 0:
+            raise ScenarioError(f"shock price {self.value:g} must be above 0")
+
+    @classmethod
+    def pct(cls, value: float) -> Shock:
+        """A move of ``value`` percent of the current mark."""
+        return cls(PCT, float(value))
+
+    @classmethod
+    def price(cls, value: float) -> Shock:
+        """A jump to the price ``value`` (quote per coin)."""
+        return cls(PRICE, float(value))
+
+    def apply(self, mark: float) -> float:
+        """The shocked price of a market whose current mark is ``mark``."""
+        return mark * (1.0 + self.value / 100.0) if self.kind == PCT else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:+g} %" if self.kind == PCT else f"{self.value:g}"
+
+
+def _as_shock(value: Shock | float) -> Shock:
+    return value if isinstance(value, Shock) else Shock.pct(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One state of the market. ``shocks``: market → :class:`Shock` (a bare number is a percent
+    move); ``market_shock``: ``(reference market, percent)`` propagated to the markets without a
+    shock of their own by the scenario's betas (market ``m`` moves ``beta_m × percent``)."""
+
+    shocks: Mapping[str, Shock | float] = field(default_factory=dict)
+    market_shock: tuple[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A what-if: a single jump (``shocks`` + ``market_shock``) or a ``path`` of :class:`Move`
+    states (then ``shocks`` and ``market_shock`` stay empty), plus edits made before any move.
+
+    ``betas``: market → beta for the market shock (default 1.0). ``margin_edits``: position id →
+    collateral added (+) or removed (−), settlement currency. ``leverage_edits``: position id →
+    new leverage (×), which resets the isolated margin to entry notional ÷ leverage. A path step
+    may also be given as a plain mapping of shocks.
+    """
+
+    shocks: Mapping[str, Shock | float] = field(default_factory=dict)
+    market_shock: tuple[str, float] | None = None
+    betas: Mapping[str, float] = field(default_factory=dict)
+    margin_edits: Mapping[int, float] = field(default_factory=dict)
+    leverage_edits: Mapping[int, float] = field(default_factory=dict)
+    path: tuple[Move | Mapping[str, Shock | float], ...] | None = None
+
+    def moves(self) -> tuple[Move, ...]:
+        """The states in order (one for a single jump)."""
+        if self.path is None:
+            return (Move(self.shocks, self.market_shock),)
+        if self.shocks or self.market_shock is not None:
+            raise ScenarioError("a scenario is either a single jump (shocks) or a path, not both")
+        if not self.path:
+            raise ScenarioError("a path needs at least one step")
+        return tuple(m if isinstance(m, Move) else Move(m) for m in self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioBook:
+    """The open book as the scenarios take it; one row per open position, arrays read-only.
+
+    ``marks``: current price per market (quote per coin); ``free``: free balance per account
+    (settlement currency). ``market_index`` and ``account_index`` map rows into ``markets`` and
+    ``accounts``.
+    """
+
+    batch: PositionBatch
+    position_ids: np.ndarray   # int64 per row
+    labels: tuple[str, ...]
+    markets: tuple[str, ...]
+    market_index: np.ndarray   # intp per row
+    marks: np.ndarray          # float64 per market
+    accounts: tuple[str, ...]
+    currencies: tuple[str, ...]  # per account
+    account_index: np.ndarray  # intp per row
+    free: np.ndarray           # float64 per account
+
+    def __post_init__(self) -> None:
+        n = len(self.batch)
+        if not (len(self.position_ids) == len(self.labels) == len(self.market_index) == len(self.account_index) == n):
+            raise ScenarioError("scenario book: every per-row array needs one entry per position")
+        if not (len(self.marks) == len(self.markets) and len(self.free) == len(self.accounts) == len(self.currencies)):
+            raise ScenarioError("scenario book: marks per market and free balances per account do not line up")
+        if not np.all(np.isfinite(self.marks) & (self.marks > 0)):
+            bad = [m for m, p in zip(self.markets, self.marks, strict=True) if not (math.isfinite(p) and p > 0)]
+            raise ScenarioError(f"scenario book: no usable current mark for {', '.join(bad)}")
+        for name in ("position_ids", "market_index", "marks", "account_index", "free"):
+            arr = np.array(getattr(self, name), copy=True)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    @classmethod
+    def build(cls, positions: Sequence[Position], *, marks: Mapping[str, float], accounts: Sequence[str],
+              free: Mapping[str, float], currencies: Mapping[str, str] | None = None,
+              position_ids: Sequence[int] | None = None) -> ScenarioBook:
+        """A book from engine positions: ``accounts[i]`` is the account of ``positions[i]``;
+        ``marks`` the current price per market (``BASEUSDT``, see :func:`market_of`; a market
+        without one is marked at the entry price of its first position); ``free`` the free balance
+        per account (an account without one has 0). Ids default to 1…N."""
+        names = tuple(dict.fromkeys([*accounts, *free]))
+        rows_markets = [market_of(p.venue, p.symbol) for p in positions]
+        markets = tuple(sorted(set(rows_markets)))
+        price = {m.upper(): float(v) for m, v in marks.items()}
+        for p, m in zip(positions, rows_markets, strict=True):
+            price.setdefault(m, p.entry_price)
+        ids = list(range(1, len(positions) + 1)) if position_ids is None else list(position_ids)
+        return cls(
+            batch=PositionBatch.from_positions(positions), position_ids=np.array(ids, dtype=np.int64),
+            labels=tuple(p.label or p.symbol or f"#{i}" for p, i in zip(positions, ids, strict=True)),
+            markets=markets, market_index=np.array([markets.index(m) for m in rows_markets], dtype=np.intp),
+            marks=np.array([price[m] for m in markets], dtype=np.float64), accounts=names,
+            currencies=tuple((currencies or {}).get(a, "USDT") for a in names),
+            account_index=np.array([names.index(a) for a in accounts], dtype=np.intp),
+            free=np.array([float(free.get(a, 0.0)) for a in names], dtype=np.float64))
+
+    def with_free(self, free: Mapping[str, float]) -> ScenarioBook:
+        """A copy with some accounts' free balances replaced (settlement currency)."""
+        values = self.free.copy()
+        for name, amount in free.items():
+            values[self.account(name)] = float(amount)
+        return replace(self, free=values)
+
+    def account(self, name: str) -> int:
+        """Index of an account name; :class:`ScenarioError` if unknown."""
+        try:
+            return self.accounts.index(name)
+        except ValueError:
+            raise ScenarioError(f"unknown account {name!r} (accounts: {', '.join(self.accounts) or 'none'})") from None
+
+    def market(self, name: str) -> int:
+        """Index of a market given as a market name (``BTCUSDT``) or a venue symbol (``BTC``,
+        ``BTCUSD``, ``BTC-USDT-SWAP``); :class:`ScenarioError` if the book has no such market."""
+        key = name.strip().upper()
+        for candidate in (key, market_of("", key)):
+            if candidate in self.markets:
+                return self.markets.index(candidate)
+        raise ScenarioError(f"unknown symbol {name!r}: no open position follows it "
+                            f"(markets: {', '.join(self.markets) or 'none'})")
+
+    def row(self, position_id: int) -> int:
+        """Row of a position id; :class:`ScenarioError` if it is not an open position of the book."""
+        hits = np.flatnonzero(self.position_ids == position_id)
+        if not hits.size:
+            raise ScenarioError(f"position {position_id}: not an open position of the book")
+        return int(hits[0])
+
+
+# -- the maths ----------------------------------------------------------------------------------
+
+
+def requirement(batch: PositionBatch, notional: np.ndarray) -> np.ndarray:
+    """What the margin balance is compared with at liquidation, per position, at ``notional``
+    (settlement currency): maintenance (at the notional, or at the entry notional for Bybit
+    ``entry_mm``) plus the close fee where the venue counts it."""
+    tiers = batch.tiers
+    rates, amounts = tiers.flat("mmr"), tiers.flat("amounts")
+    k = tier_of(batch, notional)
+    i = batch.base + k
+    mm = notional * rates[i] - amounts[i]
+    at_entry = batch.requirement == Requirement.MM_AT_ENTRY
+    if at_entry.any():
+        ie = batch.base + batch.entry_tier
+        mm = np.where(at_entry, batch.entry_notional * rates[ie] - amounts[ie], mm)
+    return mm + batch.fee_rate * notional
+
+
+def _state(batch: PositionBatch, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Notional, uPnL and requirement of every position at per-row ``marks`` (shape (S, N))."""
+    notional = batch.linear_size * marks + batch.inverse_size / marks
+    upnl = batch.c1 * (notional - batch.entry_notional)
+    req = np.empty_like(notional)
+    for s in range(marks.shape[0]):
+        req[s] = requirement(batch, notional[s])
+    return notional, upnl, req
+
+
+def _account_sum(values: np.ndarray, index: np.ndarray, accounts: int) -> np.ndarray:
+    """Sum of per-row ``values`` (shape (S, N)) per account → shape (S, A)."""
+    onehot = np.zeros((values.shape[-1], accounts))
+    onehot[np.arange(values.shape[-1]), index] = 1.0
+    return values @ onehot
+
+
+def _first_step(crossed: np.ndarray) -> np.ndarray:
+    """1-based index of the first True along axis 0, 0 where none."""
+    any_ = crossed.any(axis=0)
+    return np.where(any_, np.argmax(crossed, axis=0) + 1, 0)
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    arr.flags.writeable = False
+    return arr
+
+
+def market_prices(book: ScenarioBook, scenario: Scenario) -> np.ndarray:
+    """Shocked price per market for every step (shape (S, markets), quote per coin)."""
+    betas = np.ones(len(book.markets))
+    for name, beta in scenario.betas.items():
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+            raise ScenarioError(f"beta of {name}: {beta!r} is not a finite number")
+        betas[book.market(name)] = float(beta)
+    rows = []
+    for step, move in enumerate(scenario.moves(), start=1):
+        prices = book.marks.copy()
+        where = f" (step {step})" if scenario.path is not None else ""
+        if move.market_shock is not None:
+            ref_name, pct = move.market_shock
+            if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not math.isfinite(pct):
+                raise ScenarioError(f"market shock on {ref_name}: {pct!r} is not a finite number{where}")
+            ref = book.market(ref_name)
+            moves = betas * float(pct)
+            moves[ref] = float(pct)
+            for j, m in enumerate(moves):
+                if m <= -100:
+                    raise ScenarioError(f"market shock {pct:g} % on {book.markets[ref]} moves {book.markets[j]} "
+                                        f"by {m:g} % (beta {betas[j]:g}): at or below −100 %{where}")
+            prices = book.marks * (1.0 + moves / 100.0)
+        seen: dict[int, str] = {}
+        for name, value in move.shocks.items():
+            j = book.market(name)
+            if j in seen:
+                raise ScenarioError(f"{name} and {seen[j]} are the same market {book.markets[j]}{where}")
+            seen[j] = name
+            prices[j] = _as_shock(value).apply(float(book.marks[j]))
+        rows.append(prices)
+    return np.array(rows, dtype=np.float64)
+
+
+def edited_batch(book: ScenarioBook, scenario: Scenario) -> tuple[PositionBatch, np.ndarray]:
+    """The batch after the scenario's leverage and margin edits, and the free balance per account
+    after the money moved (settlement currency; negative = overdrawn)."""
+    batch = book.batch
+    margin = batch.margin.copy()
+    leverage = batch.leverage.copy()
+    free = book.free.copy()
+    if not (scenario.margin_edits or scenario.leverage_edits):
+        return batch, free
+    max_lev = batch.tiers.flat("max_leverage")[batch.base + batch.entry_tier]
+    for pid, lev in scenario.leverage_edits.items():
+        r = book.row(pid)
+        if isinstance(lev, bool) or not isinstance(lev, (int, float)) or not (math.isfinite(lev) and lev > 0):
+            raise ScenarioError(f"{book.labels[r]}: leverage {lev!r} must be a positive number")
+        if math.isfinite(max_lev[r]) and lev > max_lev[r] + 1e-9:
+            raise ScenarioError(f"{book.labels[r]}: {lev:g}x is above the {max_lev[r]:g}x maximum of its bracket")
+        leverage[r] = float(lev)
+        margin[r] = batch.entry_notional[r] / float(lev)
+    for pid, delta in scenario.margin_edits.items():
+        r = book.row(pid)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta):
+            raise ScenarioError(f"{book.labels[r]}: margin edit {delta!r} is not a finite number")
+        margin[r] += float(delta)
+    for r in np.flatnonzero(~(margin > 0)):
+        raise ScenarioError(f"{book.labels[r]}: the edits leave {margin[r]:g} of isolated margin; it must stay above 0")
+    moved = margin - batch.margin
+    free -= np.bincount(book.account_index, weights=moved, minlength=len(book.accounts))
+    return batch.replace(margin=margin, leverage=leverage), free
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedOutcome:
+    """The scenario under isolated margin, as held. Per row (position) and per account.
+
+    Money in the settlement currency; ``shocked_mark`` and ``liquidation_price`` in quote per coin
+    (the liquidation price after the edits); ``margin_ratio`` as the engine shows it (NaN once the
+    balance is ≤ 0); ``liquidated_step`` 1-based, 0 = survives.
+    """
+
+    shocked_mark: np.ndarray
+    margin: np.ndarray
+    leverage: np.ndarray
+    unrealized_pnl: np.ndarray
+    margin_balance: np.ndarray
+    margin_ratio: np.ndarray
+    liquidation_price: np.ndarray
+    liquidated: np.ndarray
+    liquidated_step: np.ndarray
+    loss: np.ndarray
+    margin_needed: np.ndarray
+    # per account
+    free: np.ndarray
+    overdrawn: np.ndarray
+    positions_lost: np.ndarray
+    account_loss: np.ndarray
+    equity_after: np.ndarray
+    account_margin_needed: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class CrossOutcome:
+    """The same scenario as if every account were cross margin (one pool per venue account).
+
+    Per account, settlement currency: ``pool`` (free + isolated margins), ``margin_balance`` and
+    ``requirement`` at the liquidation step (or the last step), ``liquidated`` / ``liquidated_step``
+    (1-based, 0 = survives), ``loss``, ``equity_after``, ``pool_needed`` (the smallest pool that
+    survives every step; 0 = any).
+    """
+
+    pool: np.ndarray
+    margin_balance: np.ndarray
+    requirement: np.ndarray
+    liquidated: np.ndarray
+    liquidated_step: np.ndarray
+    loss: np.ndarray
+    equity_after: np.ndarray
+    pool_needed: np.ndarray
+    open_positions: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """:func:`evaluate`'s answer: the prices, both margin modes, and the accounts' equity now.
+
+    ``prices``: shocked price per market and step (S, markets); ``equity_now`` per account: free +
+    margins + uPnL at the current marks (before edits and moves), settlement currency.
+    """
+
+    book: ScenarioBook
+    scenario: Scenario
+    prices: np.ndarray
+    equity_now: np.ndarray
+    isolated: IsolatedOutcome
+    cross: CrossOutcome
+
+    @property
+    def steps(self) -> int:
+        """Number of states evaluated (1 for a single jump)."""
+        return int(self.prices.shape[0])
+
+    def totals(self, values: np.ndarray) -> dict[str, float]:
+        """Per-account ``values`` summed per settlement currency (the only sums that mean anything)."""
+        out: dict[str, float] = {}
+        for currency, v in zip(self.book.currencies, values, strict=True):
+            out[currency] = out.get(currency, 0.0) + float(v)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON-ready data (NaN → None). Top-level money totals are objects keyed by
+        settlement currency, since accounts count collateral in different currencies."""
+        book, iso, cross = self.book, self.isolated, self.cross
+
+        def f(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        positions = []
+        for r in range(len(book)):
+            a, m = int(book.account_index[r]), int(book.market_index[r])
+            positions.append({
+                "id": int(book.position_ids[r]), "label": book.labels[r], "account": book.accounts[a],
+                "currency": book.currencies[a], "market": book.markets[m], "mark": f(book.marks[m]),
+                "shocked_mark": f(iso.shocked_mark[r]), "move_pct": f((iso.shocked_mark[r] / book.marks[m] - 1) * 100),
+                "isolated_margin": f(iso.margin[r]), "leverage": f(iso.leverage[r]),
+                "unrealized_pnl": f(iso.unrealized_pnl[r]), "margin_balance": f(iso.margin_balance[r]),
+                "margin_ratio": f(iso.margin_ratio[r]), "liquidation_price": f(iso.liquidation_price[r]),
+                "liquidated": bool(iso.liquidated[r]), "liquidated_step": int(iso.liquidated_step[r]) or None,
+                "loss": f(iso.loss[r]), "margin_needed": f(iso.margin_needed[r]),
+            })
+        iso_accounts, cross_accounts = [], []
+        for a, name in enumerate(book.accounts):
+            common = {"name": name, "currency": book.currencies[a], "equity_now": f(self.equity_now[a])}
+            iso_accounts.append({**common, "free_balance": f(iso.free[a]), "overdrawn": bool(iso.overdrawn[a]),
+                                 "positions_lost": int(iso.positions_lost[a]), "total_loss": f(iso.account_loss[a]),
+                                 "equity_after": f(iso.equity_after[a]),
+                                 "margin_needed": f(iso.account_margin_needed[a])})
+            cross_accounts.append({**common, "pool": f(cross.pool[a]), "margin_balance": f(cross.margin_balance[a]),
+                                   "requirement": f(cross.requirement[a]), "liquidated": bool(cross.liquidated[a]),
+                                   "liquidated_step": int(cross.liquidated_step[a]) or None,
+                                   "positions_lost": int(cross.open_positions[a]) if cross.liquidated[a] else 0,
+                                   "total_loss": f(cross.loss[a]), "equity_after": f(cross.equity_after[a]),
+                                   "pool_needed": f(cross.pool_needed[a])})
+        return {
+            "steps": self.steps,
+            "prices": [{m: f(p) for m, p in zip(book.markets, row, strict=True)} for row in self.prices],
+            "isolated": {"positions": positions, "accounts": iso_accounts,
+                         "total_loss": self.totals(iso.account_loss), "equity_after": self.totals(iso.equity_after),
+                         "equity_now": self.totals(self.equity_now),
+                         "margin_needed": self.totals(iso.account_margin_needed)},
+            "cross": {"accounts": cross_accounts, "total_loss": self.totals(cross.loss),
+                      "equity_after": self.totals(cross.equity_after), "equity_now": self.totals(self.equity_now),
+                      "pool_needed": self.totals(cross.pool_needed)},
+        }
+
+
+def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
+    """Apply ``scenario`` to ``book`` and report the isolated and the cross outcome (see the module
+    docstring for the modelling); :class:`ScenarioError` for a scenario the book cannot take."""
+    prices = market_prices(book, scenario)                  # (S, M)
+    batch, free = edited_batch(book, scenario)
+    marks = prices[:, book.market_index]                    # (S, N)
+    n_acc = len(book.accounts)
+    notional, upnl, req = _state(batch, marks)
+    margin = batch.margin
+    idx = book.account_index
+
+    # isolated: B = W + uPnL against R, each position alone
+    crossed = margin + upnl <= req
+    step = _first_step(crossed)
+    liquidated = step > 0
+    last = marks[-1]
+    figures = mark_figures(batch, last, price_levels(batch))
+    loss = np.where(liquidated, margin, np.maximum(0.0, -upnl[-1]))
+    needed_raw = (req - upnl).max(axis=0, initial=-np.inf)
+    needed = np.where(needed_raw > 0, needed_raw + SAFETY * notional.max(axis=0, initial=0.0), 0.0)
+    kept = np.where(liquidated, 0.0, margin + upnl[-1])
+
+    def per_account(values: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, weights=values, minlength=n_acc).astype(np.float64)
+
+    now_upnl = batch.c1 * (batch.linear_size * book.marks[book.market_index]
+                           + batch.inverse_size / book.marks[book.market_index] - batch.entry_notional)
+    equity_now = book.free + per_account(book.batch.margin) + per_account(now_upnl)
+    isolated = IsolatedOutcome(
+        shocked_mark=_frozen(last), margin=_frozen(margin.copy()), leverage=_frozen(batch.leverage.copy()),
+        unrealized_pnl=_frozen(upnl[-1].copy()),
+        margin_balance=_frozen(figures.margin_balance), margin_ratio=_frozen(figures.margin_ratio),
+        liquidation_price=_frozen(figures.liquidation_price), liquidated=_frozen(liquidated),
+        liquidated_step=_frozen(step), loss=_frozen(loss), margin_needed=_frozen(needed),
+        free=_frozen(free), overdrawn=_frozen(free < 0), positions_lost=_frozen(np.bincount(
+            idx, weights=liquidated, minlength=n_acc).astype(np.int64)),
+        account_loss=_frozen(per_account(loss)), equity_after=_frozen(free + per_account(kept)),
+        account_margin_needed=_frozen(per_account(needed)))
+
+    # cross: one pool per account
+    pool = book.free + per_account(book.batch.margin)       # edits move money inside the pool
+    count = np.bincount(idx, minlength=n_acc)
+    acc_upnl = _account_sum(upnl, idx, n_acc)               # (S, A)
+    acc_req = _account_sum(req, idx, n_acc)
+    acc_balance = pool + acc_upnl
+    acc_crossed = (acc_balance <= acc_req) & (count > 0)
+    acc_step = _first_step(acc_crossed)
+    acc_liq = acc_step > 0
+    at = np.where(acc_liq, acc_step - 1, len(prices) - 1)
+    cols = np.arange(n_acc)
+    gross = per_account(np.maximum(0.0, -upnl[-1]))
+    acc_scale = _account_sum(notional, idx, n_acc).max(axis=0)
+    pool_raw = (acc_req - acc_upnl).max(axis=0)
+    cross = CrossOutcome(
+        pool=_frozen(pool), margin_balance=_frozen(acc_balance[at, cols]), requirement=_frozen(acc_req[at, cols]),
+        liquidated=_frozen(acc_liq), liquidated_step=_frozen(acc_step),
+        loss=_frozen(np.where(acc_liq, pool, gross)),
+        equity_after=_frozen(np.where(acc_liq, 0.0, acc_balance[-1])),
+        pool_needed=_frozen(np.where((pool_raw > 0) & (count > 0), pool_raw + SAFETY * acc_scale, 0.0)),
+        open_positions=_frozen(count))
+    return Outcome(book=book, scenario=scenario, prices=_frozen(prices), equity_now=_frozen(equity_now),
+                   isolated=isolated, cross=cross)
+
+
+# -- a grid of uniform shocks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GridOutcome:
+    """Equity versus a uniform shock, each shock a separate single jump.
+
+    ``shocks``: percent, shape (S,). Per shock and account (S, A), settlement currency:
+    ``isolated_equity``, ``isolated_loss``, ``isolated_lost`` (positions liquidated),
+    ``cross_equity``, ``cross_loss``, ``cross_liquidated``. Per position: ``liquidation_shock``,
+    the uniform shock (percent) at which it is liquidated under isolated margin (NaN: none above
+    −100 %, or none at all), from the engine's liquidation price.
+    """
+
+    shocks: np.ndarray
+    isolated_equity: np.ndarray
+    isolated_loss: np.ndarray
+    isolated_lost: np.ndarray
+    cross_equity: np.ndarray
+    cross_loss: np.ndarray
+    cross_liquidated: np.ndarray
+    liquidation_shock: np.ndarray
+
+
+def uniform_grid(book: ScenarioBook, shocks: np.ndarray | Sequence[float],
+                 betas: Mapping[str, float] | None = None) -> GridOutcome:
+    """Every market moved by the same percent (times its beta when ``betas`` names it), for each
+    value of ``shocks`` (percent, each > −100 after the beta); one vectorized pass per shock."""
+    shocks = np.asarray(shocks, dtype=np.float64)
+    beta = np.ones(len(book.markets))
+    for name, b in (betas or {}).items():
+        beta[book.market(name)] = float(b)
+    moves = shocks[:, None] * beta[None, :]                   # (S, M) percent
+    if not np.all(np.isfinite(moves) & (moves > -100)):
+        raise ScenarioError("every shock × beta must be a finite percent above −100 %")
+    batch, idx, n_acc = book.batch, book.account_index, len(book.accounts)
+    marks = (book.marks * (1.0 + moves / 100.0))[:, book.market_index]
+    _, upnl, req = _state(batch, marks)
+    margin = batch.margin
+    liquidated = margin + upnl <= req
+    iso_equity = book.free + _account_sum(np.where(liquidated, 0.0, margin + upnl), idx, n_acc)
+    iso_loss = _account_sum(np.where(liquidated, margin, np.maximum(0.0, -upnl)), idx, n_acc)
+    iso_lost = _account_sum(liquidated.astype(np.float64), idx, n_acc).astype(np.int64)
+    pool = book.free + np.bincount(idx, weights=margin, minlength=n_acc)
+    count = np.bincount(idx, minlength=n_acc)
+    acc_upnl = _account_sum(upnl, idx, n_acc)
+    cross_liq = (pool + acc_upnl <= _account_sum(req, idx, n_acc)) & (count > 0)
+    gross = _account_sum(np.maximum(0.0, -upnl), idx, n_acc)
+    liq = price_levels(batch).liquidation_price
+    row_beta = beta[book.market_index]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        liq_shock = (liq / book.marks[book.market_index] - 1.0) * 100.0 / row_beta
+    liq_shock[~(np.isfinite(liq_shock) & (liq_shock * row_beta > -100))] = np.nan
+    return GridOutcome(
+        shocks=_frozen(shocks), isolated_equity=_frozen(iso_equity), isolated_loss=_frozen(iso_loss),
+        isolated_lost=_frozen(iso_lost), cross_equity=_frozen(np.where(cross_liq, 0.0, pool + acc_upnl)),
+        cross_loss=_frozen(np.where(cross_liq, pool, gross)), cross_liquidated=_frozen(cross_liq),
+        liquidation_shock=_frozen(liq_shock))

@@ -1,0 +1,134 @@
+"""`isodesk whatif` on the demo book: JSON outcome, text table, bad input, and a database left untouched.
+
+Demo book (resources/demo/book.json), marks BTC 60,000, ETH 3,000, SOL 150, DOGE 0.15, XRP 0.6.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from isodesk.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def demo_db(tmp_path, capsys):
+    db = tmp_path / "demo.db"
+    code, _, err = run(capsys, "status", "--db", str(db), "--demo")
+    assert code == 0, err
+    return db
+
+
+def fingerprint(db):
+    conn = sqlite3.connect(db)
+    try:
+        tables = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                  for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    return tables
+
+
+def test_whatif_json_on_the_demo_book(demo_db, capsys):
+    before_bytes = hashlib.sha256(demo_db.read_bytes()).hexdigest()
+    before_rows = fingerprint(demo_db)
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--market", "BTCUSDT=-15%",
+                         "--beta", "SOLUSDT=1.4", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    positions = {p["label"]: p for p in doc["isolated"]["positions"]}
+    assert len(positions) == 13
+    for p in positions.values():
+        assert {"label", "shocked_mark", "margin_ratio", "liquidated", "loss"} <= set(p)
+    # btc-core-long: 0.5 BTC from 62,000, margin 6,200; BTC −15 % → 51,000: uPnL 0.5·(51,000 − 62,000) = −5,500,
+    # above its liquidation price 49,799.20 → open, loss 5,500 (unrealized).
+    core = positions["btc-core-long"]
+    assert core["shocked_mark"] == pytest.approx(51_000.0)
+    assert core["unrealized_pnl"] == pytest.approx(-5_500.0)
+    assert not core["liquidated"] and core["loss"] == pytest.approx(5_500.0)
+    # sol-degen-long: SOL moves 1.4 × −15 % = −21 % → 118.50: 200·(118.5 − 155) = −7,300 > margin 1,700
+    # → liquidated, loses its 1,700.
+    sol = positions["sol-degen-long"]
+    assert sol["shocked_mark"] == pytest.approx(118.5)
+    assert sol["liquidated"] and sol["loss"] == pytest.approx(1_700.0)
+    # btc-bybit-long: 1 BTC from 60,500, margin 3,025 → uPnL −9,500: liquidated, loses 3,025.
+    assert positions["btc-bybit-long"]["liquidated"]
+    assert positions["btc-bybit-long"]["loss"] == pytest.approx(3_025.0)
+    # cross, bybit:USDT: pool = free 4,000 + 3,025 = 7,025; balance 7,025 − 9,500 < 0 → the account is
+    # liquidated and loses the whole pool 7,025. bybit:BTC (another account of the same venue) is separate.
+    cross = {a["name"]: a for a in doc["cross"]["accounts"]}
+    assert {"name", "liquidated", "total_loss", "equity_after"} <= set(cross["bybit:USDT"])
+    assert cross["bybit:USDT"]["liquidated"]
+    assert cross["bybit:USDT"]["total_loss"] == pytest.approx(7_025.0)
+    assert cross["bybit:USDT"]["equity_after"] == 0.0
+    assert not cross["bybit:BTC"]["liquidated"]
+    # btc-inverse-long: 30,000 USD long from 60,000, margin 0.1 BTC; at 51,000 uPnL = 30,000/60,000 −
+    # 30,000/51,000 = −0.0882353 BTC; the BTC account keeps 0.2 + 0.1 − 0.0882353 = 0.2117647 either way.
+    assert cross["bybit:BTC"]["equity_after"] == pytest.approx(0.3 + (0.5 - 30_000 / 51_000))
+    assert cross["bybit:BTC"]["equity_after"] == pytest.approx(0.2117647, abs=1e-7)
+    # totals per settlement currency, never mixed
+    assert set(doc["isolated"]["total_loss"]) == {"USDT", "USDC", "BTC"}
+    assert set(doc["cross"]["equity_after"]) == {"USDT", "USDC", "BTC"}
+    iso_accounts = {a["name"]: a for a in doc["isolated"]["accounts"]}
+    assert doc["isolated"]["total_loss"]["USDT"] == pytest.approx(
+        iso_accounts["binance-usdm:USDT"]["total_loss"] + iso_accounts["bybit:USDT"]["total_loss"])
+    # the database is exactly as it was
+    assert hashlib.sha256(demo_db.read_bytes()).hexdigest() == before_bytes
+    assert fingerprint(demo_db) == before_rows
+
+
+def test_whatif_text_table_and_venue_symbols(demo_db, capsys):
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--shock", "BTC=52000", "--shock", "ETHUSDT=+5%",
+                         "--margin", "btc-bybit-long=+6000", "--leverage", "eth-hl-long=5")
+    assert code == 0, err
+    assert "BTCUSDT 52,000.00 (-13.33 %)" in out and "ETHUSDT 3,150.00 (+5.00 %)" in out
+    for header in ("position", "isolated", "cross", "iso equity", "cross equity", "currency"):
+        assert header in out
+    line = next(x for x in out.splitlines() if x.startswith("btc-bybit-long"))
+    # margin 3,025 + 6,000 = 9,025; at 52,000 uPnL = 52,000 − 60,500 = −8,500, balance 525 above Bybit's
+    # entry maintenance 0.5 % · 60,500 = 302.50 → survives; it needs 302.50 + 8,500 = 8,802.50.
+    assert "9,025.00" in line and " ok " in line and "8,802.50" in line
+    # eth-hl-long at 5×: margin = 5 · 3,100 / 5 = 3,100
+    assert "3,100.00" in next(x for x in out.splitlines() if x.startswith("eth-hl-long"))
+
+
+def test_whatif_path(demo_db, capsys):
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--step", "BTC=-5%", "--step", "BTC=-10%,SOL=-10%",
+                         "--step", "BTC=0%", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["steps"] == 3
+    positions = {p["label"]: p for p in doc["isolated"]["positions"]}
+    # bybit long (liq 57,777.50) goes at step 1 (57,000), sol-degen-long (liq 147.24) at step 2 (135)
+    assert positions["btc-bybit-long"]["liquidated_step"] == 1
+    assert positions["sol-degen-long"]["liquidated_step"] == 2
+    assert positions["btc-core-long"]["liquidated_step"] is None
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--shock", "BTC=abc"], "'abc' is not a number"),
+    (["--shock", "BTC=-150%"], "below −100 %"),
+    (["--shock", "BTC"], "expected NAME=VALUE"),
+    (["--shock", "NOPE=-5%"], "unknown symbol 'NOPE'"),
+    (["--shock", "BTC=-0"], "must be above 0"),
+    (["--market", "BTC=50000"], "percent"),
+    (["--market", "BTC=-80%", "--beta", "SOL=1.5"], "below −100 %"),
+    (["--beta", "SOL=x"], "not a number"),
+    (["--margin", "nobody=100"], "no open position"),
+    (["--margin", "btc-core-long=-7000"], "must stay above 0"),
+    (["--step", "BTC=-5%", "--shock", "ETH=-1%"], "a path replaces"),
+])
+def test_whatif_bad_input_is_one_clear_line(demo_db, capsys, argv, message):
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("isodesk whatif: ") and message in err
