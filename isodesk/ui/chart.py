@@ -198,7 +198,7 @@ class ChartWidget(QWidget):
             self._title = title
             self.plot.setTitle(title, color=t.chart_fg.name(), size="9pt")
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, event) -> None:
         """Catch up on what arrived while hidden."""
         super().showEvent(event)
         if self._dirty:

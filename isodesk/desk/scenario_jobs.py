@@ -1,0 +1,187 @@
+"""Scenario work the GUI asks of the desk: evaluate, sweep a grid, and keep named scenarios.
+
+A scenario over the whole book is the desk's job (the GUI never computes the book's margin):
+the editor sends these requests through the worker thread and renders the answer, which comes
+back as ``Result.payload``. Evaluating never changes the real book. Saved scenarios live in the
+store's ``scenarios`` table as JSON (:func:`scenario_to_dict` / :func:`scenario_from_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from isodesk.desk.commands import CommandRejected, new_request_id
+from isodesk.margin.scenario import Move, Scenario, ScenarioBook, ScenarioError, Shock, evaluate, uniform_grid
+
+if TYPE_CHECKING:
+    from isodesk.desk.desk import Desk
+
+GRID_DEFAULT = tuple(float(x) for x in np.linspace(-50.0, 50.0, 101))
+
+
+@dataclass(frozen=True, slots=True)
+class GetScenarioBook:
+    """Ask for the open book as scenarios see it (payload: :class:`ScenarioBook`)."""
+
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RunScenario:
+    """Evaluate a scenario on the current book (payload: ``Outcome``); ``grid``: also sweep uniform
+    shocks in percent (payload: ``(Outcome, GridOutcome)``)."""
+
+    scenario: Scenario
+    grid: tuple[float, ...] | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveScenario:
+    """Store a scenario under ``name`` (replacing one of the same name)."""
+
+    name: str
+    scenario: Scenario
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadScenario:
+    """Read a saved scenario (payload: :class:`Scenario`)."""
+
+    name: str
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListScenarios:
+    """The names of the saved scenarios (payload: tuple of str)."""
+
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameScenario:
+    """Rename a saved scenario."""
+
+    old: str
+    new: str
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteScenario:
+    """Delete a saved scenario."""
+
+    name: str
+    request_id: str = field(default_factory=new_request_id)
+
+
+SCENARIO_COMMANDS = (GetScenarioBook, RunScenario, SaveScenario, LoadScenario, ListScenarios, RenameScenario,
+                     DeleteScenario)
+
+
+def _shock_dict(shocks: Mapping[str, Shock | float]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for market, shock in shocks.items():
+        s = shock if isinstance(shock, Shock) else Shock.pct(float(shock))
+        out[market] = {"kind": s.kind, "value": s.value}
+    return out
+
+
+def _shocks_from(raw: Any, where: str) -> dict[str, Shock]:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{where}: not an object")
+    try:
+        return {str(m): Shock(str(v["kind"]), float(v["value"])) for m, v in raw.items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """A scenario as plain JSON data (what the store keeps)."""
+    doc: dict[str, Any] = {
+        "version": 1,
+        "shocks": _shock_dict(scenario.shocks),
+        "market_shock": list(scenario.market_shock) if scenario.market_shock else None,
+        "betas": {k: float(v) for k, v in scenario.betas.items()},
+        "margin_edits": {str(k): float(v) for k, v in scenario.margin_edits.items()},
+        "leverage_edits": {str(k): float(v) for k, v in scenario.leverage_edits.items()},
+        "path": None,
+    }
+    if scenario.path is not None:
+        doc["path"] = [{"shocks": _shock_dict(m.shocks),
+                        "market_shock": list(m.market_shock) if m.market_shock else None}
+                       for m in scenario.moves()]
+    return doc
+
+
+def scenario_from_dict(doc: Mapping[str, Any]) -> Scenario:
+    """The scenario a stored document describes; :class:`ScenarioError` naming what is wrong."""
+    if not isinstance(doc, Mapping) or doc.get("version") != 1:
+        raise ScenarioError("scenario: not a version-1 scenario document")
+
+    def market_shock(raw: Any, where: str) -> tuple[str, float] | None:
+        if raw is None:
+            return None
+        if not (isinstance(raw, list) and len(raw) == 2):
+            raise ScenarioError(f"{where}: expected [market, percent]")
+        return str(raw[0]), float(raw[1])
+
+    path = doc.get("path")
+    return Scenario(
+        shocks=_shocks_from(doc.get("shocks", {}), "shocks"),
+        market_shock=market_shock(doc.get("market_shock"), "market_shock"),
+        betas={str(k): float(v) for k, v in (doc.get("betas") or {}).items()},
+        margin_edits={int(k): float(v) for k, v in (doc.get("margin_edits") or {}).items()},
+        leverage_edits={int(k): float(v) for k, v in (doc.get("leverage_edits") or {}).items()},
+        path=None if path is None else tuple(
+            Move(_shocks_from(step.get("shocks", {}), f"path[{i}].shocks"),
+                 market_shock(step.get("market_shock"), f"path[{i}].market_shock"))
+            for i, step in enumerate(path)),
+    )
+
+
+def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
+    """Run one scenario request on the desk's book; returns (message, payload). Never writes the book."""
+    from isodesk.desk.whatif import scenario_book  # noqa: PLC0415 (whatif imports the desk's book module)
+
+    try:
+        if isinstance(command, GetScenarioBook):
+            return "scenario book", scenario_book(desk.store, desk.catalog)
+        if isinstance(command, RunScenario):
+            book: ScenarioBook = scenario_book(desk.store, desk.catalog)
+            outcome = evaluate(book, command.scenario)
+            if command.grid is None:
+                return "evaluated", outcome
+            return "evaluated with grid", (outcome, uniform_grid(book, np.asarray(command.grid, dtype=np.float64),
+                                                                  betas=command.scenario.betas))
+        if isinstance(command, SaveScenario):
+            name = command.name.strip()
+            if not name:
+                raise CommandRejected("name: give the scenario a name")
+            desk.store.save_scenario(name, scenario_to_dict(command.scenario), ts=ts)
+            return f"saved {name!r}", None
+        if isinstance(command, LoadScenario):
+            doc = desk.store.load_scenario(command.name)
+            if doc is None:
+                raise CommandRejected(f"name: no saved scenario named {command.name!r}")
+            return f"loaded {command.name!r}", scenario_from_dict(doc)
+        if isinstance(command, ListScenarios):
+            return "scenarios", tuple(desk.store.scenario_names())
+        if isinstance(command, RenameScenario):
+            if not command.new.strip():
+                raise CommandRejected("name: the new name is empty")
+            desk.store.rename_scenario(command.old, command.new.strip())
+            return f"renamed {command.old!r} to {command.new.strip()!r}", None
+        if isinstance(command, DeleteScenario):
+            if not desk.store.delete_scenario(command.name):
+                raise CommandRejected(f"name: no saved scenario named {command.name!r}")
+            return f"deleted {command.name!r}", None
+    except ScenarioError as exc:
+        raise CommandRejected(str(exc)) from None
+    raise CommandRejected(f"unknown scenario request {type(command).__name__}")
