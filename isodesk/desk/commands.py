@@ -7,8 +7,11 @@ Amounts are exact ``Decimal`` in the settlement currency. Every command carries 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from isodesk.store.records import JournalEntry
 
 
 def new_request_id() -> str:
@@ -125,8 +128,34 @@ class SetSpeed:
     request_id: str = field(default_factory=new_request_id)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadJournal:
+    """Ask for journal entries (read-only): of one position, of one account (by name), or all when neither.
+
+    Answered with an accepted :class:`Result` whose ``payload`` is a :class:`JournalPage`.
+    """
+
+    position_id: int | None = None
+    account: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """The answer to :class:`ReadJournal`: entries oldest first, with the names a view needs.
+
+    ``labels`` maps position ids (every position, closed ones too) to labels; ``accounts`` and
+    ``currencies`` map account ids to names and settlement currencies. Read-only mappings.
+    """
+
+    entries: tuple[JournalEntry, ...]
+    labels: Mapping[int, str]
+    accounts: Mapping[int, str]
+    currencies: Mapping[int, str]
+
+
 Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
-           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed)
+           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +168,7 @@ class Result:
     ledger_entry_id: int | None = None
     position_id: int | None = None
     snapshot_version: int | None = None
+    payload: object = None
 
 
 class CommandRejected(Exception):

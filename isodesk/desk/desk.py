@@ -15,15 +15,19 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 import numpy as np
 
-from isodesk.desk import operations
+from isodesk.desk import operations, scenario_jobs
+from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.book import LoadedBook, load_book
 from isodesk.desk.commands import (
     AcknowledgeAlert,
     Command,
     CommandRejected,
+    JournalPage,
+    ReadJournal,
     Result,
     SetPaused,
     SetSpeed,
@@ -264,6 +268,10 @@ class Desk:
 
     def apply(self, command: Command) -> Result:
         """Validate and execute one command in one transaction; accepted, or rejected with the reason."""
+        if isinstance(command, ReadJournal):  # a read: no transaction, no recompute, allowed when observing
+            return self._read_journal(command)
+        if isinstance(command, SCENARIO_COMMANDS):  # what-if work: never changes the book
+            return self._scenario(command)
         if self.observe_only:
             return Result(command.request_id, False, "this desk only observes the book", snapshot_version=self.version)
         self._step_started = time.monotonic()
@@ -281,6 +289,33 @@ class Desk:
         log.info("accepted %s %s", type(command).__name__, command.request_id)
         return Result(command.request_id, True, outcome.message, ledger_entry_id=outcome.ledger_entry_id,
                       position_id=outcome.position_id, snapshot_version=self.version)
+
+    def _scenario(self, command: Command) -> Result:
+        """Evaluate or keep a scenario; the answer (outcome, book, names) rides in ``payload``."""
+        try:
+            message, payload = scenario_jobs.handle(self, command, ts=self._now())
+        except (CommandRejected, StoreError, ValueError) as exc:
+            return Result(command.request_id, False, str(exc), snapshot_version=self.version)
+        return Result(command.request_id, True, message, snapshot_version=self.version, payload=payload)
+
+    def _read_journal(self, command: ReadJournal) -> Result:
+        """Journal entries of one position, one account or all, in an accepted Result's ``payload``."""
+        account_id = None
+        if command.account is not None:
+            account = self.store.account(command.account)
+            if account is None:
+                return Result(command.request_id, False, f"account: no account named {command.account!r}",
+                              snapshot_version=self.version)
+            account_id = account.id
+        entries = self.store.journal(position_id=command.position_id, account_id=account_id)
+        accounts = self.store.accounts()
+        page = JournalPage(
+            entries=tuple(entries),
+            labels=MappingProxyType({r.id: r.label for r in self.store.positions(statuses=None)}),
+            accounts=MappingProxyType({a.id: a.name for a in accounts}),
+            currencies=MappingProxyType({a.id: a.currency for a in accounts}))
+        return Result(command.request_id, True, f"{len(entries)} journal entries", position_id=command.position_id,
+                      snapshot_version=self.version, payload=page)
 
     def _dispatch(self, command: Command) -> operations.Outcome:
         if isinstance(command, SetThresholds):

@@ -31,6 +31,7 @@ from isodesk.store.records import Account, PositionRecord
 
 if TYPE_CHECKING:
     from isodesk.desk.desk import Desk
+    from isodesk.desk.snapshot import Snapshot
 
 MONEY_STEP = Decimal("0.00000001")
 
@@ -270,14 +271,14 @@ def _add(desk: Desk, cmd: AddCollateral, ts: float) -> Outcome:
                    book_changed=True)
 
 
-def max_removable(desk: Desk, row: int) -> float:
-    """Collateral removable from the row's position now (settlement currency), by the venue's rule.
+def removable_limit(snap: Snapshot, row: int) -> float:
+    """Collateral removable from a snapshot row's position (settlement currency), by the venue's rule.
 
     Venues that publish no rule (Bybit, OKX, Gate) get Binance's conservative one: what stays must
     cover the maintenance margin and the initial margin at the mark. NaN when there is no fresh mark.
+    Pure: a form's preview uses it on the snapshot it shows, the desk on its own latest one.
     """
-    snap = desk.snapshot
-    if snap.book is not desk.book.info or snap.stale[row] or not math.isfinite(snap.cols["mark"][row]):
+    if snap.stale[row] or not math.isfinite(snap.cols["mark"][row]):
         return math.nan
     published = float(snap.cols["max_removable"][row])
     if math.isfinite(published):
@@ -286,6 +287,17 @@ def max_removable(desk: Desk, row: int) -> float:
                                                    "notional", "leverage")}
     return max(0.0, min(cols["isolated_margin"] - cols["maintenance_margin"],
                         cols["margin_balance"] - cols["notional"] / cols["leverage"]))
+
+
+def max_removable(desk: Desk, row: int) -> float:
+    """Collateral removable from the row's position now, by :func:`removable_limit` on the desk's snapshot.
+
+    NaN when the snapshot is not of the current book, or there is no fresh mark.
+    """
+    snap = desk.snapshot
+    if snap.book is not desk.book.info:
+        return math.nan
+    return removable_limit(snap, row)
 
 
 def _remove(desk: Desk, cmd: RemoveCollateral, ts: float) -> Outcome:

@@ -148,7 +148,7 @@ def scenario_from_dict(doc: Mapping[str, Any]) -> Scenario:
 
 def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
     """Run one scenario request on the desk's book; returns (message, payload). Never writes the book."""
-    from isodesk.desk.whatif import scenario_book  # noqa: PLC0415 (whatif imports the desk's book module)
+    from isodesk.desk.whatif import scenario_book  # here: whatif → session → desk would be a cycle
 
     try:
         if isinstance(command, GetScenarioBook):
