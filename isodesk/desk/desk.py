@@ -20,7 +20,6 @@ from types import MappingProxyType
 import numpy as np
 
 from isodesk.desk import operations, scenario_jobs
-from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.book import LoadedBook, load_book
 from isodesk.desk.commands import (
     AcknowledgeAlert,
@@ -35,6 +34,7 @@ from isodesk.desk.commands import (
 )
 from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.levels import Level, Thresholds, classify
+from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
