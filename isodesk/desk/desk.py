@@ -249,7 +249,7 @@ class Desk:
             book=book.info,
             cols=freeze_columns(cols), level=frozen(self._level.copy()), stale=frozen(self._stale.copy()),
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
-            feed=health, last_tick_at=self._last_tick_at, paused=self.paused)
+            feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds)
 
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
         book = self.book

@@ -14,7 +14,10 @@ from types import MappingProxyType
 
 import numpy as np
 
+from isodesk.desk.levels import Thresholds
 from isodesk.feeds.base import FeedHealth
+
+DEFAULT_THRESHOLDS = Thresholds()
 
 NUMERIC_COLUMNS = (
     "mark", "mark_ts", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
@@ -91,6 +94,7 @@ class Snapshot:
     feed: FeedHealth
     last_tick_at: float | None
     paused: bool = False
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
 
     def __len__(self) -> int:
         return len(self.book)

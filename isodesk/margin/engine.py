@@ -146,8 +146,9 @@ class RiskArrays:
     """Every figure for every position at the given marks; NaN where a figure does not exist.
 
     Money in the settlement currency, prices in quote per coin, ``margin_ratio`` and
-    ``distance_frac``/``roe`` as fractions. ``distance_frac = s·(mark − liq)/mark``: the relative
-    price move left before liquidation, positive while safe, ≤ 0 once crossed.
+    ``distance_frac``/``roe`` as fractions. ``distance_price = s·(mark − liq)`` is the price room
+    left before liquidation (quote per coin) and ``distance_frac = distance_price / mark`` the same
+    relative to the mark: both positive while safe, ≤ 0 once crossed, for longs and shorts alike.
     """
 
     mark: np.ndarray
@@ -264,8 +265,8 @@ def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels) ->
         ratio = (maintenance + batch.fee_rate * notional) / balance
         ratio[~positive] = np.nan
         liq = levels.liquidation_price
-        distance_price = mark - liq
-        distance_frac = s * distance_price * recip
+        distance_price = s * (mark - liq)
+        distance_frac = distance_price * recip
         roe = upnl / batch.margin
         eff_lev = notional / balance
         eff_lev[~positive] = np.nan

@@ -1,0 +1,400 @@
+"""What every desk form shares: the snapshot it follows, the debounced preview, send-and-wait, the reason line.
+
+A form never decides anything the desk decides: it refuses in the form what the desk would
+refuse (so Confirm stays disabled with the reason shown), sends one command through
+:meth:`DeskController.send`, and reacts only to the :class:`Result` carrying its own request id.
+The desk's answer is what counts; a rejection's reason is shown verbatim.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from isodesk.desk.commands import Command, Result
+from isodesk.desk.levels import Level, Thresholds
+from isodesk.desk.setup import shipped_catalog
+from isodesk.desk.snapshot import Snapshot
+from isodesk.margin import Position, Risk, compute_one
+from isodesk.margin.catalog import TierCatalog
+from isodesk.ui.columns import DASH, fmt_leverage, fmt_money, fmt_pct, fmt_price
+from isodesk.ui.theme import Theme, dark_theme, light_theme
+from isodesk.ui.worker import DeskController
+
+PREVIEW_DEBOUNCE_MS = 150
+
+
+@functools.cache
+def catalog() -> TierCatalog:
+    """The shipped tier catalog, read once per process (files are read lazily)."""
+    return shipped_catalog()
+
+
+def default_theme() -> Theme:
+    """The theme matching the application's palette (light unless the window colour is dark)."""
+    app = QGuiApplication.instance()
+    window = app.palette().color(QPalette.ColorRole.Window) if app is not None else QColor("#ffffff")
+    return dark_theme() if window.lightness() < 128 else light_theme()
+
+
+def level_of(distance: float | None, thresholds: Thresholds) -> Level:
+    """The level a distance to liquidation reaches (no hysteresis: a form asks "where would it land")."""
+    if distance is None or not math.isfinite(distance):
+        return Level.SAFE
+    if distance <= thresholds.danger:
+        return Level.DANGER
+    if distance <= thresholds.warning:
+        return Level.WARNING
+    return Level.SAFE
+
+
+def contract_size_of(snapshot: Snapshot, row: int, cat: TierCatalog) -> float:
+    """USD face of one contract of an inverse row (1.0 for linear): the catalog's, unless the row says otherwise."""
+    book = snapshot.book
+    if book.contracts[row] != "inverse":
+        return 1.0
+    shipped = cat.contract_size(book.venues[row], "inverse", book.symbols[row])
+    mark, notional, qty = (float(snapshot.cols[k][row]) for k in ("mark", "notional", "quantity"))
+    if math.isfinite(mark) and math.isfinite(notional) and qty > 0:
+        derived = notional * mark / qty
+        if not math.isclose(derived, shipped, rel_tol=1e-9):
+            return derived
+    return shipped
+
+
+def position_of(snapshot: Snapshot, row: int, margin: float, cat: TierCatalog | None = None) -> Position:
+    """The engine's position of a snapshot row holding ``margin`` (as the desk builds it from the store)."""
+    cat = cat or catalog()
+    book = snapshot.book
+    venue, contract, symbol = book.venues[row], book.contracts[row], book.symbols[row]
+    return Position(
+        venue=venue, side=book.sides[row], contract=contract, entry_price=float(snapshot.cols["entry_price"][row]),
+        quantity=float(snapshot.cols["quantity"][row]), contract_size=contract_size_of(snapshot, row, cat),
+        isolated_margin=float(margin), leverage=float(snapshot.cols["leverage"][row]),
+        taker_fee_rate=cat.taker_fee(venue, contract), tiers=cat.table(venue, contract, symbol), symbol=symbol,
+        label=book.labels[row])
+
+
+def mark_of(snapshot: Snapshot, row: int) -> float | None:
+    """The row's mark, None when missing or stale."""
+    mark = float(snapshot.cols["mark"][row])
+    return mark if math.isfinite(mark) and not bool(snapshot.stale[row]) else None
+
+
+def risk_at(position: Position, mark: float | None) -> Risk:
+    """The engine's figures of one position (N = 1, microseconds; allowed in the GUI thread, QT-PRACTICES §5.7)."""
+    return compute_one(position, mark)
+
+
+def fmt_opt(value: float | None, kind: str, currency: str = "USDT") -> str:
+    """A preview figure: ``money``, ``price``, ``lev``, ``pct`` (fraction → %); ``—`` for None."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    if kind == "money":
+        return fmt_money(value, currency)
+    if kind == "price":
+        return fmt_price(value)
+    if kind == "lev":
+        return fmt_leverage(round(value, 2))
+    return fmt_pct(value * 100)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of a before → after preview."""
+
+    key: str
+    title: str
+    kind: str
+
+
+PREVIEW_FIGURES = (
+    Figure("isolated_margin", "Isolated margin", "money"),
+    Figure("effective_leverage", "Effective leverage", "lev"),
+    Figure("liquidation_price", "Liquidation price", "price"),
+    Figure("margin_ratio", "Margin ratio", "pct"),
+    Figure("distance_frac", "Distance to liquidation", "pct"),
+)
+
+
+class PreviewGrid(QWidget):
+    """A before → after grid of figures; the after column takes a colour (safer / riskier / neutral)."""
+
+    def __init__(self, figures: tuple[Figure, ...], theme: Theme, parent: QWidget | None = None, *,
+                 single: bool = False):
+        super().__init__(parent)
+        self.figures = figures
+        self.theme = theme
+        self.single = single
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(4)
+        bold = QFont(theme.font)
+        bold.setBold(True)
+        for col, text in (((1, "Now"), (3, "After")) if not single else ()):
+            head = QLabel(text, self)
+            head.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            head.setStyleSheet(f"color: {theme.muted.name()};")
+            grid.addWidget(head, 0, col)
+        self.before: dict[str, QLabel] = {}
+        self.after: dict[str, QLabel] = {}
+        for i, fig in enumerate(figures, start=1):
+            grid.addWidget(QLabel(fig.title, self), i, 0)
+            if single:
+                label = QLabel(DASH, self)
+                label.setFont(bold)
+                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                label.setObjectName(f"value-{fig.key}")
+                self.before[fig.key] = self.after[fig.key] = label
+                grid.addWidget(label, i, 1)
+                continue
+            for store, col in ((self.before, 1), (self.after, 3)):
+                label = QLabel(DASH, self)
+                label.setFont(theme.font if store is self.before else bold)
+                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                label.setMinimumWidth(110)
+                label.setObjectName(f"{'before' if store is self.before else 'after'}-{fig.key}")
+                store[fig.key] = label
+                grid.addWidget(label, i, col)
+            arrow = QLabel("→", self)
+            arrow.setStyleSheet(f"color: {theme.muted.name()};")
+            grid.addWidget(arrow, i, 2)
+        grid.setColumnStretch(0, 1)
+        self.tone = "neutral"
+
+    def show_values(self, before: dict[str, float | None], after: dict[str, float | None] | None, *,
+                    currency: str, tone: str = "neutral") -> None:
+        """Fill both columns (``after`` None: dashes) and colour the after column by ``tone``."""
+        for fig in self.figures:
+            if self.single:
+                self.before[fig.key].setText(fmt_opt(before.get(fig.key), fig.kind, currency))
+                self.before[fig.key].setStyleSheet("")
+                continue
+            self.before[fig.key].setText(fmt_opt(before.get(fig.key), fig.kind, currency))
+            self.after[fig.key].setText(DASH if after is None else fmt_opt(after.get(fig.key), fig.kind, currency))
+        self.tone = tone if after is not None else "neutral"
+        if self.single:
+            return
+        colour = {"safer": self.theme.safe, "riskier": self.theme.danger}.get(self.tone, self.theme.text)
+        for label in self.after.values():
+            label.setStyleSheet(f"color: {colour.name()};")
+
+    def after_text(self, key: str) -> str:
+        """The after column's text of one figure."""
+        return self.after[key].text()
+
+
+def segmented(parent: QWidget, names: tuple[tuple[str, str], ...], checked: str) -> tuple[QButtonGroup, QWidget]:
+    """A row of exclusive checkable buttons (value, text); the group's buttons carry ``value`` as objectName."""
+    box = QWidget(parent)
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(0)
+    palette = box.palette()
+    hl, hl_text = palette.color(QPalette.ColorRole.Highlight).name(), palette.color(QPalette.ColorRole.HighlightedText)
+    box.setStyleSheet(f"QPushButton:checked {{ background-color: {hl}; color: {hl_text.name()}; border: 1px solid {hl};"
+                      " border-radius: 3px; padding: 4px 12px; font-weight: bold; }")
+    group = QButtonGroup(box)
+    group.setExclusive(True)
+    for value, text in names:
+        button = QPushButton(text, box)
+        button.setCheckable(True)
+        button.setObjectName(value)
+        button.setChecked(value == checked)
+        button.setMinimumWidth(90)
+        group.addButton(button)
+        row.addWidget(button)
+    row.addStretch(1)
+    return group, box
+
+
+class DeskDialog(QDialog):
+    """Base of the desk forms: follows the snapshots, debounces the preview, sends one command, waits.
+
+    Subclasses implement :meth:`evaluate` (refresh the preview; return the reason Confirm is
+    disabled, or "" when the command may go) and :meth:`build_command`.
+
+    Signals:
+        command_accepted(object): the desk accepted this form's command (the :class:`Result`); the form closes.
+        command_rejected(object): the desk rejected it; the reason is shown and the form stays open.
+        previewed(): the preview and the Confirm state were refreshed.
+    """
+
+    command_accepted = Signal(object)
+    command_rejected = Signal(object)
+    previewed = Signal()
+
+    confirm_text = "Confirm"
+
+    def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
+                 theme: Theme | None = None, thresholds: Thresholds | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        snap = snapshot if snapshot is not None else controller.latest
+        if snap is None:
+            raise ValueError("a desk form needs a snapshot: the desk has not published one yet")
+        self.snapshot: Snapshot = snap
+        self.theme = theme or default_theme()
+        self.thresholds = thresholds or snap.thresholds  # the desk's own warning/danger distances
+        self.catalog = catalog()
+        self.pending: str | None = None
+        self.last_result: Result | None = None
+        self._problem = ""
+        self.setModal(False)
+        self.setWindowModality(Qt.WindowModality.NonModal)
+
+        self._timer = QTimer(self)
+        self._timer.setObjectName("preview-debounce")
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREVIEW_DEBOUNCE_MS)
+        self._timer.setTimerType(Qt.TimerType.CoarseTimer)
+        self._timer.timeout.connect(self.refresh)
+
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setSpacing(8)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(8)
+        self.layout_.addLayout(self.body)
+        self.reason_label = QLabel("", self)
+        self.reason_label.setObjectName("reason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = QLabel("", self)
+        self.status_label.setObjectName("status")
+        self.status_label.setWordWrap(True)
+        self.status_label.setStyleSheet(f"color: {self.theme.muted.name()};")
+        self.buttons = QDialogButtonBox(self)
+        self.confirm_button = self.buttons.addButton(self.confirm_text, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.confirm_button.setObjectName("confirm")
+        self.confirm_button.setDefault(True)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.confirm_button.clicked.connect(self.confirm)
+        self.cancel_button.clicked.connect(self.reject)
+
+        controller.snapshot.connect(self._on_snapshot)
+        controller.result.connect(self.on_result)
+
+    def finish_layout(self) -> None:
+        """Add the reason, status and button rows under the subclass's body; first evaluation."""
+        self.layout_.addWidget(self.reason_label)
+        self.layout_.addWidget(self.status_label)
+        self.layout_.addWidget(self.buttons)
+        self.refresh()
+
+    # -- the preview ------------------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """An input changed: Confirm waits for the (debounced, restarted) re-evaluation."""
+        self.confirm_button.setEnabled(False)
+        if self.pending is None and self.last_result is not None and not self.last_result.accepted:
+            self._set_status("")  # the desk's last refusal was about the previous input
+        self._timer.start()
+
+    @Slot(object)
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        if not self._timer.isActive():  # do not starve the debounce at 10 snapshots a second
+            self._timer.start()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-evaluate now: preview, limits, the reason and the Confirm state."""
+        self._timer.stop()
+        self._problem = self.evaluate()
+        waiting = self.pending is not None
+        self.confirm_button.setEnabled(not self._problem and not waiting)
+        self.reason_label.setText(self._problem)
+        self.reason_label.setStyleSheet(f"color: {self.theme.danger.name()};")
+        self.previewed.emit()
+
+    def problem(self) -> str:
+        """Why Confirm is disabled now ("" when it is enabled)."""
+        return self._problem
+
+    def desk_message(self) -> str:
+        """The desk's last word shown in the form (its refusal, verbatim, after "The desk refused: ")."""
+        return self.status_label.text()
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        self.status_label.setText(text)
+        colour = self.theme.danger if error else self.theme.muted
+        self.status_label.setStyleSheet(f"color: {colour.name()};")
+
+    def evaluate(self) -> str:
+        """Refresh the preview from the inputs and ``self.snapshot``; the reason to refuse, or ""."""
+        raise NotImplementedError
+
+    def build_command(self) -> Command:
+        """The command the inputs describe (called only when :meth:`evaluate` returned "")."""
+        raise NotImplementedError
+
+    def set_inputs_enabled(self, enabled: bool) -> None:
+        """Enable or disable the inputs while a command is on its way (subclasses list theirs)."""
+
+    # -- sending ------------------------------------------------------------------------------------------
+
+    @Slot()
+    def confirm(self) -> None:
+        """Evaluate once more and send the command; the form waits for the desk's answer."""
+        if self.pending is not None:
+            return
+        self.refresh()
+        if self._problem:
+            return
+        command = self.build_command()
+        self.pending = self.controller.send(command)
+        self.confirm_button.setEnabled(False)
+        self.set_inputs_enabled(False)
+        self._set_status("Sent to the desk; waiting for its answer…")
+
+    @Slot(object)
+    def on_result(self, result: Result) -> None:
+        """The desk's answer: only this form's request id counts. Accepted closes; rejected shows why."""
+        if self.pending is None or result.request_id != self.pending:
+            return
+        self.pending = None
+        self.last_result = result
+        self.set_inputs_enabled(True)
+        if result.accepted:
+            self._set_status(result.reason)
+            self.command_accepted.emit(result)
+            self.accept()
+            return
+        self._set_status(f"The desk refused: {result.reason}", error=True)
+        self.refresh()
+        self.command_rejected.emit(result)
+
+    def done(self, code: int) -> None:
+        """Close; a command still on its way keeps going (the desk answers it; nobody listens)."""
+        self._timer.stop()
+        super().done(code)
+
+
+def money_text(value: Decimal | float, currency: str) -> str:
+    """Money in its currency's display precision."""
+    return fmt_money(float(value), currency)
+
+
+def hint_label(text: str, theme: Theme, parent: QWidget) -> QLabel:
+    """A muted, wrapping explanatory line."""
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {theme.muted.name()};")
+    return label

@@ -1,0 +1,444 @@
+"""Positions by hand: open one (venue, symbol from the tier tables, side, size, entry, leverage, margin)
+and close one at a price (default: the mark), which realizes its PnL into the free balance.
+
+The open form refuses in the form what the desk's ``_open`` refuses: unknown symbol, leverage above
+the bracket's maximum, margin below the initial margin or above the free balance, a position that
+would be liquidated at once at the current mark, a label already in the book.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_UP, Decimal
+
+from PySide6.QtCore import QLocale, QStringListModel, Qt, Slot
+from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from isodesk.desk.commands import ClosePosition, Command, OpenPosition
+from isodesk.desk.levels import Thresholds
+from isodesk.desk.operations import MONEY_STEP, account_name, realized_pnl
+from isodesk.desk.snapshot import Snapshot
+from isodesk.margin import Position, problems
+from isodesk.margin.catalog import UnknownSymbol
+from isodesk.margin.markets import market_of
+from isodesk.margin.venues import VENUES
+from isodesk.store.records import PositionRecord
+from isodesk.ui.columns import fmt_leverage, fmt_price
+from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
+from isodesk.ui.dialogs.base import (
+    DeskDialog,
+    Figure,
+    PreviewGrid,
+    hint_label,
+    level_of,
+    mark_of,
+    money_text,
+    risk_at,
+    segmented,
+)
+from isodesk.ui.theme import Theme
+from isodesk.ui.worker import DeskController
+
+SIDES = (("long", "Long"), ("short", "Short"))
+OPEN_FIGURES = (
+    Figure("notional", "Notional at entry", "money"),
+    Figure("initial", "Initial margin", "money"),
+    Figure("liquidation_price", "Liquidation price", "price"),
+    Figure("bankruptcy_price", "Bankruptcy price", "price"),
+    Figure("distance_frac", "Distance from the mark", "pct"),
+    Figure("margin_ratio", "Margin ratio", "pct"),
+)
+
+
+def shipped_venues(cat) -> list[str]:
+    """Venues with at least one shipped tier file (``custom`` has none: its tiers are typed in)."""
+    return [v for v in VENUES if v != "custom" and cat.contracts(v)]
+
+
+class OpenPositionDialog(DeskDialog):
+    """Open an isolated position funded from the venue account's free balance.
+
+    ``venue``/``symbol``/``side`` preset the form. Signals: those of :class:`DeskDialog`.
+    """
+
+    confirm_text = "Open position"
+
+    def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
+                 venue: str | None = None, symbol: str | None = None, side: str = "long",
+                 theme: Theme | None = None, thresholds: Thresholds | None = None, locale: QLocale | None = None):
+        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
+        self.locale_ = locale if locale is not None else QLocale()
+        self.setWindowTitle("Open position")
+        self.setMinimumWidth(520)
+        self._margin_auto = True
+        self._entry_auto = True
+        self._label_auto = True
+        self.contract: str | None = None
+        self.currency = ""
+        self.account: str | None = None
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.venue_box = QComboBox(self)
+        self.venue_box.setObjectName("venue")
+        for v in shipped_venues(self.catalog):
+            self.venue_box.addItem(v, v)
+        if venue is not None and self.venue_box.findData(venue) >= 0:
+            self.venue_box.setCurrentIndex(self.venue_box.findData(venue))
+        form.addRow("Venue", self.venue_box)
+        self.symbol = QLineEdit(self)
+        self.symbol.setObjectName("symbol")
+        self.symbol.setPlaceholderText("e.g. BTCUSDT")
+        self._symbols = QStringListModel(self)
+        completer = QCompleter(self._symbols, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.symbol.setCompleter(completer)
+        form.addRow("Symbol", self.symbol)
+        self.side_group, side_box = segmented(self, SIDES, side)
+        self.long_button, self.short_button = self.side_group.buttons()
+        form.addRow("Side", side_box)
+        self.quantity = AmountEdit(self, locale=self.locale_, placeholder="size")
+        self.quantity.setObjectName("quantity")
+        self.quantity_unit = QLabel("", self)
+        form.addRow("Quantity", _with_unit(self.quantity, self.quantity_unit))
+        self.entry = AmountEdit(self, locale=self.locale_, placeholder="price")
+        self.entry.setObjectName("entry")
+        form.addRow("Entry price", self.entry)
+        self.leverage = AmountEdit(self, locale=self.locale_, placeholder="e.g. 10")
+        self.leverage.setObjectName("leverage")
+        self.leverage.set_amount(Decimal(10))
+        self.leverage_hint = QLabel("", self)
+        self.leverage_hint.setStyleSheet(f"color: {self.theme.muted.name()};")
+        form.addRow("Leverage", _with_unit(self.leverage, self.leverage_hint))
+        self.margin = AmountEdit(self, locale=self.locale_, placeholder="from leverage")
+        self.margin.setObjectName("margin")
+        self.margin_unit = QLabel("", self)
+        form.addRow("Initial margin", _with_unit(self.margin, self.margin_unit))
+        self.account_label = QLabel("", self)
+        self.account_label.setObjectName("account")
+        form.addRow("Account", self.account_label)
+        self.label_edit = QLineEdit(self)
+        self.label_edit.setObjectName("label")
+        self.label_edit.setMaxLength(60)
+        form.addRow("Label", self.label_edit)
+        self.body.addLayout(form)
+        self.preview = PreviewGrid(OPEN_FIGURES, self.theme, self, single=True)
+        self.body.addWidget(self.preview)
+        self.body.addWidget(hint_label("The margin is taken from the account's free balance. The desk checks "
+                                       "everything again when the order arrives.", self.theme, self))
+
+        self.venue_box.currentIndexChanged.connect(self._venue_changed)
+        self.symbol.textChanged.connect(self._symbol_changed)
+        self.side_group.buttonToggled.connect(self._side_changed)
+        self.quantity.amount_changed.connect(self.schedule)
+        self.entry.textEdited.connect(self._entry_edited)
+        self.entry.amount_changed.connect(self.schedule)
+        self.leverage.amount_changed.connect(self.schedule)
+        self.margin.textEdited.connect(self._margin_edited)
+        self.margin.amount_changed.connect(self.schedule)
+        self.label_edit.textEdited.connect(self._label_edited)
+        self.label_edit.textChanged.connect(self.schedule)
+        self._venue_changed()
+        if symbol:
+            self.symbol.setText(symbol)
+        self.finish_layout()
+        self.symbol.setFocus()
+
+    # -- inputs ---------------------------------------------------------------------------------------
+
+    def venue(self) -> str:
+        """The chosen venue."""
+        return str(self.venue_box.currentData())
+
+    def side(self) -> str:
+        """``long`` or ``short``."""
+        return "short" if self.short_button.isChecked() else "long"
+
+    @Slot()
+    def _venue_changed(self, *_args: object) -> None:
+        venue = self.venue()
+        names = [s for c in self.catalog.contracts(venue) for s in self.catalog.symbols(venue, c)]
+        self._symbols.setStringList(sorted(set(names)))
+        self._symbol_changed()
+
+    @Slot()
+    def _symbol_changed(self, *_args: object) -> None:
+        mark = self.market_mark()
+        if self._entry_auto:
+            self.entry.set_amount(exact(mark) if mark is not None else None)
+        self._suggest_label()
+        self.schedule()
+
+    @Slot()
+    def _side_changed(self, *_args: object) -> None:
+        self._suggest_label()
+        self.schedule()
+
+    @Slot()
+    def _entry_edited(self, *_args: object) -> None:
+        self._entry_auto = not self.entry.text()
+
+    @Slot()
+    def _margin_edited(self, *_args: object) -> None:
+        self._margin_auto = not self.margin.text()
+
+    @Slot()
+    def _label_edited(self, *_args: object) -> None:
+        self._label_auto = not self.label_edit.text()
+
+    def _suggest_label(self) -> None:
+        if not self._label_auto:
+            return
+        symbol = self.symbol.text().strip()
+        if not symbol:
+            self.label_edit.setText("")
+            return
+        taken = set(self.snapshot.book.labels)
+        base = f"{symbol.lower()}-{self.side()}"
+        label, n = base, 2
+        while label in taken:
+            label, n = f"{base}-{n}", n + 1
+        self.label_edit.setText(label)
+
+    def market_mark(self) -> float | None:
+        """The snapshot's mark of the chosen symbol's market (from any position on it), None when unknown."""
+        symbol = self.symbol.text().strip()
+        if not symbol:
+            return None
+        market = market_of(self.venue(), symbol)
+        snap = self.snapshot
+        for row in range(len(snap)):
+            if snap.book.statuses[row] == "open" and market_of(snap.book.venues[row], snap.book.symbols[row]) == market:
+                mark = mark_of(snap, row)
+                if mark is not None:
+                    return mark
+        return None
+
+    def set_inputs_enabled(self, enabled: bool) -> None:
+        for w in (self.venue_box, self.symbol, self.long_button, self.short_button, self.quantity, self.entry,
+                  self.leverage, self.margin, self.label_edit):
+            w.setEnabled(enabled)
+
+    # -- evaluation -------------------------------------------------------------------------------------
+
+    def evaluate(self) -> str:
+        venue, symbol = self.venue(), self.symbol.text().strip()
+        self.contract, self.account = None, None
+        self.preview.show_values({}, None, currency=self.currency or "USDT")
+        if not symbol:
+            self._describe("", "")
+            return "symbol: choose a symbol of the venue's tier table"
+        try:
+            contract = self.catalog.contract_of(venue, symbol)
+            tiers = self.catalog.table(venue, contract, symbol)
+        except UnknownSymbol as exc:
+            self._describe("", "")
+            return str(exc)
+        self.contract = contract
+        currency = self.catalog.settlement(venue, contract, symbol)
+        self.currency = currency
+        size = Decimal(repr(self.catalog.contract_size(venue, contract, symbol)))
+        self._describe(contract, currency, size)
+        account = next((a for a in self.snapshot.accounts if a.name == account_name(venue, currency)), None)
+        if account is None:
+            self.account_label.setText(f"{account_name(venue, currency)} — none yet")
+        else:
+            self.account = account.name
+            self.account_label.setText(f"{account.name} · free {money_text(account.free_balance, currency)} {currency}")
+        for name, edit in (("quantity", self.quantity), ("entry price", self.entry), ("leverage", self.leverage)):
+            if edit.value() is None:
+                return f"{name}: {edit.error()}"
+        qty, entry, lev = self.quantity.value(), self.entry.value(), self.leverage.value()
+        assert qty is not None and entry is not None and lev is not None
+        face = qty * size if contract == "inverse" else qty
+        notional = face / entry if contract == "inverse" else face * entry
+        initial = (notional / lev).quantize(MONEY_STEP)
+        if self._margin_auto:
+            self.margin.blockSignals(True)
+            self.margin.set_amount((notional / lev).quantize(MONEY_STEP, rounding=ROUND_UP))
+            self.margin.blockSignals(False)
+        caps = tiers.max_leverage[tiers.bracket(float(notional))]
+        self.leverage_hint.setText(f"max {fmt_leverage(float(caps))} at this size" if math.isfinite(caps) else "")
+        margin = self.margin.value()
+        preview = {"notional": float(notional), "initial": float(initial)}
+        if margin is None:
+            self.preview.show_values(preview, None, currency=currency)
+            return f"initial margin: {self.margin.error()}"
+        position = Position(venue=venue, side=self.side(), contract=contract, entry_price=float(entry),
+                            quantity=float(qty), contract_size=float(size), isolated_margin=float(margin),
+                            leverage=float(lev), taker_fee_rate=self.catalog.taker_fee(venue, contract), tiers=tiers,
+                            symbol=symbol, label=self.label_edit.text().strip())
+        found = problems(position)
+        mark = self.market_mark()
+        risk = risk_at(position, mark) if not found else None
+        if risk is not None:
+            preview.update(liquidation_price=risk.liquidation_price, bankruptcy_price=risk.bankruptcy_price,
+                           distance_frac=risk.distance_frac, margin_ratio=risk.margin_ratio)
+        self.preview.show_values(preview, None, currency=currency)
+        self._after_level(risk)
+        if found:
+            return "; ".join(f"{f.replace('_', ' ')}: {m}" for f, m in found)
+        if margin < initial:
+            return (f"margin: {self._num(margin)} is below the initial margin {self._num(initial)} {currency} "
+                    f"that {self._num(lev)}× leverage needs")
+        if account is None:
+            return (f"account: there is no {account_name(venue, currency)} account yet; deposit {currency} into it "
+                    "first (Funds)")
+        free = floor_amount(account.free_balance)
+        if margin > free:
+            return (f"margin: {self._num(margin)} {currency} is more than the free balance {self._num(free)} "
+                    f"of {account.name}")
+        if risk is not None and risk.distance_frac is not None and risk.distance_frac <= 0:
+            return (f"the position would be liquidated at once: mark {fmt_price(mark or math.nan)} is past its "
+                    f"liquidation price {fmt_price(risk.liquidation_price or math.nan)}")
+        label = self.label_edit.text().strip()
+        if not label:
+            return "label: give the position a name"
+        if label in self.snapshot.book.labels:
+            return f"label: a position named {label!r} already exists"
+        return ""
+
+    def _after_level(self, risk) -> None:
+        if risk is None or risk.distance_frac is None:
+            return
+        level = level_of(risk.distance_frac, self.thresholds)
+        self.preview.after["distance_frac"].setStyleSheet(f"color: {self.theme.level_color(level).name()};")
+
+    def _describe(self, contract: str, currency: str, size: Decimal = Decimal(1)) -> None:
+        if contract == "inverse":
+            self.quantity_unit.setText(f"contracts of {format_amount(size, self.locale_)} USD")
+        elif contract:
+            base = self.symbol.text().strip().upper().removesuffix(currency).rstrip("-_/") or "units"
+            self.quantity_unit.setText(base)
+        else:
+            self.quantity_unit.setText("")
+        self.margin_unit.setText(currency)
+        if not contract:
+            self.account_label.setText("—")
+
+    def _num(self, value: Decimal) -> str:
+        return format_amount(value, self.locale_, group=True)
+
+    def build_command(self) -> Command:
+        qty, entry, lev, margin = (e.value() for e in (self.quantity, self.entry, self.leverage, self.margin))
+        assert qty and entry and lev and margin and self.account
+        return OpenPosition(label=self.label_edit.text().strip(), venue=self.venue(), symbol=self.symbol.text().strip(),
+                            side=self.side(), quantity=qty, entry_price=entry, leverage=lev, margin=margin,
+                            contract=self.contract, account=self.account)
+
+
+class ClosePositionDialog(DeskDialog):
+    """Close one position at a price (empty: the desk's current mark), realizing its PnL.
+
+    Signals: those of :class:`DeskDialog`.
+    """
+
+    confirm_text = "Close position"
+
+    def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
+                 position_id: int, theme: Theme | None = None, thresholds: Thresholds | None = None,
+                 locale: QLocale | None = None):
+        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
+        self.locale_ = locale if locale is not None else QLocale()
+        self.position_id = int(position_id)
+        row = self.snapshot.book.row_of(self.position_id)
+        if row is None:
+            raise ValueError(f"no position with id {position_id} in the book")
+        book = self.snapshot.book
+        self.label, self.currency = book.labels[row], book.currencies[row]
+        self.setWindowTitle(f"Close position — {self.label}")
+        self.setMinimumWidth(460)
+        title = QLabel(f"<b>{self.label}</b>", self)
+        self.subtitle = QLabel(f"{book.symbols[row]} · {book.venues[row]} · {book.sides[row].upper()} "
+                               f"{fmt_leverage(float(self.snapshot.cols['leverage'][row]))}", self)
+        self.subtitle.setStyleSheet(f"color: {self.theme.muted.name()};")
+        self.body.addWidget(title)
+        self.body.addWidget(self.subtitle)
+        form = QFormLayout()
+        self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark")
+        self.price.setObjectName("price")
+        self.price.amount_changed.connect(self.schedule)
+        form.addRow("Close at", self.price)
+        self.pnl_label = QLabel("", self)
+        self.pnl_label.setObjectName("pnl")
+        form.addRow("Realized PnL", self.pnl_label)
+        self.returned_label = QLabel("", self)
+        self.returned_label.setObjectName("returned")
+        form.addRow("To free balance", self.returned_label)
+        self.free_label = QLabel("", self)
+        self.free_label.setObjectName("free-after")
+        form.addRow("Free balance after", self.free_label)
+        self.body.addLayout(form)
+        self.body.addWidget(hint_label("Leave the price empty to close at the desk's mark when the order arrives. "
+                                       "A loss is capped at the position's isolated margin.", self.theme, self))
+        self.realized: Decimal | None = None
+        self.finish_layout()
+        self.price.setFocus()
+
+    def set_inputs_enabled(self, enabled: bool) -> None:
+        self.price.setEnabled(enabled)
+
+    def evaluate(self) -> str:
+        snap = self.snapshot
+        row = snap.book.row_of(self.position_id)
+        if row is None or snap.book.statuses[row] != "open":
+            status = "closed" if row is None else snap.book.statuses[row]
+            return f"position {self.label!r} was {status}; it holds no collateral any more"
+        mark = mark_of(snap, row)
+        self.price.setPlaceholderText(f"the mark, now {format_amount(exact(mark), self.locale_)}" if mark else
+                                      "no fresh mark: type a price")
+        self.realized = None
+        for label in (self.pnl_label, self.returned_label, self.free_label):
+            label.setText("—")
+            label.setStyleSheet("")
+        if self.price.text().strip():
+            price = self.price.value()
+            if price is None:
+                return f"price: {self.price.error()}"
+        elif mark is None:
+            return f"price: no fresh mark for {snap.book.symbols[row]}; give the close price"
+        else:
+            price = exact(mark)
+        record = _record_of(snap, row)
+        pnl = realized_pnl(record, price)
+        margin = record.isolated_margin
+        back = max(margin + pnl, Decimal(0))
+        self.realized = pnl
+        colour = self.theme.safe if pnl >= 0 else self.theme.danger
+        self.pnl_label.setText(f"{money_text(pnl, self.currency)} {self.currency}"
+                               + ("" if self.price.text().strip() else "  (at the mark now)"))
+        self.pnl_label.setStyleSheet(f"color: {colour.name()}; font-weight: bold;")
+        self.returned_label.setText(f"{money_text(back, self.currency)} {self.currency}  "
+                                    f"(margin {money_text(margin, self.currency)} {'+' if pnl >= 0 else '−'} "
+                                    f"{money_text(min(abs(pnl), margin) if pnl < 0 else pnl, self.currency)})")
+        account = next((a for a in snap.accounts if a.name == snap.book.accounts[row]), None)
+        if account is not None:
+            self.free_label.setText(f"{money_text(exact(account.free_balance) + back, self.currency)} {self.currency}")
+        return ""
+
+    def build_command(self) -> Command:
+        return ClosePosition(self.position_id, price=self.price.value() if self.price.text().strip() else None)
+
+
+def _record_of(snap: Snapshot, row: int) -> PositionRecord:
+    """A stand-in store record of a snapshot row, enough for the desk's exact :func:`realized_pnl`."""
+    book = snap.book
+    from isodesk.ui.dialogs.base import catalog, contract_size_of
+
+    inverse = book.contracts[row] == "inverse"
+    return PositionRecord(
+        id=int(book.position_ids[row]), label=book.labels[row], account_id=0, venue=book.venues[row],
+        symbol=book.symbols[row], contract=book.contracts[row], side=book.sides[row],
+        quantity=exact(float(snap.cols["quantity"][row])),
+        contract_size=exact(contract_size_of(snap, row, catalog())) if inverse else None,
+        entry_price=exact(float(snap.cols["entry_price"][row])), leverage=exact(float(snap.cols["leverage"][row])),
+        isolated_margin=exact(float(snap.cols["isolated_margin"][row])), status="open", opened_at=0.0,
+        closed_at=None, close_price=None, venue_position_id=None)
+
+
+def _with_unit(edit: QWidget, unit: QLabel) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(unit)
+    return row
