@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QSystemTrayIcon,
@@ -32,11 +33,12 @@ from PySide6.QtWidgets import (
 
 from isodesk import __version__
 from isodesk.desk import Level, SetPaused, SetSpeed, Snapshot
-from isodesk.desk.commands import AcknowledgeAlert
+from isodesk.desk.commands import AcknowledgeAlert, UndoAdjustment
 from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.session import DeskConfig
 from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
+from isodesk.ui.dialogs import ClosePositionDialog, CollateralDialog, FundsDialog, JournalView, OpenPositionDialog
 from isodesk.ui.models import PositionsModel
 from isodesk.ui.theme import Theme, apply_theme
 from isodesk.ui.views import CardView, PositionsTable
@@ -66,10 +68,12 @@ class MainWindow(QMainWindow):
     Signals:
         snapshot_applied(int): a snapshot (its version) reached the views (tests wait on it).
         notified(str): a desktop notification was raised (upward level change or liquidation).
+        forms_opened(object): a form (dialog or journal) was opened.
     """
 
     snapshot_applied = Signal(int)
     notified = Signal(str)
+    forms_opened = Signal(object)
 
     def __init__(self, config: DeskConfig, *, settings: QSettings, theme: str | None = None):
         super().__init__()
@@ -224,8 +228,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         themes = view.addMenu("Theme")
         group = QActionGroup(self)
-        for name, key, value in (("System", "Ctrl+Shift+0", "system"), ("Light", "Ctrl+Shift+L", "light"),
-                                 ("Dark", "Ctrl+Shift+D", "dark")):
+        for name, key, value in (("System", "Ctrl+Alt+0", "system"), ("Light", "Ctrl+Alt+L", "light"),
+                                 ("Dark", "Ctrl+Alt+D", "dark")):
             act = self._action(name, key, lambda _checked=False, v=value: self.set_theme(v), checkable=True,
                                name=f"theme-{value}")
             act.setChecked(value == self._theme_name)
@@ -233,6 +237,29 @@ class MainWindow(QMainWindow):
             themes.addAction(act)
         view.addSeparator()
         view.addAction(self._action("Restore default layout", "Ctrl+Shift+R", self.restore_default_layout))
+        position = menu.addMenu("&Position")
+        self.act_open = self._action("Open position…", "Ctrl+N", self.open_position_dialog, name="open-position")
+        self.act_add = self._action("Add margin…", "Ctrl+M", lambda: self.collateral_dialog("add"), name="add-margin")
+        self.act_remove = self._action("Remove margin…", "Ctrl+Shift+M", lambda: self.collateral_dialog("remove"),
+                                       name="remove-margin")
+        self.act_close_position = self._action("Close position…", "Ctrl+Shift+X", self.close_position_dialog,
+                                               name="close-position")
+        self.act_undo = self._action("Undo last margin change", "Ctrl+Z", self.undo_adjustment, name="undo-margin")
+        self.act_journal = self._action("Position journal…", "Ctrl+J", self.position_journal, name="journal")
+        for act in (self.act_open, None, self.act_add, self.act_remove, self.act_undo, None, self.act_close_position,
+                    None, self.act_journal):
+            if act is None:
+                position.addSeparator()
+            else:
+                position.addAction(act)
+        account = menu.addMenu("A&ccount")
+        account.addAction(self._action("Deposit…", "Ctrl+D", lambda: self.funds_dialog("deposit"), name="deposit"))
+        account.addAction(self._action("Withdraw…", "Ctrl+Shift+D", lambda: self.funds_dialog("withdraw"),
+                                       name="withdraw"))
+        account.addAction(self._action("Account journal…", "Ctrl+Shift+J", self.account_journal,
+                                       name="account-journal"))
+        self._position_actions = (self.act_add, self.act_remove, self.act_close_position, self.act_undo,
+                                  self.act_journal)
         feed = menu.addMenu("F&eed")
         feed.addAction(self.act_pause)
         feed.addAction(self._action("Faster", "Ctrl+]", lambda: self.speed.setValue(self.speed.value() * 2)))
@@ -269,6 +296,10 @@ class MainWindow(QMainWindow):
         self.speed.valueChanged.connect(lambda v: self.controller.send(SetSpeed(float(v))))
         self.cards.position_selected.connect(self._select)
         self.table.position_selected.connect(self._select)
+        for view in (self.cards, self.table):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
+            view.doubleClicked.connect(lambda _index: self.collateral_dialog("add"))
         self.alerts.acknowledge_requested.connect(self._acknowledge)
         app = QApplication.instance()
         if app is not None:
@@ -320,7 +351,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_result(self, result) -> None:
-        """Show rejected commands in the status bar (dialogs react to their own request ids)."""
+        """Show command outcomes in the status bar (dialogs react to their own request ids)."""
+        if result.accepted and result.reason.startswith("undid"):
+            self.statusBar().showMessage(result.reason, 8000)
         alert_id = self._pending_acks.pop(result.request_id, None)
         if alert_id is not None and result.accepted:
             self.alerts.mark_acknowledged(alert_id)
@@ -368,6 +401,89 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, STATE_VERSION)
         self.chart_dock.show()
         self.alerts_dock.show()
+
+    # -- forms (each non-modal; the desk answers every command) --------------------------------------
+
+    def selected_position(self) -> int | None:
+        """The position the trader is working on: the current view's selection, else the charted one."""
+        view = self.cards if self.view_name() == "cards" else self.table
+        return view.selected_position_id() or self.chart.position_id()
+
+    def _show_form(self, form: QWidget) -> QWidget:
+        form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        form.show()
+        if QGuiApplication.platformName() != "offscreen":  # offscreen warns that it cannot raise windows
+            form.raise_()
+        self.forms_opened.emit(form)
+        return form
+
+    def _need(self, what: str) -> int | None:
+        if self._last_snapshot is None:
+            self.statusBar().showMessage("the desk has not published the book yet", 5000)
+            return None
+        pid = self.selected_position()
+        if pid is None:
+            self.statusBar().showMessage(f"select a position first to {what}", 5000)
+        return pid
+
+    def collateral_dialog(self, mode: str = "add") -> QWidget | None:
+        """Add or remove margin on the selected position."""
+        pid = self._need("adjust its margin")
+        if pid is None:
+            return None
+        return self._show_form(CollateralDialog(self.controller, self._last_snapshot, self, position_id=pid,
+                                                mode=mode, theme=self.theme))
+
+    def open_position_dialog(self) -> QWidget | None:
+        """Open a position by hand."""
+        if self._last_snapshot is None:
+            return None
+        return self._show_form(OpenPositionDialog(self.controller, self._last_snapshot, self, theme=self.theme))
+
+    def close_position_dialog(self) -> QWidget | None:
+        """Close the selected position at a price (default: the mark)."""
+        pid = self._need("close it")
+        if pid is None:
+            return None
+        return self._show_form(ClosePositionDialog(self.controller, self._last_snapshot, self, position_id=pid,
+                                                   theme=self.theme))
+
+    def funds_dialog(self, mode: str) -> QWidget | None:
+        """Deposit into or withdraw from an account's free balance."""
+        if self._last_snapshot is None:
+            return None
+        return self._show_form(FundsDialog(self.controller, self._last_snapshot, self, mode=mode, theme=self.theme))
+
+    def position_journal(self) -> QWidget | None:
+        """The collateral journal of the selected position."""
+        pid = self._need("see its journal")
+        if pid is None:
+            return None
+        return self._show_form(JournalView(self.controller, self._last_snapshot, self, position_id=pid,
+                                           theme=self.theme))
+
+    def account_journal(self) -> QWidget | None:
+        """The collateral journal of every account."""
+        if self._last_snapshot is None:
+            return None
+        return self._show_form(JournalView(self.controller, self._last_snapshot, self, theme=self.theme))
+
+    def undo_adjustment(self) -> None:
+        """Undo the selected position's last margin change (the desk may refuse, and says why)."""
+        pid = self._need("undo its last margin change")
+        if pid is not None:
+            self.controller.send(UndoAdjustment(pid))
+
+    def _context_menu(self, view: QWidget, pos) -> None:
+        index = view.indexAt(pos)
+        if index.isValid():
+            view.setCurrentIndex(index)
+        menu = QMenu(self)
+        for act in (self.act_add, self.act_remove, self.act_undo, self.act_close_position, self.act_journal):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.act_open)
+        menu.popup(view.viewport().mapToGlobal(pos))
 
     def _toggle_pause(self, checked: bool) -> None:
         self.controller.send(SetPaused(bool(checked)))

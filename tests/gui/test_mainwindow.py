@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from isodesk.desk import Level
@@ -187,3 +188,35 @@ def test_acknowledging_an_alert_goes_through_the_desk(make_window, feed, qtbot, 
     finally:
         store.close()
     assert alert_id in acked
+
+
+def test_margin_top_up_from_the_window_then_undo(make_window, qtbot, tmp_path):
+    window = make_window()
+    pid = _pid(window, "btc-hedge-short")  # in profit: taking the top-up back out stays within the venue's rule
+    assert window.cards.select_position(pid)
+    with qtbot.waitSignal(window.forms_opened, timeout=2000) as opened:
+        window.act_add.trigger()
+    dialog = opened.args[0]
+    qtbot.keyClicks(dialog.amount, "250.5")
+    qtbot.waitUntil(lambda: dialog.confirm_button.isEnabled(), timeout=3000)
+    with qtbot.waitSignal(dialog.command_accepted, timeout=5000):
+        qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
+    row = lambda: window.model.snapshot().book.row_of(pid)  # noqa: E731
+    qtbot.waitUntil(lambda: window.model.snapshot().cols["isolated_margin"][row()] == 3_910.5, timeout=5000)
+    with qtbot.waitSignal(window.controller.result, timeout=5000) as answer:
+        window.act_undo.trigger()
+    assert answer.args[0].accepted, answer.args[0].reason
+    qtbot.waitUntil(lambda: window.model.snapshot().cols["isolated_margin"][row()] == 3_660.0, timeout=5000)
+    with qtbot.waitSignal(window.controller.result, timeout=5000) as answer:
+        window.act_undo.trigger()
+    assert not answer.args[0].accepted
+    assert "no collateral adjustment to undo" in window.statusBar().currentMessage()
+
+
+def test_position_actions_need_a_selection(make_window):
+    window = make_window()
+    window.cards.clearSelection()
+    window.chart.show_position(None)
+    assert window.collateral_dialog("add") is None
+    assert "select a position first" in window.statusBar().currentMessage()
+    assert window.open_position_dialog() is not None
