@@ -139,3 +139,20 @@ def test_deposit_and_withdraw(tmp_path, capsys):
     assert code == 2 and "more than the free balance 100.25" in err
     code, out, _ = run(capsys, "withdraw", "0.25", "--db", db)
     assert code == 0 and "free balance now 100.00 USDT" in out
+
+
+def test_status_watch_refreshes_from_the_book(demo_db, capsys):
+    import sqlite3 as _sqlite3
+    import time as _time
+
+    conn = _sqlite3.connect(demo_db)  # another program writes a fresh price while we watch
+    with conn:
+        conn.execute("INSERT INTO prices (ts, symbol, price, source) VALUES (?, 'SOLUSDT', 160.0, 'ext')",
+                     (_time.time(),))
+    conn.close()
+    code, out, _ = run(capsys, "status", "--db", str(demo_db), "--watch", "--interval", "0", "--count", "2", "--json")
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(frames) == 2
+    sol = next(p for p in frames[-1]["positions"] if p["label"] == "sol-degen-long")
+    assert sol["mark"] == 160.0 and sol["level"] == "warning"  # 8 % from its liquidation price 147.24
+    assert sol["distance_frac"] == pytest.approx((160.0 - sol["liquidation_price"]) / 160.0)
