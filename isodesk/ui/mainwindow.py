@@ -40,6 +40,7 @@ from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
 from isodesk.ui.dialogs import ClosePositionDialog, CollateralDialog, FundsDialog, JournalView, OpenPositionDialog
 from isodesk.ui.models import PositionsModel
+from isodesk.ui.scenario_editor import ScenarioEditor
 from isodesk.ui.theme import Theme, apply_theme
 from isodesk.ui.views import CardView, PositionsTable
 from isodesk.ui.worker import DeskController
@@ -163,6 +164,14 @@ class MainWindow(QMainWindow):
         self.alerts_dock.setObjectName("dock-alerts")
         self.alerts_dock.setWidget(self.alerts)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts_dock)
+        self.scenario_editor = ScenarioEditor(self.controller, self, theme=self.theme)
+        self.whatif_dock = QDockWidget("What-if", self)
+        self.whatif_dock.setObjectName("dock-whatif")
+        self.whatif_dock.setWidget(self.scenario_editor)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.whatif_dock)
+        self.tabifyDockWidget(self.chart_dock, self.whatif_dock)
+        self.whatif_dock.hide()  # opened on demand (View → What-if, Ctrl+Shift+W): it is tall
+        self.chart_dock.raise_()
         self.resizeDocks([self.chart_dock], [260], Qt.Orientation.Vertical)
         self.resizeDocks([self.alerts_dock], [380], Qt.Orientation.Horizontal)
 
@@ -222,8 +231,11 @@ class MainWindow(QMainWindow):
         toggle_chart.setShortcut(QKeySequence("Ctrl+Shift+C"))
         toggle_alerts = self.alerts_dock.toggleViewAction()
         toggle_alerts.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        toggle_whatif = self.whatif_dock.toggleViewAction()
+        toggle_whatif.setShortcut(QKeySequence("Ctrl+Shift+W"))
         view.addAction(toggle_chart)
         view.addAction(toggle_alerts)
+        view.addAction(toggle_whatif)
         view.addAction(self._action("Find", "Ctrl+F", self._focus_filter))
         view.addSeparator()
         themes = view.addMenu("Theme")
@@ -401,6 +413,7 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, STATE_VERSION)
         self.chart_dock.show()
         self.alerts_dock.show()
+        self.whatif_dock.hide()
 
     # -- forms (each non-modal; the desk answers every command) --------------------------------------
 

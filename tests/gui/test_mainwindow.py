@@ -220,3 +220,14 @@ def test_position_actions_need_a_selection(make_window):
     assert window.collateral_dialog("add") is None
     assert "select a position first" in window.statusBar().currentMessage()
     assert window.open_position_dialog() is not None
+
+
+def test_what_if_dock_opens_on_the_live_book(make_window, qtbot):
+    window = make_window()
+    assert not window.whatif_dock.isVisible()
+    toggle = window.whatif_dock.toggleViewAction()
+    assert toggle.shortcut().toString() == "Ctrl+Shift+W"
+    with qtbot.waitSignal(window.scenario_editor.book_loaded, timeout=5000) as loaded:
+        toggle.trigger()
+    assert window.whatif_dock.isVisible()
+    assert len(loaded.args[0].labels) == 13
