@@ -21,13 +21,24 @@ from isodesk.store.portfolio_io import ImportProblems, write_positions
 
 def add_parser(sub: Any) -> None:
     """Register ``import``, ``export``, ``deposit`` and ``withdraw``."""
-    p = sub.add_parser("import", help="add positions from a CSV or JSON file (all rows or none)",
+    p = sub.add_parser("import", help="add positions from a CSV or JSON file (all rows or none), or from a venue",
                        description="Import positions: columns label,venue,symbol,contract,side,quantity,"
                                    "entry_price,leverage,isolated_margin[,account]. Every row is checked first; one "
-                                   "bad row rejects the whole file and nothing is written.")
-    p.add_argument("file", metavar="FILE", help="a .csv or .json file")
+                                   "bad row rejects the whole file and nothing is written. With --venue VENUE, read "
+                                   "the account's isolated positions with the read-only API keys kept in the "
+                                   "keyring (`isodesk keys set VENUE`); importing again updates them in place.")
+    p.add_argument("file", metavar="FILE", nargs="?", help="a .csv or .json file")
+    p.add_argument("--venue", metavar="VENUE", help="import from a venue: binance-usdm, bybit, okx, hyperliquid")
+    p.add_argument("--base-url", metavar="URL", help=argparse.SUPPRESS)  # a local recorded venue (tests), a proxy
     add_db_options(p)
     p.set_defaults(handler=run_import)
+
+    p = sub.add_parser("keys", help="keep a venue's read-only API keys in the system keyring",
+                       description="Store (prompting, nothing echoed), or delete, the API keys `isodesk import "
+                                   "--venue` reads; they live in the operating system's keyring only.")
+    p.add_argument("action", choices=("set", "delete"), help="set or delete")
+    p.add_argument("venue", metavar="VENUE", help="binance-usdm, bybit, okx or hyperliquid")
+    p.set_defaults(handler=run_keys)
 
     p = sub.add_parser("export", help="write the book's positions to a CSV or JSON file")
     p.add_argument("file", metavar="FILE", help="a .csv or .json file to write")
@@ -47,7 +58,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """Import a position file in one transaction."""
+    """Import a position file, or a venue account, in one transaction."""
+    if (args.file is None) == (args.venue is None):
+        raise UserError("give exactly one of FILE or --venue VENUE")
+    if args.venue is not None:
+        return run_venue_import(args)
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -98,4 +113,60 @@ def run_transfer(args: argparse.Namespace) -> int:
         print(result.reason + tail)
     finally:
         desk.close()
+    return 0
+
+
+def run_venue_import(args: argparse.Namespace) -> int:
+    """Import (or re-sync) a venue account's isolated positions and show the reconciliation."""
+    from isodesk.desk.venue_sync import import_from_venue
+    from isodesk.venues.errors import VenueError
+
+    store = store_from(args)
+    try:
+        report = import_from_venue(store, args.venue, shipped_catalog(), ts=time.time(), base_url=args.base_url)
+    except VenueError as exc:
+        raise UserError(f"--venue {args.venue}: nothing imported: {exc}") from None
+    except (StoreError, ValueError) as exc:
+        raise UserError(f"--venue {args.venue}: nothing imported: {exc}") from None
+    finally:
+        store.close()
+    for item in report.synced:
+        r = item.reconciliation
+        ours = "—" if r.isodesk_liquidation_price is None else f"{r.isodesk_liquidation_price:,.6g}"
+        theirs = "—" if r.venue_liquidation_price is None else f"{r.venue_liquidation_price:,.6g}"
+        diff = "" if r.diff_pct is None else f" ({r.diff_pct:+.2f} %)"
+        flag = "  MISMATCH" if r.flagged else ""
+        what = "new" if item.created else ("updated: " + ", ".join(
+            f"{k} {a} → {b}" for k, (a, b) in item.changes.items()) if item.changes else "unchanged")
+        print(f"{item.label}: {what}; liq isodesk {ours} vs venue {theirs}{diff}{flag}")
+    for symbol, reason in report.skipped:
+        print(f"skipped {symbol}: {reason}")
+    for label in report.missing:
+        print(f"{label}: no longer open on {report.venue}; left as it is (close it in the app)")
+    n = len(report.synced)
+    print(f"imported {n} position{'s' if n != 1 else ''} from {report.venue} "
+          f"({len(report.created)} new, {len(report.updated)} updated, {len(report.flagged)} flagged)")
+    return 0
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    """Set (prompting with getpass) or delete a venue's keys in the keyring."""
+    import getpass
+
+    from isodesk.venues.errors import VenueError
+    from isodesk.venues.keys import PROMPTS, delete_credentials, save_credentials
+    from isodesk.venues.registry import venue_spec
+
+    try:
+        spec = venue_spec(args.venue)
+        if args.action == "delete":
+            found = delete_credentials(spec)
+            print(f"{spec.venue}: keys {'deleted' if found else 'were not set'}")
+            return 0
+        values = {name: getpass.getpass(f"{spec.venue} {PROMPTS.get(name, name)}: ").strip()
+                  for name in spec.credentials}
+        save_credentials(spec, values)
+    except VenueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"{spec.venue}: keys saved in the system keyring (service 'isodesk'); use read-only keys")
     return 0

@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from isodesk.cli.common import add_db_options, json_number, money, num, price_text, store_from, table
 from isodesk.desk import Desk, Level, Snapshot
 from isodesk.desk.setup import shipped_catalog
+from isodesk.desk.venue_sync import reconcile_snapshot
+from isodesk.venues.reconcile import Reconciliation
 
 FIGURES = ("mark", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
            "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe", "effective_leverage",
@@ -36,8 +39,9 @@ def level_name(snap: Snapshot, row: int) -> str:
     return Level(int(snap.level[row])).label
 
 
-def positions_json(snap: Snapshot) -> list[dict[str, Any]]:
-    """The positions of a snapshot as JSON objects (riskiest first), every engine figure included."""
+def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) -> list[dict[str, Any]]:
+    """The positions of a snapshot as JSON objects (riskiest first), every engine figure included, and
+    the reconciliation with the venue's liquidation price where a venue import reported one."""
     out = []
     info = snap.book
     for row in snap.order_by_risk:
@@ -49,6 +53,10 @@ def positions_json(snap: Snapshot) -> list[dict[str, Any]]:
             "level": level_name(snap, row), "stale": bool(snap.stale[row]),
         }
         item.update({name: json_number(float(snap.cols[name][row])) for name in FIGURES})
+        r = (recon or {}).get(item["id"])
+        item["venue_liquidation_price"] = None if r is None else r.venue_liquidation_price
+        item["reconcile_diff_pct"] = None if r is None else json_number(r.diff_pct)
+        item["reconcile_flag"] = None if r is None else r.flagged
         out.append(item)
     return out
 
@@ -61,9 +69,19 @@ def accounts_json(snap: Snapshot) -> list[dict[str, Any]]:
             for a in snap.accounts]
 
 
-def render(snap: Snapshot) -> str:
+def reconcile_text(r: Reconciliation | None) -> str:
+    """The venue column: the venue's liquidation price and the difference, ``!`` beyond the tolerance."""
+    if r is None:
+        return ""
+    price = price_text(r.venue_liquidation_price) if r.venue_liquidation_price is not None else "none"
+    diff = "" if r.diff_pct is None else f" {r.diff_pct:+.2f} %"
+    return f"{price}{diff}{' !' if r.flagged else ''}"
+
+
+def render(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) -> str:
     """The status table and the account totals as text."""
     info, cols = snap.book, snap.cols
+    recon = recon or {}
     rows = []
     for row in snap.order_by_risk:
         row = int(row)
@@ -78,8 +96,15 @@ def render(snap: Snapshot) -> str:
             money(cols["unrealized_pnl"][row], info.currencies[row]), info.currencies[row],
             level_name(snap, row).upper(),
         ])
-    text = table(["position", "venue", "symbol", "side", "mark", "liq price", "to liq", "ratio", "margin", "uPnL",
-                  "ccy", "level"], rows, right={4, 5, 6, 7, 8, 9})
+        if recon:
+            rows[-1].insert(6, reconcile_text(recon.get(int(info.position_ids[row]))))
+    headers = ["position", "venue", "symbol", "side", "mark", "liq price", "to liq", "ratio", "margin", "uPnL",
+               "ccy", "level"]
+    right = {4, 5, 6, 7, 8, 9}
+    if recon:
+        headers.insert(6, "venue liq (Δ)")
+        right = {4, 5, 6, 7, 8, 9, 10}
+    text = table(headers, rows, right=right)
     acct = table(["account", "free", "isolated margin", "uPnL", "equity", "realized loss"],
                  [[a.name, *(money(v, a.currency) for v in (a.free_balance, a.total_isolated_margin, a.unrealized_pnl,
                                                             a.equity, a.realized_loss))] for a in snap.accounts],
@@ -95,14 +120,15 @@ def run(args: argparse.Namespace) -> int:
         shown = 0
         while True:
             snap = desk.snapshot
+            recon = reconcile_snapshot(store, snap.book.position_ids, snap.cols["liquidation_price"])
             if args.json:
-                print(json.dumps({"positions": positions_json(snap), "accounts": accounts_json(snap)},
+                print(json.dumps({"positions": positions_json(snap, recon), "accounts": accounts_json(snap)},
                                  allow_nan=False), flush=True)
             else:
                 if args.watch:
                     print("\033[2J\033[H", end="")
                     print(time.strftime("%H:%M:%S"), f"(every {args.interval:g} s, Ctrl-C to stop)")
-                print(render(snap), flush=True)
+                print(render(snap, recon), flush=True)
             shown += 1
             if not args.watch or (args.count and shown >= args.count):
                 return 0

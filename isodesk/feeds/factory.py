@@ -1,7 +1,7 @@
 """Build a feed from its command-line spec: ``simulated``, ``replay:PATH[@SPEED]``, ``sqlite[:PATH]``.
 
-``live:VENUE`` is reserved for exchange mark prices through the optional ``live`` extra; until it
-exists it raises a :class:`FeedError` saying what to install. New kinds register a builder in
+``live:VENUE[,interval=S][,url=URL]`` polls a venue's mark prices through the optional ``live``
+extra (ccxt); without it, a :class:`FeedError` says what to install. New kinds register a builder in
 :data:`BUILDERS` (kind → function(argument, symbols, db_path, seed) → Feed).
 """
 
@@ -82,7 +82,26 @@ def _sqlite(arg: str, symbols: Mapping[str, float], db_path: str | Path | None, 
 
 
 def _live(arg: str, symbols: Mapping[str, float], db_path: str | Path | None, seed: int) -> Feed:
-    raise FeedError(f"live feeds need `pip install isodesk[live]` (live:{arg or 'VENUE'} is not available yet)")
+    """``live:VENUE[,interval=SECONDS][,url=URL]``: the venue's mark prices for ``symbols`` (ccxt)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ccxt") is None:
+        raise FeedError(f"live feeds need `pip install isodesk[live]` (ccxt is not installed; live:{arg or 'VENUE'})")
+    from isodesk.feeds.live import LiveFeed, parse_live_arg
+
+    if not arg:
+        raise FeedError("live needs a venue: live:VENUE[,interval=SECONDS][,url=URL], e.g. live:binance-usdm")
+    venue, options = parse_live_arg(arg)
+    try:
+        interval = float(options.get("interval", "2"))
+    except ValueError:
+        raise FeedError(f"live: interval {options['interval']!r} is not a number of seconds") from None
+    feed = LiveFeed(venue, symbols, base_url=options.get("url") or None)
+    if not (math.isfinite(interval) and interval > 0):
+        raise FeedError(f"live: interval {interval!r} must be a positive number of seconds")
+    feed.interval_s = max(interval, feed.spec.min_interval_s)  # within the venue's rate limit
+    feed.max_backoff_s = max(feed.max_backoff_s, feed.interval_s)
+    return feed
 
 
 BUILDERS: dict[str, Builder] = {"simulated": _simulated, "replay": _replay, "sqlite": _sqlite, "live": _live}

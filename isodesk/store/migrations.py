@@ -185,3 +185,30 @@ def _journal(db: sqlite_utils.Database) -> None:
     """The collateral journal: every movement with the position's figures before and after it."""
     for statement in _JOURNAL:
         db.execute(statement)
+
+
+_VENUE_SYNC = [
+    """
+    CREATE TABLE venue_reports (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        position_id INTEGER NOT NULL REFERENCES positions(id),
+        venue TEXT NOT NULL,
+        venue_liquidation_price TEXT,
+        venue_margin TEXT,
+        raw_changes TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(raw_changes))
+    ) STRICT
+    """,
+    "CREATE INDEX venue_reports_by_position ON venue_reports (position_id, id)",
+    """
+    CREATE TRIGGER venue_reports_no_update BEFORE UPDATE ON venue_reports
+    BEGIN SELECT RAISE(ABORT, 'venue reports are append-only'); END
+    """,
+]
+
+
+@_migration("0003_venue_sync")
+def _venue_sync(db: sqlite_utils.Database) -> None:
+    """What each import from a venue said about a position: its liquidation price, margin, what changed."""
+    for statement in _VENUE_SYNC:
+        db.execute(statement)

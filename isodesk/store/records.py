@@ -108,3 +108,22 @@ class JournalEntry:
     after: dict[str, float | None]
     reason: str
     undoes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReport:
+    """What one import from a venue said about a position (append-only).
+
+    ``venue_liquidation_price`` (quote per coin) and ``venue_margin`` (isolated margin without
+    uPnL, account currency) are the venue's own figures, exact, None where it showed none.
+    ``changes`` maps each changed field to ``[before, after]`` (exact strings); a new position has
+    ``{"created": true}``.
+    """
+
+    id: int
+    ts: float
+    position_id: int
+    venue: str
+    venue_liquidation_price: Decimal | None
+    venue_margin: Decimal | None
+    changes: dict[str, object]

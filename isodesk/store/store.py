@@ -39,6 +39,7 @@ from isodesk.store.records import (
     JournalEntry,
     LedgerEntry,
     PositionRecord,
+    VenueReport,
     require_choice,
 )
 
@@ -541,6 +542,66 @@ class Store:
         """Delete scenario ``name``; True if it existed."""
         with self.transaction():
             return self.db.conn.execute("DELETE FROM scenarios WHERE name = ?", [name]).rowcount == 1
+
+
+    # -- venue sync (migration 0003) ----------------------------------------------------------------
+
+    def position_by_venue_id(self, venue: str, venue_position_id: str) -> PositionRecord | None:
+        """The open position of ``venue`` with this venue position id, or None."""
+        with self._reading():
+            rows = self._rows("SELECT * FROM positions WHERE venue = ? AND venue_position_id = ? AND status = 'open' "
+                              "ORDER BY id DESC LIMIT 1", [venue, venue_position_id])
+            return _position(rows[0], self.balance(refs.position_ref(rows[0]["id"]))) if rows else None
+
+    def update_position_terms(self, position_id: int, *, side: str | None = None, quantity: Decimal | None = None,
+                              entry_price: Decimal | None = None, leverage: Decimal | None = None) -> None:
+        """Change the terms of an open position in place (a venue re-import); margin moves go through
+        :meth:`transfer`. Fields left None keep their value."""
+        values: dict[str, Any] = {}
+        if side is not None:
+            values["side"] = require_choice(side, SIDES, "side")
+        for field, value in (("quantity", quantity), ("entry_price", entry_price), ("leverage", leverage)):
+            if value is not None:
+                require_positive(value, field)
+                values[field] = to_text(value)
+        if not values:
+            return
+        with self.transaction():
+            rows = self._rows("SELECT status, label FROM positions WHERE id = ?", [position_id])
+            if not rows:
+                raise StoreError(f"no position with id {position_id}")
+            if rows[0]["status"] != "open":
+                raise StoreError(f"position {rows[0]['label']!r} is {rows[0]['status']}; its terms cannot change")
+            self.db.table("positions").update(position_id, values)
+
+    def add_venue_report(self, *, ts: float, position_id: int, venue: str, venue_liquidation_price: Decimal | None,
+                         venue_margin: Decimal | None, changes: dict[str, Any]) -> int:
+        """Record what an import from ``venue`` said about a position; return the report id."""
+        with self.transaction():
+            table = self.db.table("venue_reports")
+            table.insert({"ts": float(ts), "position_id": int(position_id), "venue": venue,
+                          "venue_liquidation_price": optional_to_text(venue_liquidation_price),
+                          "venue_margin": optional_to_text(venue_margin), "raw_changes": _to_json(changes)})
+            return int(table.last_pk)
+
+    def venue_reports(self, position_id: int | None = None) -> list[VenueReport]:
+        """Venue reports, oldest first, of one position or all."""
+        sql, params = "SELECT * FROM venue_reports", []
+        if position_id is not None:
+            sql, params = sql + " WHERE position_id = ?", [position_id]
+        return [_venue_report(row) for row in self._rows(sql + " ORDER BY id", params)]
+
+    def latest_venue_reports(self) -> dict[int, VenueReport]:
+        """position id → its most recent venue report."""
+        rows = self._rows("SELECT * FROM venue_reports r WHERE id = "
+                          "(SELECT max(id) FROM venue_reports q WHERE q.position_id = r.position_id)")
+        return {row["position_id"]: _venue_report(row) for row in rows}
+
+
+def _venue_report(row: dict[str, Any]) -> VenueReport:
+    return VenueReport(id=row["id"], ts=row["ts"], position_id=row["position_id"], venue=row["venue"],
+                       venue_liquidation_price=optional_from_text(row["venue_liquidation_price"]),
+                       venue_margin=optional_from_text(row["venue_margin"]), changes=json.loads(row["raw_changes"]))
 
 
 def _position(row: dict[str, Any], isolated_margin: Decimal) -> PositionRecord:

@@ -55,7 +55,11 @@ def test_sqlite_uses_db_path_or_its_own(tmp_path):
         make_feed("sqlite", symbols=SYMBOLS)
 
 
-def test_live_is_reserved_for_the_extra():
+def test_live_needs_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ccxt" else real(name, *a))
     with pytest.raises(FeedError, match=r"live feeds need `pip install isodesk\[live\]`"):
         make_feed("live:binance", symbols=SYMBOLS)
 

@@ -53,7 +53,7 @@ def test_reopen_applies_nothing_twice(tmp_path):
     Store.open(path).close()
     with Store.open(path) as again:
         rows = list(again.db["_sqlite_migrations"].rows)
-    assert [r["name"] for r in rows] == ["0001_initial", "0002_journal"]
+    assert [r["name"] for r in rows] == ["0001_initial", "0002_journal", "0003_venue_sync"]
     assert all(r["migration_set"] == MIGRATION_SET for r in rows)
 
 

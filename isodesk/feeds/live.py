@@ -1,0 +1,260 @@
+"""Live mark prices from a venue through ccxt (the optional ``live`` extra), polled in a thread of its own.
+
+``LiveFeed`` starts a daemon thread on the first ``poll`` (building one never touches the network).
+The thread loads the venue's markets once, then fetches the mark prices of the wanted isodesk
+markets (``BASEUSDT``) in one request every ``interval_s`` seconds (ccxt's own throttle keeps each
+request within the venue's published rate limit). Each price becomes a :class:`Tick` stamped with
+the local time it arrived, in a thread-safe queue; ``poll`` drains the queue through a
+:class:`TickGuard`, so the desk's thread never waits on the network.
+
+A failure (timeout, refused or dropped connection, HTTP error, malformed answer) marks the feed
+disconnected with the error (keys and signatures scrubbed) and retries with exponential back-off
+(``interval_s × 2ⁿ``, capped at ``max_backoff_s``). No ticks come meanwhile, so the desk turns the
+affected positions stale after its staleness limit, and a stale price never liquidates. When prices
+flow again the feed is connected and the back-off resets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from isodesk.feeds.base import FeedError, FeedHealth, Tick, tick_age
+from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
+
+log = logging.getLogger("isodesk.feed")
+
+DEFAULT_INTERVAL_S = 2.0
+DEFAULT_MAX_BACKOFF_S = 60.0
+MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    market: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """The thread's state: connected, consecutive failures, seconds until the next try, the last error."""
+
+    connected: bool
+    failures: int
+    retries: int
+    backoff_s: float
+    last_error: str | None
+    requests: int
+    markets: tuple[str, ...]
+    unlisted: tuple[str, ...]
+
+
+class LiveFeed:
+    """Mark prices of one venue (see the module docstring).
+
+    ``markets``: the isodesk markets to price (``BTCUSDT``…). ``client_factory`` builds the venue
+    client (a :class:`isodesk.venues.client.VenueClient`); by default one is made from ccxt with
+    ``base_url`` (tests, proxies) and no keys (mark prices are public). ``clock`` stamps ticks
+    (Unix s). ``make_feed`` clamps ``interval_s`` to the venue's minimum (1 s); a test may go lower.
+    """
+
+    clock_from_ticks = False
+    writes_prices_table = False
+
+    def __init__(self, venue: str, markets: Iterable[str], *, interval_s: float = DEFAULT_INTERVAL_S,
+                 base_url: str | None = None, client_factory: Callable[[], Any] | None = None,
+                 max_backoff_s: float = DEFAULT_MAX_BACKOFF_S, band: float = DEFAULT_JUMP_BAND,
+                 clock: Callable[[], float] = time.time, timeout_ms: int = 10_000, name: str | None = None):
+        from isodesk.venues.errors import VenueError
+        from isodesk.venues.registry import venue_spec  # the venue layer needs no ccxt until the thread runs
+
+        try:
+            self.spec = venue_spec(venue)
+        except VenueError as exc:
+            raise FeedError(str(exc)) from None
+        if not (math.isfinite(interval_s) and interval_s > 0):
+            raise FeedError(f"live interval {interval_s!r} must be a positive number of seconds")
+        self.venue = self.spec.venue
+        self.name = name or f"live:{self.venue}"
+        self.interval_s = float(interval_s)
+        self.max_backoff_s = max(float(max_backoff_s), self.interval_s)
+        self.base_url = base_url
+        self.timeout_ms = int(timeout_ms)
+        self._client_factory = client_factory
+        self._clock = clock
+        self.guard = TickGuard(band, feed_name=self.name)
+        self._queue: queue.SimpleQueue[Tick | _Problem] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._markets: set[str] = {str(m) for m in markets}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._connected = False
+        self._failures = 0
+        self._retries = 0
+        self._backoff = 0.0
+        self._last_error: str | None = None
+        self._requests = 0
+        self._unlisted: tuple[str, ...] = ()
+        self._listed: tuple[str, ...] = ()
+
+    # -- configuration ----------------------------------------------------------------------------
+
+    def set_symbols(self, symbols: Iterable[str]) -> None:
+        """Also price these isodesk markets (a mapping's keys count); none is removed. Thread-safe."""
+        with self._lock:
+            added = {str(s) for s in symbols} - self._markets
+            self._markets |= added
+        if added:
+            self._wake.set()
+
+    @property
+    def markets(self) -> list[str]:
+        with self._lock:
+            return sorted(self._markets)
+
+    def start(self) -> None:
+        """Start the polling thread (``poll`` does it on first call). Idempotent."""
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    # -- the feed ---------------------------------------------------------------------------------
+
+    def poll(self, now: float) -> list[Tick]:
+        """The ticks that arrived since the last poll, checked by the guard, oldest first. Never blocks."""
+        if self._closed:
+            return []
+        self.start()
+        ticks: list[Tick] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Problem):
+                self.guard.reject(MALFORMED, f"{item.market}: {item.detail}")
+            else:
+                ticks.append(item)
+        return self.guard.check(ticks)
+
+    def status(self) -> LiveStatus:
+        """The polling thread's state (thread-safe)."""
+        with self._lock:
+            return LiveStatus(self._connected, self._failures, self._retries, self._backoff, self._last_error,
+                              self._requests, self._listed, self._unlisted)
+
+    def health(self, now: float) -> FeedHealth:
+        """Connected while the last request succeeded; ``last_error`` says what failed and when it retries."""
+        s = self.status()
+        error = s.last_error
+        if error is not None and not s.connected:
+            error = f"{error} (retry {s.retries} in {s.backoff_s:g} s)" if s.retries else error
+        elif s.unlisted:
+            error = f"{self.venue} lists no perpetual for {', '.join(s.unlisted)}"
+        g = self.guard
+        return FeedHealth(source=self.name, connected=s.connected and not self._closed, last_tick_ts=g.last_tick_ts,
+                          last_tick_age_s=tick_age(g.last_tick_ts, now), accepted=g.accepted, rejected=g.rejected,
+                          rejected_by_reason=g.rejected_by_reason, last_error=error, finished=False)
+
+    def close(self) -> None:
+        """Stop the thread (waits up to the request timeout for a request in flight). Idempotent."""
+        self._closed = True
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.timeout_ms / 1000 + 1.0)
+
+    # -- the thread -------------------------------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        if self._client_factory is not None:
+            return self._client_factory()
+        from isodesk.venues.client import make_client
+
+        return make_client(self.spec, base_url=self.base_url, timeout_ms=self.timeout_ms)
+
+    def _run(self) -> None:
+        from isodesk.venues.errors import VenueError
+        from isodesk.venues.marks import fetch_marks, wanted_symbols
+
+        client = None
+        wanted: dict[str, str] = {}
+        known: frozenset[str] = frozenset()
+        try:
+            while not self._stop.is_set():
+                try:
+                    if client is None:
+                        client = self._make_client()
+                    markets = client.load_markets()
+                    current = frozenset(self.markets)
+                    if current != known:
+                        wanted, unlisted = wanted_symbols(self.venue, markets, current)
+                        known = current
+                        with self._lock:
+                            self._unlisted, self._listed = tuple(sorted(unlisted)), tuple(sorted(wanted))
+                    batch = fetch_marks(client, wanted)
+                    stamp = self._clock()
+                    for market in sorted(batch.prices):
+                        self._queue.put(Tick(market, stamp, batch.prices[market]))
+                    for market, detail in batch.problems:
+                        self._queue.put(_Problem(market, detail))
+                    self._succeeded()
+                    delay = self.interval_s
+                except VenueError as exc:
+                    delay = self._failed(str(exc))
+                except Exception as exc:  # the thread must survive anything; message scrubbed
+                    scrub = getattr(client, "scrub", str)
+                    delay = self._failed(f"{self.venue}: {type(exc).__name__}: {scrub(exc)}")
+                self._wake.clear()
+                self._wait(delay)
+        finally:
+            if client is not None:
+                client.close()
+
+    def _wait(self, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, 0.25)):
+                return
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            if not self._connected and self._failures:
+                log.info("%s: prices flow again after %d failed attempts", self.name, self._failures)
+            self._connected, self._failures, self._retries, self._backoff = True, 0, 0, 0.0
+            self._last_error = None
+            self._requests += 1
+
+    def _failed(self, message: str) -> float:
+        with self._lock:
+            self._connected = False
+            self._failures += 1
+            self._retries += 1
+            self._requests += 1
+            self._backoff = min(self.max_backoff_s, self.interval_s * 2 ** (self._failures - 1))
+            self._last_error = message
+            delay = self._backoff
+        log.warning("%s: %s; retrying in %g s", self.name, message, delay)
+        return delay
+
+
+def parse_live_arg(arg: str) -> tuple[str, dict[str, str]]:
+    """``VENUE[,interval=S][,url=URL]`` → (venue, options)."""
+    venue, *rest = [part.strip() for part in arg.split(",")]
+    options = {}
+    for part in rest:
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("interval", "url"):
+            raise FeedError(f"live:{arg}: unknown option {part!r}; use live:VENUE[,interval=SECONDS][,url=URL]")
+        options[key.strip()] = value.strip()
+    return venue, options
