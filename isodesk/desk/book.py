@@ -40,6 +40,7 @@ class LoadedBook:
     margin_values: np.ndarray      # the same as float64, for display
     quantities: np.ndarray         # float64 per row (contracts for inverse)
     account_rows: dict[str, np.ndarray]  # account name → its open rows
+    venue_liquidation: np.ndarray  # float64 per row: the venue's liquidation price at the last import, NaN if none
 
     def __len__(self) -> int:
         return len(self.records)
@@ -62,8 +63,10 @@ def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decima
 
 
 def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], catalog: TierCatalog,
-              liquidated_margins: dict[int, Decimal]) -> LoadedBook:
-    """Build the book from open and liquidated records (``liquidated_margins``: margin each held)."""
+              liquidated_margins: dict[int, Decimal],
+              venue_liquidation: dict[int, float] | None = None) -> LoadedBook:
+    """Build the book from open and liquidated records (``liquidated_margins``: margin each held;
+    ``venue_liquidation``: the venue's reported liquidation price per position id, if imported)."""
     by_account = {a.id: a for a in accounts}
     margins = tuple(liquidated_margins.get(r.id, r.isolated_margin) if r.status == "liquidated"
                     else r.isolated_margin for r in records)
@@ -99,4 +102,6 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
         account_rows={a.name: frozen(np.flatnonzero(
             np.array([by_account[r.account_id].name == a.name and r.status == "open" for r in records], dtype=bool)))
             for a in accounts},
+        venue_liquidation=frozen(np.array([(venue_liquidation or {}).get(r.id, math.nan) for r in records],
+                                          dtype=np.float64)),
     )

@@ -42,6 +42,7 @@ from isodesk.margin.engine import RiskArrays, mark_figures
 from isodesk.margin.markets import market_of
 from isodesk.store import Account, Store, StoreError
 from isodesk.store.ledger import pnl_ref, position_ref
+from isodesk.venues.reconcile import DEFAULT_TOLERANCE_PCT, TOLERANCE_KEY
 
 log = logging.getLogger("isodesk.desk")
 
@@ -74,6 +75,7 @@ class Desk:
         self.thresholds = Thresholds(**saved) if saved else Thresholds()
         self.stale_after_s = float(stale_after_s if stale_after_s is not None
                                    else store.get_setting(STALE_KEY, DEFAULT_STALE_AFTER_S))
+        self.reconcile_tolerance_pct = float(store.get_setting(TOLERANCE_KEY, DEFAULT_TOLERANCE_PCT))
         self.paused = False
         self.version = 0
         self.rejected_commands = 0
@@ -237,6 +239,10 @@ class Desk:
         cols["mark_ts"] = mark_ts.copy()
         cols["isolated_margin"] = book.margin_values
         cols["quantity"] = book.quantities
+        cols["venue_liquidation_price"] = book.venue_liquidation
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols["reconcile_diff_pct"] = (cols["liquidation_price"] - book.venue_liquidation) / book.venue_liquidation \
+                * 100.0
         cols["entry_price"] = batch.entry.copy()
         cols["leverage"] = batch.leverage.copy()
         key = np.where(np.isnan(cols["distance_frac"]), np.inf, cols["distance_frac"])
@@ -249,7 +255,8 @@ class Desk:
             book=book.info,
             cols=freeze_columns(cols), level=frozen(self._level.copy()), stale=frozen(self._stale.copy()),
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
-            feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds)
+            feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds,
+            reconcile_tolerance_pct=self.reconcile_tolerance_pct)
 
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
         book = self.book
@@ -366,7 +373,9 @@ class Desk:
             for entry in self.store.ledger():
                 if entry.kind == "liquidation" and entry.position_id in liquidated:
                     margins[entry.position_id] = margins.get(entry.position_id, Decimal(0)) + entry.amount
-        return load_book(records, self.store.accounts(), self.catalog, margins)
+        venue_liq = {pid: float(r.venue_liquidation_price) for pid, r in self.store.latest_venue_reports().items()
+                     if r.venue_liquidation_price is not None}
+        return load_book(records, self.store.accounts(), self.catalog, margins, venue_liq)
 
     def reload(self) -> None:
         """Re-read the book from the store, carrying levels over by position id."""

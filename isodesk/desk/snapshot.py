@@ -22,7 +22,8 @@ DEFAULT_THRESHOLDS = Thresholds()
 NUMERIC_COLUMNS = (
     "mark", "mark_ts", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
     "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe", "effective_leverage",
-    "max_removable", "isolated_margin", "quantity", "entry_price", "leverage",
+    "max_removable", "isolated_margin", "quantity", "entry_price", "leverage", "venue_liquidation_price",
+    "reconcile_diff_pct",
 )
 
 
@@ -79,6 +80,9 @@ class Snapshot:
     ``cols`` maps each name of :data:`NUMERIC_COLUMNS` to a read-only float64 array (NaN where a
     figure does not exist); ``level`` (int8 :class:`~isodesk.desk.levels.Level`) and ``stale``
     (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first.
+    ``venue_liquidation_price`` is the venue's own figure from the last import (NaN: never
+    imported) and ``reconcile_diff_pct`` isodesk's liquidation price against it, in percent; a
+    difference beyond ``reconcile_tolerance_pct`` is flagged.
     """
 
     version: int
@@ -95,6 +99,7 @@ class Snapshot:
     last_tick_at: float | None
     paused: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS
+    reconcile_tolerance_pct: float = 0.5
 
     def __len__(self) -> int:
         return len(self.book)

@@ -246,3 +246,18 @@ def test_account_totals_follow_every_command(two_btc_longs, store):
     totals = {a.name: a for a in desk.snapshot.accounts}["binance-usdm:USDT"]
     assert totals.free_balance == 5123.45
     assert totals.equity == pytest.approx(5123.45 + 5000.0 + float(np.nansum(desk.snapshot.cols["unrealized_pnl"])))
+
+
+def test_snapshot_reconciles_with_the_venues_liquidation_price(two_btc_longs, store, make_desk):
+    tight = store.position_by_label("tight")
+    ours = two_btc_longs.risk_of(tight.id)["liquidation_price"]
+    store.add_venue_report(ts=1.0, position_id=tight.id, venue="binance-usdm",
+                           venue_liquidation_price=Decimal("54000"), venue_margin=Decimal("3000"), changes={})
+    desk = make_desk()
+    snap = desk.snapshot
+    row = snap.book.row_of(tight.id)
+    assert snap.cols["venue_liquidation_price"][row] == 54000.0
+    assert snap.cols["reconcile_diff_pct"][row] == pytest.approx((ours - 54000.0) / 54000.0 * 100)
+    # 54,216.87 against 54,000: +0.40 %, inside the default 0.5 % tolerance; the other position was never imported
+    assert abs(snap.cols["reconcile_diff_pct"][row]) < snap.reconcile_tolerance_pct == 0.5
+    assert np.isnan(snap.cols["venue_liquidation_price"][snap.book.row_of(store.position_by_label("loose").id)])
