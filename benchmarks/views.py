@@ -1,7 +1,9 @@
 """View benchmark: ``PositionsModel.apply`` and a card-grid / table repaint per snapshot, at N positions.
 
 Runs offscreen on a synthetic book (benchmarks/bookgen.py) driven by a real Desk with scripted
-ticks; prints JSON: per N, median and p95 milliseconds of apply alone and of apply + repaint.
+ticks; prints JSON: per N, median and p95 milliseconds of apply alone and of apply + repaint, of a
+reorder (apply of a snapshot whose risk order moved, until the card grid's next paint ends), and
+the cost of painting one card (``CardDelegate.paint`` onto an image, averaged over 200 rows).
 
     python benchmarks/views.py --positions 1000 10000 --frames 60
 """
@@ -9,6 +11,7 @@ ticks; prints JSON: per N, median and p95 milliseconds of apply alone and of app
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -90,11 +93,73 @@ def run(n: int, frames: int, app) -> dict:
             apply_times.append(t1 - t0)
             card_times.append(t2 - t0)
             table_times.append(t3 - t2 + (t1 - t0))
+        table.hide()
+        reorder_times = _reorders(app, model, cards, desk.snapshot, frames)
+        card_paint = _card_paint(cards, model)
         desk.close()
         cards.close()
         table.close()
     return {"positions": n, "frames": frames, "build_ms": round(build * 1000, 3), "apply": _stats(apply_times),
-            "apply_and_card_repaint": _stats(card_times), "apply_and_table_repaint": _stats(table_times)}
+            "apply_and_card_repaint": _stats(card_times), "apply_and_table_repaint": _stats(table_times),
+            "reorder_to_card_paint": _stats(reorder_times), "card_paint": _stats(card_paint)}
+
+
+def _reorders(app, model, cards, snap, frames: int) -> list[float]:
+    """Seconds from ``apply`` of a snapshot whose risk order moved to the end of the cards' next paint."""
+    import numpy as np
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        painted = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                self.painted += 1
+            return False
+
+    counter = PaintCounter()
+    cards.viewport().installEventFilter(counter)
+    order = np.asarray(snap.order_by_risk)
+    times = []
+    for i in range(frames):
+        moved = dataclasses.replace(snap, order_by_risk=np.roll(order, 7 * (i + 1)), version=snap.version + i + 1)
+        app.processEvents()
+        seen = counter.painted
+        model._last_reorder_ms = -(10**9)  # reorders are rate-limited by reorder_ms; not here
+        t0 = time.perf_counter()
+        model.apply(moved)
+        while counter.painted == seen and time.perf_counter() - t0 < 2.0:
+            app.processEvents()
+        times.append(time.perf_counter() - t0)
+    cards.viewport().removeEventFilter(counter)
+    return times
+
+
+def _card_paint(cards, model, rows: int = 200, repeats: int = 5) -> list[float]:
+    """Seconds per card of ``CardDelegate.paint`` onto an image (one sample per pass over ``rows`` cards)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    from isodesk.ui.delegates import CARD_SIZE
+
+    w, h = CARD_SIZE.width(), CARD_SIZE.height()
+    image = QImage(w * 4, h * 4, QImage.Format.Format_ARGB32_Premultiplied)
+    option = QStyleOptionViewItem()
+    option.widget = cards
+    option.palette = cards.palette()
+    option.state = QStyle.StateFlag.State_Enabled
+    rows = min(rows, model.rowCount())
+    samples = []
+    for _ in range(repeats):
+        painter = QPainter(image)
+        t0 = time.perf_counter()
+        for r in range(rows):
+            option.rect = QRect((r % 4) * w, (r // 4 % 4) * h, w, h)
+            cards.delegate.paint(painter, option, model.index(r, 0))
+        samples.append((time.perf_counter() - t0) / max(rows, 1))
+        painter.end()
+    return samples
 
 
 def main(argv: list[str] | None = None) -> int:

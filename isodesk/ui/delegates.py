@@ -4,6 +4,14 @@ Numbers come straight from the snapshot arrays through ``RowRole`` (one ``data()
 ``PulseRole`` for the highlight). Colours, pens and fonts are built once per theme in a
 :class:`Paints` cache; ``paint`` allocates none of them.
 
+A card's static chrome (tinted background, level border, selection ring, badge, gauge track and
+the fixed labels) depends only on the level and the selection, so it is rendered once into an
+opaque pixmap per (level, selected, background colour, cell size, device scale) and blitted;
+the side/leverage chip is cached by its text. ``paint`` draws only the figures, the gauge value
+and the pulse glow on top. Text widths and elided strings are cached per text (and width).
+Under a transform that is not an integral scale plus an integral translation (a pixmap would
+be resampled) the same chrome is painted directly.
+
 The margin-ratio gauge (maintenance ÷ margin balance, 100 % = liquidation) has three zones:
 green below 50 %, amber from 50 % to 80 %, red from 80 %. The card's border and badge follow the
 *level* (the distance to liquidation), which turns red long before the ratio does — hence the
@@ -15,7 +23,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from isodesk.desk.levels import Level
@@ -162,16 +170,48 @@ def draw_badge(painter: QPainter, p: Paints, rect: QRectF, level: int) -> None:
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
+_KEYS = ("mark", "liq", "to liq", "margin", "uPnL")
+_ROW_H = 19
+_TEXT_CACHE_MAX = 4096
+_PIXMAP_CACHE_MAX = 256
+
+
+def _cached(cache: dict, key, make):
+    """``cache[key]``, made on first use; the cache is emptied when it grows past its bound."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= _TEXT_CACHE_MAX:
+            cache.clear()
+        value = cache[key] = make()
+    return value
+
+
+class _CardCache:
+    """Per-theme caches of a card delegate: chrome and chip pixmaps, text widths, elided strings."""
+
+    def __init__(self):
+        self.chrome: dict[tuple, QPixmap] = {}
+        self.chips: dict[tuple, QPixmap] = {}
+        self.width_symbol: dict[str, int] = {}
+        self.width_small: dict[str, int] = {}
+        self.width_badge: dict[str, int] = {}
+        self.elided_symbol: dict[tuple[str, int], str] = {}
+        self.elided_small: dict[tuple[str, int], str] = {}
+        self.pixmap_dpi: int | None = None
+
+
 class CardDelegate(QStyledItemDelegate):
     """Paints one position card from the snapshot row (header, gauge, prices, margin, PnL, level, pulse)."""
 
     def __init__(self, parent=None, theme: Theme | None = None):
         super().__init__(parent)
         self._paints = Paints(theme or light_theme())
+        self._cache = _CardCache()
 
     def set_theme(self, theme: Theme) -> None:
         """Rebuild the paint cache for a theme."""
         self._paints = Paints(theme)
+        self._cache = _CardCache()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         """The constant card size (uniform item sizes)."""
@@ -182,65 +222,68 @@ class CardDelegate(QStyledItemDelegate):
         return cell.adjusted(CARD_MARGIN, CARD_MARGIN, -CARD_MARGIN, -CARD_MARGIN)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
-        """Paint the card of ``index``'s position."""
-        snap = _snapshot_of(index)
-        if snap is None or not index.isValid():
+        """Paint the card of ``index``'s position: cached chrome, then the figures."""
+        if not index.isValid():
             return
-        row = index.data(RowRole)
-        if row is None:
-            return
-        pulse = index.data(PulseRole) or 0.0
+        model = index.model()
+        fast = getattr(model, "card_row", None)
+        if fast is not None:
+            found = fast(index.row())
+            if found is None:
+                return
+            snap, row, pulse = found
+        else:
+            snap = _snapshot_of(index)
+            row = index.data(RowRole) if snap is not None else None
+            if row is None:
+                return
+            pulse = index.data(PulseRole) or 0.0
         p = self._paints
+        cache = self._cache
         level = STALE if snap.stale[row] else int(snap.level[row])
         liquidated = level == Level.LIQUIDATED
-        cols = snap.cols
-        book = snap.book
-        r = QRectF(self.card_rect(option.rect))
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        cell = option.rect
+        r = QRectF(self.card_rect(cell))
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
 
-        # frame: level tint and border, selection ring, pulse glow
-        painter.setPen(p.no_pen)
-        painter.setBrush(p.bg_level[level])
-        painter.drawRoundedRect(r, 7, 7)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        border = p.border_pen[level]
-        inset = border.widthF() / 2
-        painter.setPen(border)
-        painter.drawRoundedRect(r.adjusted(inset, inset, -inset, -inset), 7, 7)
-        if option.state & QStyle.StateFlag.State_Selected:
-            painter.setPen(p.selection_pen)
-            painter.drawRoundedRect(r.adjusted(-3, -3, 3, 3), 9, 9)
+        scale = self._pixmap_scale(painter)
+        if scale:
+            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, selected, scale))
+        else:
+            self._draw_chrome(painter, p, r, level, selected)
         if 0.0 < pulse < 1.0:
             glow = math.sin(math.pi * pulse)
-            pen = p.glow[level if level != STALE else Level.DANGER][round(glow * GLOW_STEPS)]
-            painter.setPen(pen)
+            painter.setPen(p.glow[level if level != STALE else Level.DANGER][round(glow * GLOW_STEPS)])
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(r.adjusted(-2, -2, 2, 2), 8, 8)
 
+        cols = snap.cols
+        book = snap.book
         text = p.muted if liquidated else p.text
         left, top, right = r.left() + 12, r.top(), r.right() - 10
 
-        # header: symbol, SIDE lev× chip, badge
-        badge_w = p.fm_badge.horizontalAdvance(LEVEL_NAMES[level]) + 14
-        badge = QRectF(right - badge_w, top + 11, badge_w, 18)
-        draw_badge(painter, p, badge, level)
+        # header: symbol, then the SIDE lev× chip (the badge is in the chrome)
+        badge_left = right - (_cached(cache.width_badge, LEVEL_NAMES[level],
+                                      lambda: p.fm_badge.horizontalAdvance(LEVEL_NAMES[level])) + 14)
         chip = f"{book.sides[row].upper()} {fmt_leverage(float(cols['leverage'][row]))}"
-        chip_w = p.fm_small.horizontalAdvance(chip) + 12
+        chip_w = _cached(cache.width_small, chip, lambda: p.fm_small.horizontalAdvance(chip)) + 12
         symbol = book.symbols[row]
-        sym_room = int(badge.left() - 16 - chip_w - left)
-        sym_w = min(p.fm_symbol.horizontalAdvance(symbol), sym_room)
+        sym_room = int(badge_left - 16 - chip_w - left)
+        sym_w = min(_cached(cache.width_symbol, symbol, lambda: p.fm_symbol.horizontalAdvance(symbol)), sym_room)
         painter.setFont(p.f_symbol)
         painter.setPen(text)
         painter.drawText(QRectF(left, top + 8, sym_w + 1, 24), _LEFT,
-                         p.fm_symbol.elidedText(symbol, Qt.TextElideMode.ElideRight, sym_w + 1))
+                         _cached(cache.elided_symbol, (symbol, sym_w + 1),
+                                 lambda: p.fm_symbol.elidedText(symbol, Qt.TextElideMode.ElideRight, sym_w + 1)))
         chip_rect = QRectF(left + sym_w + 8, top + 12, chip_w, 16)
-        painter.setFont(p.f_small)
-        painter.setPen(p.chip_pen)
-        painter.setBrush(p.chip_fill)
-        painter.drawRoundedRect(chip_rect, 3, 3)
-        painter.setPen(text)
-        painter.drawText(chip_rect, Qt.AlignmentFlag.AlignCenter, chip)
+        if scale:
+            painter.drawPixmap(QPointF(chip_rect.left() - 1, chip_rect.top() - 1),
+                               self._chip_pixmap(chip, chip_w, level, liquidated, scale))
+        else:
+            self._draw_chip(painter, p, chip_rect, chip, text)
 
         # second line: label · venue, and the entry price or the stale age
         line2 = QRectF(left, top + 33, right - left, 16)
@@ -249,22 +292,31 @@ class CardDelegate(QStyledItemDelegate):
             note, note_colour = f"stale price · {age}", p.level[STALE]
         else:
             note, note_colour = f"entry {fmt_price(float(cols['entry_price'][row]))}", p.muted
-        note_w = p.fm_small.horizontalAdvance(note)
+        note_w = _cached(cache.width_small, note, lambda: p.fm_small.horizontalAdvance(note))
+        painter.setFont(p.f_small)
         painter.setPen(note_colour)
         painter.drawText(line2, _RIGHT, note)
         painter.setPen(p.muted)
         who = f"{book.labels[row]} · {book.venues[row]}"
-        painter.drawText(line2, _LEFT, p.fm_small.elidedText(who, Qt.TextElideMode.ElideRight,
-                                                             int(line2.width() - note_w - 12)))
+        who_w = int(line2.width() - note_w - 12)
+        painter.drawText(line2, _LEFT, _cached(cache.elided_small, (who, who_w),
+                                               lambda: p.fm_small.elidedText(who, Qt.TextElideMode.ElideRight,
+                                                                             who_w)))
 
-        # gauge
+        # gauge: the value arc over the (cached) track, and the ratio
         ratio = float(cols["margin_ratio"][row])
-        self._gauge(painter, p, QRectF(left, top + 60, 72, 72), ratio, greyed=level == STALE or liquidated)
-        painter.setFont(p.f_small)
-        painter.setPen(p.muted)
-        painter.drawText(QRectF(left - 10, top + 134, 92, 16), Qt.AlignmentFlag.AlignCenter, "margin ratio")
+        greyed = level == STALE or liquidated
+        box = QRectF(left, top + 60, 72, 72)
+        if math.isfinite(ratio):
+            span = round(_ARC_SPAN * min(max(ratio, 0.0), 1.0))
+            if span:
+                painter.setPen(p.stale_value if greyed else p.zone_value[zone_of(ratio)])
+                painter.drawArc(box.adjusted(4, 4, -4, -4), _ARC_START, span)
+        painter.setFont(p.f_gauge)
+        painter.setPen(p.muted if greyed else p.text)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, fmt_pct(ratio * 100, decimals=1))
 
-        # figures
+        # figures (the keys are in the chrome)
         currency = book.currencies[row]
         mark = float(cols["mark"][row])
         liq = float(cols["liquidation_price"][row])
@@ -274,38 +326,119 @@ class CardDelegate(QStyledItemDelegate):
         roe = float(cols["roe"][row])
         roe_text = f"ROE {fmt_pct(roe * 100, signed=True, decimals=0 if abs(roe) >= 1 else None)}"
         key_x, key_w, value_right, extra_right = left + 86, 40, left + 226, right
-        rows = (
-            ("mark", fmt_price(mark), text, "", text),
-            ("liq", fmt_price(liq), text, fmt_pct(move_pct, signed=True),
+        values = (
+            (fmt_price(mark), text, "", text),
+            (fmt_price(liq), text, fmt_pct(move_pct, signed=True),
              p.muted if liquidated else p.level[level] if level in (Level.WARNING, Level.DANGER) else text),
-            ("to liq", _signed_price(move), text, "", text),
-            ("margin", fmt_money(float(cols["isolated_margin"][row]), currency), text, currency, p.muted),
-            ("uPnL", fmt_money(upnl, currency, signed=True), p.muted if liquidated else p.signed_colour(upnl),
+            (_signed_price(move), text, "", text),
+            (fmt_money(float(cols["isolated_margin"][row]), currency), text, currency, p.muted),
+            (fmt_money(upnl, currency, signed=True), p.muted if liquidated else p.signed_colour(upnl),
              roe_text, p.muted if liquidated else p.signed_colour(roe)),
         )
+        value_x, value_w = key_x + key_w, value_right - key_x - key_w
+        extra_x, extra_w = value_right + 4, extra_right - value_right - 4
         y = top + 58
-        for key, value, value_colour, extra, extra_colour in rows:
-            painter.setFont(p.f_key)
-            painter.setPen(p.muted)
-            painter.drawText(QRectF(key_x, y, key_w + 8, 19), _LEFT, key)
+        for i, (value, value_colour, extra, extra_colour) in enumerate(values):
             painter.setFont(p.f_value)
             painter.setPen(value_colour)
-            painter.drawText(QRectF(key_x + key_w, y, value_right - key_x - key_w, 19),
-                             _RIGHT, value)
+            painter.drawText(QRectF(value_x, y, value_w, _ROW_H), _RIGHT, value)
             if extra:
-                painter.setFont(p.f_value_bold if key == "liq" else p.f_small)
+                painter.setFont(p.f_value_bold if i == 1 else p.f_small)
                 painter.setPen(extra_colour)
-                painter.drawText(QRectF(value_right + 4, y, extra_right - value_right - 4, 19),
-                                 _RIGHT, extra)
-            y += 19
+                painter.drawText(QRectF(extra_x, y, extra_w, _ROW_H), _RIGHT, extra)
+            y += _ROW_H
 
         if liquidated:
             self._stamp(painter, p, r)
         painter.restore()
 
+    # -- chrome ----------------------------------------------------------------------------------------
+
+    def _pixmap_scale(self, painter: QPainter) -> int:
+        """The device scale when cached pixmaps can be blitted pixel for pixel, else 0 (paint directly)."""
+        t = painter.deviceTransform()
+        s = t.m11()
+        if (t.type().value > 2 or s != t.m22() or s < 1 or not s.is_integer()  # 2: TxScale
+                or not t.dx().is_integer() or not t.dy().is_integer()):
+            return 0
+        cache = self._cache
+        if cache.pixmap_dpi is None:
+            cache.pixmap_dpi = QPixmap(1, 1).logicalDpiY()
+        device = painter.device()
+        if device is None or device.logicalDpiY() != cache.pixmap_dpi:  # fonts would differ in size
+            return 0
+        return int(s)
+
+    def _chrome_pixmap(self, option: QStyleOptionViewItem, cell: QRect, level: int, selected: bool,
+                       scale: int) -> QPixmap:
+        base = option.palette.color(QPalette.ColorRole.Base)
+        key = (level, selected, base.rgba(), cell.width(), cell.height(), scale)
+        cache = self._cache.chrome
+        pixmap = cache.get(key)
+        if pixmap is None:
+            if len(cache) >= _PIXMAP_CACHE_MAX:
+                cache.clear()
+            pixmap = QPixmap(cell.width() * scale, cell.height() * scale)
+            pixmap.setDevicePixelRatio(scale)
+            # opaque over the view's base colour where possible: blits are copies, text keeps subpixel AA
+            pixmap.fill(base if base.alpha() == 255 else QColor(Qt.GlobalColor.transparent))
+            pp = QPainter(pixmap)
+            pp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            pp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            self._draw_chrome(pp, self._paints, QRectF(self.card_rect(QRect(0, 0, cell.width(), cell.height()))),
+                              level, selected)
+            pp.end()
+            cache[key] = pixmap
+        return pixmap
+
+    def _chip_pixmap(self, chip: str, chip_w: int, level: int, liquidated: bool, scale: int) -> QPixmap:
+        key = (chip, level, scale)
+        cache = self._cache.chips
+        pixmap = cache.get(key)
+        if pixmap is None:
+            if len(cache) >= _PIXMAP_CACHE_MAX:
+                cache.clear()
+            p = self._paints
+            pixmap = QPixmap((chip_w + 2) * scale, 18 * scale)
+            pixmap.setDevicePixelRatio(scale)
+            pixmap.fill(p.bg_level[level])  # the chip sits on the card's (opaque) fill
+            pp = QPainter(pixmap)
+            pp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            pp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            self._draw_chip(pp, p, QRectF(1, 1, chip_w, 16), chip, p.muted if liquidated else p.text)
+            pp.end()
+            cache[key] = pixmap
+        return pixmap
+
     @staticmethod
-    def _gauge(painter: QPainter, p: Paints, box: QRectF, ratio: float, *, greyed: bool) -> None:
-        arc = box.adjusted(4, 4, -4, -4)
+    def _draw_chip(painter: QPainter, p: Paints, rect: QRectF, chip: str, colour: QColor) -> None:
+        painter.setFont(p.f_small)
+        painter.setPen(p.chip_pen)
+        painter.setBrush(p.chip_fill)
+        painter.drawRoundedRect(rect, 3, 3)
+        painter.setPen(colour)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, chip)
+
+    def _draw_chrome(self, painter: QPainter, p: Paints, r: QRectF, level: int, selected: bool) -> None:
+        """Everything of a card that depends only on its level and selection (``r``: the card rect)."""
+        painter.setPen(p.no_pen)
+        painter.setBrush(p.bg_level[level])
+        painter.drawRoundedRect(r, 7, 7)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        border = p.border_pen[level]
+        inset = border.widthF() / 2
+        painter.setPen(border)
+        painter.drawRoundedRect(r.adjusted(inset, inset, -inset, -inset), 7, 7)
+        if selected:
+            painter.setPen(p.selection_pen)
+            painter.drawRoundedRect(r.adjusted(-3, -3, 3, 3), 9, 9)
+        left, top, right = r.left() + 12, r.top(), r.right() - 10
+        badge_w = _cached(self._cache.width_badge, LEVEL_NAMES[level],
+                          lambda: p.fm_badge.horizontalAdvance(LEVEL_NAMES[level])) + 14
+        draw_badge(painter, p, QRectF(right - badge_w, top + 11, badge_w, 18), level)
+        # gauge track
+        arc = QRectF(left, top + 60, 72, 72).adjusted(4, 4, -4, -4)
+        greyed = level in (STALE, Level.LIQUIDATED)
         start = _ARC_START
         bounds = (0.0, *ZONES, 1.0)
         for z in range(3):
@@ -313,15 +446,13 @@ class CardDelegate(QStyledItemDelegate):
             painter.setPen(p.stale_track if greyed else p.zone_track[z])
             painter.drawArc(arc, start, span)
             start += span
-        if math.isfinite(ratio):
-            shown = min(max(ratio, 0.0), 1.0)
-            span = round(_ARC_SPAN * shown)
-            if span:
-                painter.setPen(p.stale_value if greyed else p.zone_value[zone_of(ratio)])
-                painter.drawArc(arc, _ARC_START, span)
-        painter.setFont(p.f_gauge)
-        painter.setPen(p.muted if greyed else p.text)
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, fmt_pct(ratio * 100, decimals=1))
+        painter.setFont(p.f_small)
+        painter.setPen(p.muted)
+        painter.drawText(QRectF(left - 10, top + 134, 92, 16), Qt.AlignmentFlag.AlignCenter, "margin ratio")
+        painter.setFont(p.f_key)
+        key_x, key_w = left + 86, 40
+        for i, key in enumerate(_KEYS):
+            painter.drawText(QRectF(key_x, top + 58 + i * _ROW_H, key_w + 8, _ROW_H), _LEFT, key)
 
     @staticmethod
     def _stamp(painter: QPainter, p: Paints, r: QRectF) -> None:

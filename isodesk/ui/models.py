@@ -3,8 +3,16 @@
 View rows map to snapshot rows through an order array (QT-PRACTICES §5.3): by default the desk's
 ``order_by_risk`` (nearest to liquidation first), or a stable numpy argsort on one column; text,
 venue and level filters are boolean masks. ``apply`` resets the model only when the book changes
-(a new ``BookInfo`` object), reorders with ``layoutChanged`` when the order moves, and otherwise
-emits one ``dataChanged`` for the span of rows whose *displayed* values changed.
+(a new ``BookInfo`` object) or the number of shown rows changes, and otherwise emits one
+``dataChanged`` for the span of rows whose *displayed* values changed.
+
+A reorder (same rows, new order) is *not* a ``layoutChanged``: rows are ranks, and a new order is
+new data in every rank — one ``dataChanged`` over all rows, between :attr:`order_about_to_change`
+and :attr:`order_changed`. A layout change would make the views re-lay-out every item and remap
+every persistent index (two Python ``rowCount``/``columnCount`` calls per index at 1,000 rows);
+the card grid has uniform cells, so nothing but the painted content moves. Persistent indexes
+therefore stay on their *row*; whoever follows a position across reorders does it by
+``PositionIdRole`` (the views re-select their position on ``order_changed``).
 """
 
 from __future__ import annotations
@@ -54,12 +62,16 @@ class PositionsModel(QAbstractTableModel):
 
     Signals:
         applied(int): a snapshot (its version) has been applied; views are up to date.
+        order_about_to_change(): the rows are about to show positions in a new order (same count).
+        order_changed(): they now do (after one ``dataChanged`` over all rows); re-find positions by id.
         level_crossed(int, int, int): position id, old level, new level — a move to a more severe
             level (or a liquidation) seen between two applied snapshots.
     """
 
     applied = Signal(int)
     level_crossed = Signal(int, int, int)
+    order_about_to_change = Signal()
+    order_changed = Signal()
 
     def __init__(self, parent=None, *, pulse_ms: int = _PULSE_MS, reorder_ms: int = 0):
         super().__init__(parent)
@@ -69,6 +81,7 @@ class PositionsModel(QAbstractTableModel):
         self._last_reorder_ms = -reorder_ms
         self._snap: Snapshot | None = None
         self._order = np.zeros(0, dtype=np.intp)  # view row -> snapshot row
+        self._rows = 0  # len(self._order), for the hot rowCount
         self._sort_column = -1  # -1: the desk's risk order
         self._descending = False
         self._text: str | None = None
@@ -95,11 +108,11 @@ class PositionsModel(QAbstractTableModel):
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         """Visible positions (after filters)."""
-        return 0 if parent.isValid() else len(self._order)
+        return 0 if parent.isValid() else self._rows
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         """Number of :data:`COLUMNS`."""
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else _NCOLS
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         """Enabled, selectable, never a parent."""
@@ -247,6 +260,14 @@ class PositionsModel(QAbstractTableModel):
         view_row = self.view_row_of(position_id)
         return QModelIndex() if view_row is None else self.index(view_row, column)
 
+    def card_row(self, view_row: int) -> tuple[Snapshot, int, float] | None:
+        """The snapshot, its row and the pulse phase shown at a view row (the card delegate's one call)."""
+        snap = self._snap
+        if snap is None or not 0 <= view_row < len(self._order):
+            return None
+        row = int(self._order[view_row])
+        return snap, row, self._pulse_phase(int(snap.book.position_ids[row])) if self._pulses else 0.0
+
     def pulsing(self) -> frozenset[int]:
         """Position ids whose pulse is running."""
         return frozenset(self._pulses)
@@ -262,7 +283,7 @@ class PositionsModel(QAbstractTableModel):
             self._money_dec = money_decimals_of(snapshot)
             self._haystack = None
             self._keys = self._display_keys(snapshot)
-            self._order = self._compute_order()
+            self._set_order(self._compute_order())
             self.endResetModel()
         else:
             changed = self._changed_rows(old, snapshot, new_shown)
@@ -273,13 +294,11 @@ class PositionsModel(QAbstractTableModel):
             new_order = self._compute_order()
             if len(new_order) != len(old_order):
                 self.beginResetModel()  # a level filter let rows in or out
-                self._order = new_order
+                self._set_order(new_order)
                 self.endResetModel()
             elif not np.array_equal(new_order, old_order) and self._reorder_due():
-                self._relayout(old_order, new_order)
-                self._emit_changed(np.ones(len(new_order), dtype=bool), level_moved)
+                self._swap_order(new_order)
             else:
-                self._order = old_order
                 self._emit_changed(changed[new_order], level_moved)
         if old is not None:
             self._start_pulses(old, snapshot)
@@ -314,20 +333,17 @@ class PositionsModel(QAbstractTableModel):
         roles = _LEVEL_ROLES if level_moved else _VALUE_ROLES
         self.dataChanged.emit(self.index(int(hits[0]), 0), self.index(int(hits[-1]), len(COLUMNS) - 1), roles)
 
-    def _relayout(self, old_order: np.ndarray, new_order: np.ndarray) -> None:
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        position_of_snapshot_row = np.full(len(self._snap.book), -1, dtype=np.intp)
-        position_of_snapshot_row[new_order] = np.arange(len(new_order))
-        moved_to = []
-        for index in persistent:
-            r = index.row()
-            target = position_of_snapshot_row[old_order[r]] if 0 <= r < len(old_order) else -1
-            moved_to.append(self.index(int(target), index.column()) if target >= 0 else QModelIndex())
-        self._order = new_order
-        if persistent:
-            self.changePersistentIndexList(persistent, moved_to)
-        self.layoutChanged.emit()
+    def _set_order(self, order: np.ndarray) -> None:
+        self._order = order
+        self._rows = len(order)
+
+    def _swap_order(self, new_order: np.ndarray) -> None:
+        """Show the same number of rows in a new order: every row's data changed (see the module doc)."""
+        self.order_about_to_change.emit()
+        self._set_order(new_order)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, _NCOLS - 1), [])
+        self.order_changed.emit()
 
     def _reorder(self) -> None:
         if self._snap is None:
@@ -335,10 +351,10 @@ class PositionsModel(QAbstractTableModel):
         new_order = self._compute_order()
         if len(new_order) != len(self._order):
             self.beginResetModel()
-            self._order = new_order
+            self._set_order(new_order)
             self.endResetModel()
         elif not np.array_equal(new_order, self._order):
-            self._relayout(self._order, new_order)
+            self._swap_order(new_order)
 
     def _refilter(self) -> None:
         if self._snap is None:
@@ -347,10 +363,10 @@ class PositionsModel(QAbstractTableModel):
         if np.array_equal(new_order, self._order):
             return
         if len(new_order) == len(self._order):
-            self._relayout(self._order, new_order)
+            self._swap_order(new_order)
             return
         self.beginResetModel()
-        self._order = new_order
+        self._set_order(new_order)
         self.endResetModel()
 
     def _compute_order(self) -> np.ndarray:
@@ -426,16 +442,21 @@ class PositionsModel(QAbstractTableModel):
     def _advance_pulses(self) -> None:
         now = self._clock.elapsed()
         done = [pid for pid, start in self._pulses.items() if now - start >= self._pulse_ms]
-        rows = [r for r in (self.view_row_of(pid) for pid in self._pulses) if r is not None]
+        rows = None
+        if self._snap is not None and self._rows:
+            shown = self._snap.book.position_ids[self._order]
+            rows = np.flatnonzero(np.isin(shown, np.fromiter(self._pulses, dtype=shown.dtype,
+                                                             count=len(self._pulses))))
         for pid in done:
             del self._pulses[pid]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1), [PulseRole])
+        if rows is not None and rows.size:
+            self.dataChanged.emit(self.index(int(rows[0]), 0), self.index(int(rows[-1]), _NCOLS - 1), [PulseRole])
         if not self._pulses:
             self._pulse_timer.stop()
 
 
 _NUMERIC = tuple(c for c in COLUMNS if c.source == "cols")
+_NCOLS = len(COLUMNS)
 assert {c.key for c in _NUMERIC} >= set(card_keys()), "every figure a card shows must be a column"
 
 

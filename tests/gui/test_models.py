@@ -141,17 +141,28 @@ def test_a_value_change_emits_one_data_changed_for_the_changed_span(qtbot, demo_
     assert seen == []
 
 
-def test_a_reorder_keeps_persistent_indexes_on_their_position(demo_desk):
-    from PySide6.QtCore import QPersistentModelIndex
-
+def test_a_reorder_is_new_data_in_every_row_not_a_relayout(qtbot, demo_desk):
     model = PositionsModel()
     model.apply(demo_desk.desk.snapshot)
     pid = demo_desk.pid("xrp-short")
-    kept = QPersistentModelIndex(model.index(model.view_row_of(pid), 2))
-    model.apply(demo_desk.tick({"XRPUSDT": 0.687}))  # xrp is now nearest to liquidation
+    before = model.view_row_of(pid)
+    assert before > 0
+    seen = []
+    model.order_about_to_change.connect(lambda: seen.append("about"))
+    model.dataChanged.connect(lambda a, b, roles: seen.append((a.row(), a.column(), b.row(), b.column(), list(roles))))
+    model.order_changed.connect(lambda: seen.append("changed"))
+    model.layoutChanged.connect(lambda *a: seen.append("layout"))
+    model.modelReset.connect(lambda: seen.append("reset"))
+    snap = demo_desk.tick({"XRPUSDT": 0.687})  # xrp is now nearest to liquidation
+    model.apply(snap)
+    # one dataChanged over every cell, all roles, between the two order signals; no relayout, no reset
+    assert seen == ["about", (0, 0, model.rowCount() - 1, len(COLUMNS) - 1, []), "changed"]
+    # what a user sees: every row shows the position of its rank, and each row's data follows it
+    assert ids_in_view(model) == [int(snap.book.position_ids[r]) for r in snap.order_by_risk]
     assert model.view_row_of(pid) == 0
-    assert kept.row() == 0 and kept.column() == 2
-    assert kept.data(PositionIdRole) == pid
+    assert model.index(0, 0).data() == "xrp-short"
+    assert model.index(0, 0).data(RowRole) == demo_desk.row(snap, "xrp-short")
+    assert model.position_id(before) != pid
 
 
 def test_upward_crossing_pulses_once_and_signals(qtbot, demo_desk):

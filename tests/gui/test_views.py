@@ -72,3 +72,25 @@ def test_header_state_round_trips(qtbot, demo_desk):
     assert other.columnWidth(0) == 211
     assert other.horizontalHeader().sortIndicatorSection() == COLUMN_INDEX["mark"]
     assert not other.restore_header(QByteArray(b"junk"))
+
+
+def test_a_reorder_keeps_each_views_selection_on_its_position_without_scrolling(qtbot, demo_desk):
+    model, cards, table = make(qtbot, demo_desk)
+    for w in (cards, table):
+        w.show()
+    xrp, btc = demo_desk.pid("xrp-short"), demo_desk.pid("btc-core-long")
+    assert cards.select_position(xrp) and table.select_position(btc)
+    scrolled = cards.verticalScrollBar().value(), table.verticalScrollBar().value()
+    with qtbot.assertNotEmitted(cards.position_selected), qtbot.assertNotEmitted(table.position_selected):
+        model.apply(demo_desk.tick({"XRPUSDT": 0.687}))  # reorder: xrp to the top, btc moves down one
+    assert model.view_row_of(xrp) == 0
+    assert cards.selected_position_id() == xrp
+    assert [i.row() for i in cards.selectionModel().selectedIndexes()] == [0]
+    assert table.selected_position_id() == btc
+    assert {i.row() for i in table.selectionModel().selectedIndexes()} == {model.view_row_of(btc)}
+    assert table.selectionModel().isRowSelected(model.view_row_of(btc))
+    assert (cards.verticalScrollBar().value(), table.verticalScrollBar().value()) == scrolled
+    model.sort_by_key("label")  # a user sort is a reorder too
+    assert cards.selected_position_id() == xrp and table.selected_position_id() == btc
+    assert cards.currentIndex().row() == model.view_row_of(xrp)
+
