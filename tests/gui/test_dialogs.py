@@ -344,7 +344,8 @@ def test_undo_from_the_journal_view_and_csv_export(qtbot, desk, tmp_path, monkey
     monkeypatch.setattr(JournalView, "ask_save_path", classmethod(lambda cls, parent, suggested: str(target)))
     written = view.export()
     assert written == target.with_suffix(".csv")
-    rows = list(csv.DictReader(written.open(encoding="utf-8")))
+    with written.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     assert [(r["kind"], r["amount"], r["position"]) for r in rows] == [("add", "100", "btc-hedge-short"),
                                                                         ("undo", "100", "btc-hedge-short")]
     assert float(rows[0]["after_isolated_margin"]) == float(rows[0]["before_isolated_margin"]) + 100
