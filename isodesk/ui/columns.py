@@ -138,6 +138,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("roe", "ROE", "cols", "pct", width=72),
     Column("bankruptcy_price", "Bankruptcy", "cols", "price", width=96),
     Column("currencies", "Ccy", "book", "text", LEFT, width=52),
+    Column("venue_liquidation_price", "Venue liq.", "cols", "price", width=96,
+           tooltip="The venue's own liquidation price at the last import (— if never imported)"),
+    Column("reconcile_diff_pct", "Δ vs venue", "cols", "signed_pct", width=84,
+           tooltip="isodesk's liquidation price against the venue's, in %; beyond the tolerance it is flagged"),
 )
 """The table's columns, in display order."""
 
@@ -178,6 +182,9 @@ def cell_text(column: Column, snapshot: Snapshot, row: int) -> str:
         return fmt_money(v, snapshot.book.currencies[row])
     if kind in ("pct", "ratio"):
         return fmt_pct(v * 100)
+    if kind == "signed_pct":
+        flagged = math.isfinite(v) and abs(v) > snapshot.reconcile_tolerance_pct
+        return fmt_pct(v, signed=True) + (" ⚠" if flagged else "")
     if kind == "leverage":
         return fmt_leverage(v)
     if kind == "qty":
@@ -202,6 +209,8 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
         elif kind in ("pct", "ratio"):
             a = np.abs(values) * 100
             dec = np.where(a < 10, 4, 3)  # fraction: 2 or 1 decimals of the percentage
+        elif kind == "signed_pct":
+            dec = np.where(np.abs(values) < 10, 2, 1)  # already a percentage
         elif kind == "leverage" or kind == "qty":
             dec = np.full(values.shape, 8)
         else:
@@ -212,4 +221,4 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
 def card_keys() -> tuple[str, ...]:
     """The numeric columns a card shows (a change in any of them repaints the card)."""
     return ("mark", "liquidation_price", "distance_price", "distance_frac", "margin_ratio", "isolated_margin",
-            "unrealized_pnl", "roe", "leverage")
+            "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct")

@@ -290,6 +290,11 @@ class CardDelegate(QStyledItemDelegate):
         if level == STALE:
             age = fmt_age(snap.clock - float(cols["mark_ts"][row]))
             note, note_colour = f"stale price · {age}", p.level[STALE]
+        elif math.isfinite(float(cols["reconcile_diff_pct"][row])):
+            diff = float(cols["reconcile_diff_pct"][row])
+            flagged = abs(diff) > snap.reconcile_tolerance_pct
+            note = f"{'⚠ ' if flagged else '✓ '}venue liq {fmt_pct(diff, signed=True)}"
+            note_colour = p.level[Level.WARNING] if flagged else p.muted
         else:
             note, note_colour = f"entry {fmt_price(float(cols['entry_price'][row]))}", p.muted
         note_w = _cached(cache.width_small, note, lambda: p.fm_small.horizontalAdvance(note))
