@@ -36,6 +36,7 @@ from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.levels import Level, Thresholds, classify
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
+from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, mark_figures
@@ -80,6 +81,8 @@ class Desk:
         self.version = 0
         self.rejected_commands = 0
         self._events: list[PositionEvent] = []
+        self._late_results: list[Result] = []
+        self._venue_jobs = VenueJobs()
         self._market_price: dict[str, float] = {}
         self._market_ts: dict[str, float] = {}
         for symbol, (ts, price) in store.latest_prices().items():
@@ -110,8 +113,14 @@ class Desk:
         clock = wall
         if self.feed is not None and self.feed.clock_from_ticks:
             clock = self._last_clock if self._last_clock is not None else wall
+        self._late_results.extend(self._venue_jobs.finish(self, ts=clock))
         self.snapshot = self._recompute(clock)
         return self.snapshot
+
+    def drain_results(self) -> list[Result]:
+        """Final results of background jobs (venue imports) finished since the last call."""
+        results, self._late_results = self._late_results, []
+        return results
 
     def _take_ticks(self, ticks: Sequence[Tick]) -> None:
         if not self.observe_only and (self.feed is None or not self.feed.writes_prices_table):
@@ -279,6 +288,11 @@ class Desk:
             return self._read_journal(command)
         if isinstance(command, SCENARIO_COMMANDS):  # what-if work: never changes the book
             return self._scenario(command)
+        if isinstance(command, ImportFromVenue):  # read off-thread; step() writes it and answers again
+            try:
+                return self._venue_jobs.start(self, command)
+            except CommandRejected as exc:
+                return Result(command.request_id, False, str(exc), snapshot_version=self.version)
         if self.observe_only:
             return Result(command.request_id, False, "this desk only observes the book", snapshot_version=self.version)
         self._step_started = time.monotonic()
@@ -416,7 +430,8 @@ class Desk:
         return events
 
     def close(self) -> None:
-        """Close the feed and the store."""
+        """Close the feed, any venue read and the store."""
+        self._venue_jobs.close()
         if self.feed is not None:
             self.feed.close()
         self.store.close()

@@ -38,7 +38,14 @@ from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.session import DeskConfig
 from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
-from isodesk.ui.dialogs import ClosePositionDialog, CollateralDialog, FundsDialog, JournalView, OpenPositionDialog
+from isodesk.ui.dialogs import (
+    ClosePositionDialog,
+    CollateralDialog,
+    FundsDialog,
+    JournalView,
+    OpenPositionDialog,
+    VenueImportDialog,
+)
 from isodesk.ui.models import PositionsModel
 from isodesk.ui.scenario_editor import ScenarioEditor
 from isodesk.ui.theme import Theme, apply_theme
@@ -270,6 +277,9 @@ class MainWindow(QMainWindow):
                                        name="withdraw"))
         account.addAction(self._action("Account journal…", "Ctrl+Shift+J", self.account_journal,
                                        name="account-journal"))
+        account.addSeparator()
+        account.addAction(self._action("Import from venue…", "Ctrl+I", self.venue_import_dialog,
+                                       name="import-venue"))
         self._position_actions = (self.act_add, self.act_remove, self.act_close_position, self.act_undo,
                                   self.act_journal)
         feed = menu.addMenu("F&eed")
@@ -480,6 +490,10 @@ class MainWindow(QMainWindow):
         if self._last_snapshot is None:
             return None
         return self._show_form(JournalView(self.controller, self._last_snapshot, self, theme=self.theme))
+
+    def venue_import_dialog(self) -> QWidget:
+        """Import the isolated positions of a live venue (keys from the keyring), reconciled."""
+        return self._show_form(VenueImportDialog(self.controller, self))
 
     def undo_adjustment(self) -> None:
         """Undo the selected position's last margin change (the desk may refuse, and says why)."""

@@ -100,6 +100,8 @@ class DeskWorker(QObject):
 
     def _publish(self, snapshot: Snapshot) -> None:
         assert self.desk is not None
+        for late in self.desk.drain_results():  # background jobs (venue imports) that finished
+            self.result_ready.emit(late)
         events = self.desk.drain_events()
         if self.mailbox.put(snapshot):
             self.snapshot_available.emit()

@@ -9,5 +9,7 @@ from isodesk.ui.dialogs.collateral import CollateralDialog
 from isodesk.ui.dialogs.funds import FundsDialog
 from isodesk.ui.dialogs.journal import JournalView
 from isodesk.ui.dialogs.position import ClosePositionDialog, OpenPositionDialog
+from isodesk.ui.dialogs.venue_import import VenueImportDialog
 
-__all__ = ["ClosePositionDialog", "CollateralDialog", "FundsDialog", "JournalView", "OpenPositionDialog"]
+__all__ = ["ClosePositionDialog", "CollateralDialog", "FundsDialog", "JournalView", "OpenPositionDialog",
+           "VenueImportDialog"]
