@@ -22,6 +22,7 @@ from isodesk.ui.theme import Theme, light_theme
 
 RING_SIZE = 20_000
 REFRESH_MS = 250
+MIN_SPAN_S = 30.0
 
 
 class RingBuffer:
@@ -250,7 +251,9 @@ class ChartWidget(QWidget):
             lo, hi = lo - pad, hi + pad
         self.plot.setYRange(lo, hi, padding=0.08)
         if ts.size > 1:
-            self.plot.setXRange(float(ts[0]), float(ts[-1]), padding=0.02)
+            # at least 30 s wide: the time axis then reads HH:MM:SS, not seconds and milliseconds
+            start = min(float(ts[0]), float(ts[-1]) - MIN_SPAN_S)
+            self.plot.setXRange(start, float(ts[-1]), padding=0.02)
 
     def _set_zone(self, values: dict[str, float]) -> None:
         liq, bk = values["liquidation"], values["bankruptcy"]
