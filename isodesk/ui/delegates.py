@@ -484,8 +484,8 @@ def _signed_price(value: float) -> str:
     return f"{MINUS}{text}" if value < 0 else f"+{text}"
 
 
-class GaugeDelegate(QStyledItemDelegate):
-    """The table's margin-ratio cell: a zoned bar (ticks at 50 % and 80 %) and the value as text."""
+class _CellDelegate(QStyledItemDelegate):
+    """A table cell painted over the standard background and selection, from the snapshot row."""
 
     def __init__(self, parent=None, theme: Theme | None = None):
         super().__init__(parent)
@@ -495,8 +495,9 @@ class GaugeDelegate(QStyledItemDelegate):
         """Rebuild the paint cache for a theme."""
         self._paints = Paints(theme)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
-        """Background and selection as usual, then the bar and the value."""
+    def _background(self, painter: QPainter, option: QStyleOptionViewItem,
+                    index: QModelIndex | QPersistentModelIndex) -> tuple[object, int] | None:
+        """Paint the cell's background and selection; the (snapshot, row) to draw, or None."""
         snap = _snapshot_of(index)
         row = index.data(RowRole) if index.isValid() else None
         opt = QStyleOptionViewItem(option)
@@ -505,8 +506,18 @@ class GaugeDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget is not None else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        if snap is None or row is None:
+        return None if snap is None or row is None else (snap, row)
+
+
+class GaugeDelegate(_CellDelegate):
+    """The table's margin-ratio cell: a zoned bar (ticks at 50 % and 80 %) and the value as text."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
+        """Background and selection as usual, then the bar and the value."""
+        found = self._background(painter, option, index)
+        if found is None:
             return
+        snap, row = found
         p = self._paints
         ratio = float(snap.cols["margin_ratio"][row])
         greyed = bool(snap.stale[row]) or int(snap.level[row]) == Level.LIQUIDATED
@@ -534,29 +545,15 @@ class GaugeDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-class LevelDelegate(QStyledItemDelegate):
+class LevelDelegate(_CellDelegate):
     """The table's level cell: a badge with the level's name in its colour."""
-
-    def __init__(self, parent=None, theme: Theme | None = None):
-        super().__init__(parent)
-        self._paints = Paints(theme or light_theme())
-
-    def set_theme(self, theme: Theme) -> None:
-        """Rebuild the paint cache for a theme."""
-        self._paints = Paints(theme)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
         """Background and selection as usual, then the badge."""
-        snap = _snapshot_of(index)
-        row = index.data(RowRole) if index.isValid() else None
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        if snap is None or row is None:
+        found = self._background(painter, option, index)
+        if found is None:
             return
+        snap, row = found
         p = self._paints
         level = STALE if snap.stale[row] else int(snap.level[row])
         w = p.fm_badge.horizontalAdvance(LEVEL_NAMES[level]) + 14

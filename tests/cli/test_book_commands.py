@@ -7,22 +7,8 @@ import sqlite3
 
 import pytest
 
-from isodesk.cli import main
 from isodesk.margin.markets import market_of
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture
-def demo_db(tmp_path, capsys):
-    db = tmp_path / "demo.db"
-    code, _, err = run(capsys, "status", "--db", str(db), "--demo")
-    assert code == 0, err
-    return db
+from tests.cli.conftest import run
 
 
 def test_status_json_has_every_figure(demo_db, capsys):

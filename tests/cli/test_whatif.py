@@ -11,21 +11,7 @@ import sqlite3
 
 import pytest
 
-from isodesk.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture
-def demo_db(tmp_path, capsys):
-    db = tmp_path / "demo.db"
-    code, _, err = run(capsys, "status", "--db", str(db), "--demo")
-    assert code == 0, err
-    return db
+from tests.cli.conftest import run
 
 
 def fingerprint(db):
