@@ -63,7 +63,7 @@ def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
     for record in store.positions(statuses=None):
         positions.append({
             "label": record.label, "symbol": record.symbol, "side": record.side, "venue": record.venue,
-            "status": record.status, "isolated_margin": str(record.isolated_margin),
+            "status": record.status, "isolated_margin": format(record.isolated_margin, "f"),
             "liquidation_price": liq.get(record.id), "mark": mark.get(record.id),
             "close_price": None if record.close_price is None else str(record.close_price),
         })
@@ -72,8 +72,9 @@ def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
         margin = sum((p.isolated_margin for p in store.positions(("open",)) if p.account_id == account.id),
                      Decimal(0))
         accounts.append({"name": account.name, "currency": account.currency,
-                         "free_balance": str(store.free_balance(account.id)),
-                         "total_isolated_margin": str(margin), "realized_loss": str(store.realized_loss(account.id))})
+                         "free_balance": format(store.free_balance(account.id), "f"),
+                         "total_isolated_margin": format(margin, "f"),
+                         "realized_loss": format(store.realized_loss(account.id), "f")})
     return {"summary": {"positions": positions, "accounts": accounts, "ticks": snap.feed.accepted,
                         "rejected_ticks": snap.feed.rejected, "clock": snap.clock}}
 
