@@ -158,8 +158,9 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
             outcome = evaluate(book, command.scenario)
             if command.grid is None:
                 return "evaluated", outcome
-            return "evaluated with grid", (outcome, uniform_grid(book, np.asarray(command.grid, dtype=np.float64),
-                                                                  betas=command.scenario.betas))
+            grid = uniform_grid(book, np.asarray(command.grid, dtype=np.float64), betas=command.scenario.betas,
+                                edits=command.scenario)
+            return "evaluated with grid", (outcome, grid)
         if isinstance(command, SaveScenario):
             name = command.name.strip()
             if not name:

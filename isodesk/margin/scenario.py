@@ -568,9 +568,10 @@ class GridOutcome:
 
 
 def uniform_grid(book: ScenarioBook, shocks: np.ndarray | Sequence[float],
-                 betas: Mapping[str, float] | None = None) -> GridOutcome:
+                 betas: Mapping[str, float] | None = None, *, edits: Scenario | None = None) -> GridOutcome:
     """Every market moved by the same percent (times its beta when ``betas`` names it), for each
-    value of ``shocks`` (percent, each > −100 after the beta); one vectorized pass per shock."""
+    value of ``shocks`` (percent, each > −100 after the beta); one vectorized pass per shock.
+    ``edits``: a scenario whose margin and leverage edits apply first (its shocks are ignored)."""
     shocks = np.asarray(shocks, dtype=np.float64)
     beta = np.ones(len(book.markets))
     for name, b in (betas or {}).items():
@@ -578,15 +579,16 @@ def uniform_grid(book: ScenarioBook, shocks: np.ndarray | Sequence[float],
     moves = shocks[:, None] * beta[None, :]                   # (S, M) percent
     if not np.all(np.isfinite(moves) & (moves > -100)):
         raise ScenarioError("every shock × beta must be a finite percent above −100 %")
-    batch, idx, n_acc = book.batch, book.account_index, len(book.accounts)
+    batch, free = edited_batch(book, edits) if edits is not None else (book.batch, book.free)
+    idx, n_acc = book.account_index, len(book.accounts)
     marks = (book.marks * (1.0 + moves / 100.0))[:, book.market_index]
     _, upnl, req = _state(batch, marks)
     margin = batch.margin
     liquidated = margin + upnl <= req
-    iso_equity = book.free + _account_sum(np.where(liquidated, 0.0, margin + upnl), idx, n_acc)
+    iso_equity = free + _account_sum(np.where(liquidated, 0.0, margin + upnl), idx, n_acc)
     iso_loss = _account_sum(np.where(liquidated, margin, np.maximum(0.0, -upnl)), idx, n_acc)
     iso_lost = _account_sum(liquidated.astype(np.float64), idx, n_acc).astype(np.int64)
-    pool = book.free + np.bincount(idx, weights=margin, minlength=n_acc)
+    pool = free + np.bincount(idx, weights=margin, minlength=n_acc)
     count = np.bincount(idx, minlength=n_acc)
     acc_upnl = _account_sum(upnl, idx, n_acc)
     cross_liq = (pool + acc_upnl <= _account_sum(req, idx, n_acc)) & (count > 0)

@@ -344,3 +344,19 @@ def test_grid_with_betas_and_a_mixed_book():
     eth = book.market_index == book.market("ETHUSDT")
     liq = price_levels(book.batch).liquidation_price
     assert np.allclose(grid.liquidation_shock[eth], (liq[eth] / 3_000.0 - 1) * 100 / 1.5)
+
+
+def test_grid_applies_the_scenarios_margin_edits():
+    """The equity curve of an edited book: each grid point equals evaluate() with the same edits."""
+    longs = [pos(f"l{i}", "long", 10.0, 100.0, 100.0, symbol="SOLUSDT", venue="binance-usdm") for i in range(2)]
+    book = ScenarioBook.build(longs, marks={"SOLUSDT": 100.0}, accounts=["a", "a"], free={"a": 1000.0})
+    edits = Scenario(margin_edits={1: 200.0})
+    shocks = [-15.0, -5.0, 0.0]
+    grid = uniform_grid(book, shocks, edits=edits)
+    plain = uniform_grid(book, shocks)
+    for k, shock in enumerate(shocks):
+        one = evaluate(book, Scenario(market_shock=("SOLUSDT", shock), margin_edits=edits.margin_edits))
+        assert grid.isolated_equity[k, 0] == pytest.approx(one.isolated.equity_after[0])
+        assert grid.cross_equity[k, 0] == pytest.approx(one.cross.equity_after[0])
+    # at −15 % both plain longs die (liquidation ≈ 90.5); the one topped up to 300 (liquidation ≈ 70.4) survives
+    assert plain.isolated_lost[0, 0] == 2 and grid.isolated_lost[0, 0] == 1
