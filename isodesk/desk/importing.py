@@ -63,4 +63,5 @@ def read_book_file(path: str | Path, catalog: TierCatalog) -> list[PositionSpec]
 def import_book_file(store: Store, path: str | Path, catalog: TierCatalog, *, ts: float) -> list[int]:
     """Read, check and import a position file in one transaction; returns the new position ids."""
     specs = read_book_file(path, catalog)
-    return import_positions(store, specs, ts=ts, default_account=specs[0].account if specs else "")
+    return import_positions(store, specs, ts=ts, default_account=specs[0].account if specs else "",
+                            currency_of=lambda spec: catalog.settlement(spec.venue, spec.contract, spec.symbol))

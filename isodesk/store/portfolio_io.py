@@ -265,25 +265,15 @@ def _export_row(p: PositionRecord, account_names: Mapping[int, str]) -> dict[str
 # -- into the store ---------------------------------------------------------------------------------
 
 
-def settlement_currency(spec: PositionSpec) -> str:
-    """The currency a new account for ``spec`` counts collateral in: the coin for inverse contracts
-    (the symbol before ``USD``), USDC on Hyperliquid or for ``…USDC`` symbols, else USDT."""
-    symbol = spec.symbol.upper()
-    if spec.contract == "inverse":
-        base = re.split(r"[-_/]?USD", symbol, maxsplit=1)[0]
-        return base or symbol
-    if spec.venue == "hyperliquid" or symbol.endswith("USDC"):
-        return "USDC"
-    return "USDT"
-
-
-def import_positions(store: Store, specs: list[PositionSpec], *, ts: float, default_account: str) -> list[int]:
+def import_positions(store: Store, specs: list[PositionSpec], *, ts: float, default_account: str,
+                     currency_of: Callable[[PositionSpec], str]) -> list[int]:
     """Insert ``specs`` as open positions, each funded with its isolated margin by a ledger entry
     ``external → position:<id>`` of kind ``import``, all in one transaction; return the new ids.
 
     Rows without an account go to ``default_account``; a missing account is created on the row's
-    venue in :func:`settlement_currency`. Raises :class:`ImportProblems` (writing nothing) if a
-    label already exists or an account's venue differs from a row's.
+    venue in the settlement currency ``currency_of(spec)`` gives (the venue's tier catalog knows it).
+    Raises :class:`ImportProblems` (writing nothing) if a label already exists or an account's venue
+    differs from a row's.
     """
     with store.transaction():
         problems: list[Problem] = []
@@ -302,7 +292,7 @@ def import_positions(store: Store, specs: list[PositionSpec], *, ts: float, defa
         ids = []
         for spec in specs:
             name = spec.account or default_account
-            account = store.account(name) or store.create_account(name, spec.venue, settlement_currency(spec), ts=ts)
+            account = store.account(name) or store.create_account(name, spec.venue, currency_of(spec), ts=ts)
             pid = store.insert_position(
                 label=spec.label, account_id=account.id, venue=spec.venue, symbol=spec.symbol,
                 contract=spec.contract, side=spec.side, quantity=spec.quantity,

@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
+from isodesk.desk.setup import shipped_catalog
 from isodesk.store import ImportProblems, PositionSpec, Problem, import_positions, read_positions, write_positions
+
+CATALOG = shipped_catalog()
+
+
+def CURRENCY(spec):
+    return CATALOG.settlement(spec.venue, spec.contract, spec.symbol)
+
 
 GOOD_CSV = """label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin,account,contract_size
 btc-long,bybit,BTCUSDT,linear,long,0.1000000000000000000001,50012.5,10,500.25,main,
@@ -120,7 +128,7 @@ def test_unknown_suffix_and_broken_json(tmp_path):
 def test_import_then_export_then_import_is_exact(store, tmp_path, suffix):
     source = tmp_path / "book.csv"
     source.write_text(GOOD_CSV)
-    ids = import_positions(store, read_positions(source), ts=100.0, default_account="main")
+    ids = import_positions(store, read_positions(source), ts=100.0, default_account="main", currency_of=CURRENCY)
     assert [p.id for p in store.positions()] == ids
     assert store.account("main").venue == "bybit" and store.account("coin").currency == "BTC"
     assert store.position_by_label("btc-long").isolated_margin == Decimal("500.25")
@@ -139,8 +147,8 @@ def test_import_then_export_then_import_is_exact(store, tmp_path, suffix):
 def test_import_refuses_labels_already_in_the_book(store, tmp_path):
     source = tmp_path / "book.csv"
     source.write_text(GOOD_CSV)
-    import_positions(store, read_positions(source), ts=1.0, default_account="main")
+    import_positions(store, read_positions(source), ts=1.0, default_account="main", currency_of=CURRENCY)
     before = (store.positions(None), store.ledger())
     with pytest.raises(ImportProblems, match="row 2, column label: 'btc-long' already exists in the book"):
-        import_positions(store, read_positions(source), ts=2.0, default_account="main")
+        import_positions(store, read_positions(source), ts=2.0, default_account="main", currency_of=CURRENCY)
     assert (store.positions(None), store.ledger()) == before
