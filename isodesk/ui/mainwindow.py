@@ -7,7 +7,6 @@ engine. UI state (geometry, docks, view, sort, theme) persists in an ini QSettin
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.session import DeskConfig
 from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
+from isodesk.ui.columns import fmt_money
 from isodesk.ui.dialogs import (
     ClosePositionDialog,
     CollateralDialog,
@@ -62,12 +62,6 @@ LEVEL_FILTERS = (("All levels", None), ("Safe", "safe"), ("Warning", "warning"),
 def ui_settings(path: Path) -> QSettings:
     """The ini file holding the UI state (geometry, docks, view, sort, theme)."""
     return QSettings(str(path), QSettings.Format.IniFormat)
-
-
-def _money(value: float, currency: str) -> str:
-    if not math.isfinite(value):
-        return "—"
-    return f"{value + 0.0:,.2f}" if currency.upper().startswith("USD") else f"{value + 0.0:,.6f}"
 
 
 class MainWindow(QMainWindow):
@@ -563,9 +557,10 @@ class MainWindow(QMainWindow):
         for a in snapshot.accounts:
             upnl = a.unrealized_pnl
             colour = self.theme.level_color(Level.SAFE if upnl >= 0 else Level.DANGER).name()
-            parts.append(f"<b>{a.name}</b>&nbsp; free {_money(a.free_balance, a.currency)} · margin "
-                         f"{_money(a.total_isolated_margin, a.currency)} · equity {_money(a.equity, a.currency)} · "
-                         f"uPnL <span style='color:{colour}'>{_money(upnl, a.currency)}</span> {a.currency}")
+            ccy = a.currency
+            parts.append(f"<b>{a.name}</b>&nbsp; free {fmt_money(a.free_balance, ccy)} · margin "
+                         f"{fmt_money(a.total_isolated_margin, ccy)} · equity {fmt_money(a.equity, ccy)} · "
+                         f"uPnL <span style='color:{colour}'>{fmt_money(upnl, ccy)}</span> {ccy}")
         self.totals_label.setText("&nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;&nbsp;".join(parts) if parts
                                   else "No accounts yet: deposit or import positions to start.")
         self.totals_label.setToolTip("Per account, in its settlement currency")
