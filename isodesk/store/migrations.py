@@ -212,3 +212,43 @@ def _venue_sync(db: sqlite_utils.Database) -> None:
     """What each import from a venue said about a position: its liquidation price, margin, what changed."""
     for statement in _VENUE_SYNC:
         db.execute(statement)
+
+
+_COMMAND_QUEUE = [
+    # Commands another process hands to the book's one writer (the running desk), and the desk's
+    # answer to each; also the record of every book-changing command by request id, so a retry of a
+    # command whose answer was lost is answered again instead of being executed twice.
+    """
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL CHECK (json_valid(body)),
+        origin TEXT NOT NULL DEFAULT '',
+        submitted_at REAL NOT NULL,
+        expires_at REAL,
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'cancelled', 'expired')),
+        accepted INTEGER CHECK (accepted IN (0, 1)),
+        reply TEXT CHECK (reply IS NULL OR json_valid(reply)),
+        answered_at REAL
+    ) STRICT
+    """,
+    "CREATE INDEX commands_by_state ON commands (state, id)",
+    # One counter every change of the book's contents moves (not prices): a reader that sees
+    # PRAGMA data_version move compares it to decide whether the book itself changed.
+    "CREATE TABLE book_clock (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT",
+    "INSERT INTO book_clock (id, version) VALUES (1, 0)",
+    *(f"""
+    CREATE TRIGGER book_clock_{table}_{event} AFTER {event.upper()} ON {table}
+    BEGIN UPDATE book_clock SET version = version + 1 WHERE id = 1; END
+    """ for table, event in (("accounts", "insert"), ("positions", "insert"), ("positions", "update"),
+                             ("ledger", "insert"), ("alerts", "insert"), ("alerts", "update"),
+                             ("settings", "insert"), ("settings", "update"), ("venue_reports", "insert"))),
+]
+
+
+@_migration("0004_command_queue")
+def _command_queue(db: sqlite_utils.Database) -> None:
+    """The command queue and record (one writer per book across processes) and the book's change counter."""
+    for statement in _COMMAND_QUEUE:
+        db.execute(statement)
