@@ -10,6 +10,7 @@ timed on a sample of ``--baseline-sample`` positions and scaled to N.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import statistics
@@ -60,8 +61,14 @@ def make_book(n: int, seed: int = 1) -> tuple[list[Position], np.ndarray]:
     return book, marks
 
 
+def _scalar_mm(t: TierTable, notional: float) -> float:
+    k = bisect.bisect_right(t.floors.tolist(), notional) - 1
+    return notional * float(t.mmr[k]) - float(t.amounts[k])
+
+
 def scalar_figures(p: Position, mark: float) -> dict[str, float]:
-    """The baseline: every figure of one position in plain Python floats (same formulas)."""
+    """The baseline: every figure of one position in plain Python floats (same formulas as the
+    engine's, written out scalar for timing only; the tests check the engine, not this)."""
     s, t = p.sign, p.tiers
     inverse = p.contract == "inverse"
     fee = p.taker_fee_rate if VENUES[p.venue].fee_in_requirement else 0.0
@@ -69,8 +76,9 @@ def scalar_figures(p: Position, mark: float) -> dict[str, float]:
     c1 = -s if inverse else s
     c0 = p.isolated_margin - c1 * entry_term
     liq_x = math.nan
-    if p.requirement == Requirement.MM_AT_ENTRY:
-        liq_x = (t.maintenance(entry_term) - c0) / (c1 - fee)
+    at_entry = p.requirement == Requirement.MM_AT_ENTRY
+    if at_entry:
+        liq_x = (_scalar_mm(t, entry_term) - c0) / (c1 - fee)
     else:
         for k in range(len(t)):
             r, a, lo, hi = float(t.mmr[k]), float(t.amounts[k]), float(t.floors[k]), float(t.caps[k])
@@ -86,7 +94,7 @@ def scalar_figures(p: Position, mark: float) -> dict[str, float]:
     notional = p.size / mark if inverse else p.size * mark
     upnl = s * p.size * (1 / p.entry_price - 1 / mark) if inverse else s * p.size * (mark - p.entry_price)
     balance = p.isolated_margin + upnl
-    mm = t.maintenance(notional)
+    mm = _scalar_mm(t, entry_term if at_entry else notional)
     liq = price(liq_x)
     out = {"liq": liq, "bankrupt": price(-c0 / c1), "notional": notional, "upnl": upnl, "balance": balance,
            "mm": mm, "ratio": (mm + fee * notional) / balance if balance > 0 else math.nan,

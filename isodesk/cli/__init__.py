@@ -11,11 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from isodesk import __version__
-from isodesk.cli import book, calc, replay, screenshot, status, whatif
+from isodesk.cli import book, calc, check, keys, replay, screenshot, status, whatif
 from isodesk.cli.app import add_app_options
 from isodesk.cli.errors import UserError
+from isodesk.desk.writer import BookBusy
+from isodesk.store import StoreError
 
-COMMANDS = (calc, status, replay, book, screenshot, whatif)
+COMMANDS = (calc, status, replay, book, keys, screenshot, whatif, check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from isodesk.cli import app
 
         return app.run(args)
+    from isodesk.logfile import start_logging
+
+    start_logging()
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"isodesk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, BookBusy) as exc:  # a full disk, an I/O error, a book another isodesk holds
+        print(f"isodesk {args.command}: {exc}; nothing was changed", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

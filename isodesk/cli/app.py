@@ -27,11 +27,13 @@ def run(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return 2
     from isodesk.desk.session import DeskConfig
+    from isodesk.logfile import start_logging
     from isodesk.runtime import tune_allocator
     from isodesk.ui.app import make_app
     from isodesk.ui.mainwindow import MainWindow, ui_settings
 
     tune_allocator()
+    start_logging()
     app = make_app()
     config = DeskConfig(db=args.db, demo=args.demo, feed=args.feed, speed=args.speed)
     window = MainWindow(config, settings=ui_settings(user_config_dir() / "ui.ini"), theme=args.theme)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from isodesk.cli.common import add_db_options, decimal_arg, store_from
+from isodesk.cli.deliver import JOB_WAIT_S, add_request_id_option, send
 from isodesk.cli.errors import UserError
-from isodesk.desk import Deposit, Desk, Withdraw
-from isodesk.desk.importing import import_book_file
-from isodesk.desk.setup import shipped_catalog
-from isodesk.store import StoreError
-from isodesk.store.portfolio_io import ImportProblems, write_positions
+from isodesk.desk import Deposit, Desk, Result, Withdraw
+from isodesk.desk.commands import ImportPositions, Reply
+from isodesk.store.portfolio_io import write_positions
 
 
 def add_parser(sub: Any) -> None:
@@ -31,14 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--venue", metavar="VENUE", help="import from a venue: binance-usdm, bybit, okx, hyperliquid")
     p.add_argument("--base-url", metavar="URL", help=argparse.SUPPRESS)  # a local recorded venue (tests), a proxy
     add_db_options(p)
+    add_request_id_option(p)
     p.set_defaults(handler=run_import)
-
-    p = sub.add_parser("keys", help="keep a venue's read-only API keys in the system keyring",
-                       description="Store (prompting, nothing echoed), or delete, the API keys `isodesk import "
-                                   "--venue` reads; they live in the operating system's keyring only.")
-    p.add_argument("action", choices=("set", "delete"), help="set or delete")
-    p.add_argument("venue", metavar="VENUE", help="binance-usdm, bybit, okx or hyperliquid")
-    p.set_defaults(handler=run_keys)
 
     p = sub.add_parser("export", help="write the book's positions to a CSV or JSON file")
     p.add_argument("file", metavar="FILE", help="a .csv or .json file to write")
@@ -54,11 +47,12 @@ def add_parser(sub: Any) -> None:
             p.add_argument("--venue", help="venue of a new account")
             p.add_argument("--currency", help="currency of a new account")
         add_db_options(p)
+        add_request_id_option(p)
         p.set_defaults(handler=run_transfer)
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """Import a position file, or a venue account, in one transaction."""
+    """Import a position file, or a venue account, through the book's desk in one transaction."""
     if (args.file is None) == (args.venue is None):
         raise UserError("give exactly one of FILE or --venue VENUE")
     if args.venue is not None:
@@ -66,18 +60,32 @@ def run_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    store = store_from(args)
-    try:
-        ids = import_book_file(store, path, shipped_catalog(), ts=time.time())
-    except ImportProblems as exc:
-        raise UserError(f"{path}: nothing imported; fix these and try again:\n" + "\n".join(
-            f"  {p}" for p in exc.problems)) from None
-    except (StoreError, ValueError) as exc:
-        raise UserError(f"{path}: nothing imported: {exc}") from None
-    finally:
-        store.close()
-    print(f"imported {len(ids)} position{'s' if len(ids) != 1 else ''} from {path}")
+    result = send(args, ImportPositions(str(path.resolve())))
+    if not result.accepted:
+        raise UserError(result.reason if result.reason.startswith(str(path.resolve()))
+                        else f"{path}: nothing imported: {result.reason}")
+    print(_said(result))
     return 0
+
+
+def _said(result: Result) -> str:
+    """A result's text, saying when it is the answer to an earlier sending of the same request."""
+    if result.reply is Reply.REPEATED:
+        return f"{result.reason} (answered before under request {result.request_id}; nothing done again)"
+    return result.reason
+
+
+def _finish_job(desk: Desk, started: Result) -> Result:
+    """Step a short-lived desk until its background venue read is written; the final result."""
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        desk.step()
+        for result in desk.drain_results():
+            if result.request_id == started.request_id:
+                return result
+        time.sleep(0.02)
+    return Result(started.request_id, False, f"the venue did not answer within {JOB_WAIT_S:g} s; nothing imported",
+                  kind=started.kind)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -96,40 +104,39 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_transfer(args: argparse.Namespace) -> int:
-    """Deposit into or withdraw from an account's free balance through the desk."""
+    """Deposit into or withdraw from an account's free balance through the book's desk (the running
+    app's when it is open)."""
+    if args.command == "deposit":
+        command: Deposit | Withdraw = Deposit(args.amount, account=args.account, venue=args.venue,
+                                              currency=args.currency)
+    else:
+        command = Withdraw(args.amount, account=args.account)
+    result = send(args, command)
+    if not result.accepted:
+        raise UserError(result.reason)
     store = store_from(args)
-    desk = Desk(store, None, catalog=shipped_catalog())
     try:
-        if args.command == "deposit":
-            command = Deposit(args.amount, account=args.account, venue=args.venue, currency=args.currency)
-        else:
-            command = Withdraw(args.amount, account=args.account)
-        result = desk.apply(command)
-        if not result.accepted:
-            raise UserError(result.reason)
         account = args.account or (store.accounts()[0].name if len(store.accounts()) == 1 else "")
         acct = store.account(account) if account else None
         tail = f"; free balance now {store.free_balance(acct.id)} {acct.currency}" if acct else ""
-        print(result.reason + tail)
     finally:
-        desk.close()
+        store.close()
+    print(_said(result) + tail)
     return 0
 
 
 def run_venue_import(args: argparse.Namespace) -> int:
-    """Import (or re-sync) a venue account's isolated positions and show the reconciliation."""
-    from isodesk.desk.venue_sync import import_from_venue
-    from isodesk.venues.errors import VenueError
+    """Import (or re-sync) a venue account's isolated positions through the book's desk and show the
+    reconciliation (the running app's desk when it is open: then its one-line answer)."""
+    from isodesk.desk.venue_jobs import ImportFromVenue
 
-    store = store_from(args)
-    try:
-        report = import_from_venue(store, args.venue, shipped_catalog(), ts=time.time(), base_url=args.base_url)
-    except VenueError as exc:
-        raise UserError(f"--venue {args.venue}: nothing imported: {exc}") from None
-    except (StoreError, ValueError) as exc:
-        raise UserError(f"--venue {args.venue}: nothing imported: {exc}") from None
-    finally:
-        store.close()
+    result = send(args, ImportFromVenue(args.venue, base_url=args.base_url), wait_s=JOB_WAIT_S, after=_finish_job)
+    if not result.accepted:
+        raise UserError(f"--venue {args.venue}: nothing imported: {result.reason}")
+    report = result.payload
+    if report is None:  # answered by the running app: its summary line
+        print(_said(result))
+        return 0
     for item in report.synced:
         r = item.reconciliation
         ours = "—" if r.isodesk_liquidation_price is None else f"{r.isodesk_liquidation_price:,.6g}"
@@ -146,27 +153,4 @@ def run_venue_import(args: argparse.Namespace) -> int:
     n = len(report.synced)
     print(f"imported {n} position{'s' if n != 1 else ''} from {report.venue} "
           f"({len(report.created)} new, {len(report.updated)} updated, {len(report.flagged)} flagged)")
-    return 0
-
-
-def run_keys(args: argparse.Namespace) -> int:
-    """Set (prompting with getpass) or delete a venue's keys in the keyring."""
-    import getpass
-
-    from isodesk.venues.errors import VenueError
-    from isodesk.venues.keys import PROMPTS, delete_credentials, save_credentials
-    from isodesk.venues.registry import venue_spec
-
-    try:
-        spec = venue_spec(args.venue)
-        if args.action == "delete":
-            found = delete_credentials(spec)
-            print(f"{spec.venue}: keys {'deleted' if found else 'were not set'}")
-            return 0
-        values = {name: getpass.getpass(f"{spec.venue} {PROMPTS.get(name, name)}: ").strip()
-                  for name in spec.credentials}
-        save_credentials(spec, values)
-    except VenueError as exc:
-        raise UserError(str(exc)) from None
-    print(f"{spec.venue}: keys saved in the system keyring (service 'isodesk'); use read-only keys")
     return 0

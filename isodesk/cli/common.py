@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from isodesk.cli.errors import UserError
 from isodesk.desk.setup import open_book
+from isodesk.margin.bounds import BoundsError, check_amount, printable
 from isodesk.store import Store, StoreError
 
 
@@ -27,15 +28,22 @@ def store_from(args: argparse.Namespace) -> Store:
         raise UserError(f"--db {args.db or '(default)'}: {exc}") from None
 
 
+def reason(exc: BoundsError) -> str:
+    """A bounds refusal without its leading ``field:`` (for a caller that names the field itself)."""
+    return str(exc).removeprefix(f"{exc.field}: ")
+
+
 def decimal_arg(text: str) -> Decimal:
-    """An exact decimal amount from the command line (``argparse`` type)."""
+    """An exact amount of money from the command line (``argparse`` type), within the bounds of
+    :func:`isodesk.margin.bounds.check_amount`: written with a ``.`` decimal point (a comma is
+    refused with the reason), finite, greater than 0, at most 10^12 and 8 decimal places.
+
+    ``argparse`` names the argument (``argument AMOUNT: …``) and exits with status 2.
+    """
     try:
-        value = Decimal(text.replace("_", ""))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+        return check_amount(text, "amount")
+    except BoundsError as exc:
+        raise argparse.ArgumentTypeError(reason(exc)) from None
 
 
 def num(value: float, digits: int = 2) -> str:
@@ -64,7 +72,12 @@ def json_number(value: Any) -> Any:
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
-    """A plain text table with aligned columns (``right``: indices of right-aligned columns)."""
+    """A plain text table with aligned columns (``right``: indices of right-aligned columns).
+
+    Every cell goes through :func:`~isodesk.margin.bounds.printable`: stored text written before the
+    bounds existed (a label holding ``ESC[2J``) is shown as its escape, never sent to the terminal.
+    """
+    rows = [[printable(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:

@@ -2,6 +2,14 @@
 
 Prints each event (level change, liquidation) as a JSON line with the tick time, then a summary
 of the final book. It works on a copy of the database unless ``--commit`` is given.
+
+Every row passes the feeds' tick guard: a bad row (unreadable, a NaN, 0 or 1e-300 price, a
+millisecond timestamp, a row older than one already played, a lone spike the next price of its
+market contradicts) is skipped, and the summary lists it by file line with the reason
+(``rejected_rows``); a big move the next price confirms is a real move and is played. Symbols of
+the path that no open position uses are listed as ``unknown_symbols`` (their prices move nothing:
+often a typo). Without ``--json`` both lists are also written out for a reader after the summary.
+``--strict`` refuses a file with any bad row instead: every bad line listed, nothing run (exit 2).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from isodesk.cli.errors import UserError
 from isodesk.desk import Desk, Snapshot
 from isodesk.desk.setup import shipped_catalog
 from isodesk.feeds.base import FeedError
+from isodesk.feeds.replay import RejectedRow, ReplayFeed
+from isodesk.margin.markets import market_of
 from isodesk.paths import default_db_path
 from isodesk.store import Store
 
@@ -31,7 +41,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("prices", metavar="PRICES.csv", help="CSV with columns ts,symbol,price (ts ISO 8601 or Unix s)")
     add_db_options(p)
     p.add_argument("--commit", action="store_true", help="write the outcome into the database itself")
-    p.add_argument("--json", action="store_true", help="JSON lines only (the default prints them too)")
+    p.add_argument("--json", action="store_true", help="JSON lines only (the default prints them, then the "
+                                                       "rejected rows and unknown symbols for a reader)")
+    p.add_argument("--strict", action="store_true", help="refuse the whole file if any row is bad: every bad "
+                                                         "line is listed, nothing is run (default: bad rows are "
+                                                         "skipped and listed in the summary)")
     p.add_argument("--stale-after", type=float, default=3600.0, metavar="SECONDS",
                    help="a price older than this (path time) is stale and liquidates nothing (default 3600)")
     p.set_defaults(handler=run)
@@ -53,8 +67,13 @@ def _working_copy(args: argparse.Namespace, tmp: Path) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "db": str(copy), "demo": False})
 
 
-def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
-    """The final book: per position status, isolated margin, liquidation price; per account totals."""
+def summary(desk: Desk, snap: Snapshot, feed: ReplayFeed | None = None,
+            unknown: list[str] | None = None) -> dict[str, Any]:
+    """The final book: per position status, isolated margin, liquidation price; per account totals.
+
+    With the ``feed`` that was played: ``rejected_rows`` (by line: reason, symbol, ts, price, why)
+    and ``unknown_symbols`` (``unknown``: path symbols no open position used when the play began).
+    """
     store: Store = desk.store
     liq = {int(pid): json_number(float(snap.cols["liquidation_price"][row]))
            for row, pid in enumerate(snap.book.position_ids)}
@@ -75,22 +94,50 @@ def summary(desk: Desk, snap: Snapshot) -> dict[str, Any]:
                          "free_balance": format(store.free_balance(account.id), "f"),
                          "total_isolated_margin": format(margin, "f"),
                          "realized_loss": format(store.realized_loss(account.id), "f")})
-    return {"summary": {"positions": positions, "accounts": accounts, "ticks": snap.feed.accepted,
-                        "rejected_ticks": snap.feed.rejected, "clock": snap.clock}}
+    out = {"positions": positions, "accounts": accounts, "ticks": snap.feed.accepted,
+           "rejected_ticks": snap.feed.rejected, "clock": snap.clock}
+    if feed is not None:
+        out["rejected_rows"] = [row.as_json() for row in _by_line(feed.rejected_rows)]
+        out["unknown_symbols"] = list(unknown or [])
+    return {"summary": out}
+
+
+def unknown_symbols(feed: ReplayFeed, store: Store) -> list[str]:
+    """The symbols of ``feed``'s path that no open position of ``store`` is marked by, in path order
+    (call it before the play: a position the path liquidates still counts)."""
+    markets = {market_of(p.venue, p.symbol) for p in store.positions(("open",))}
+    return [s for s in feed.symbols if s not in markets]
+
+
+def _by_line(rows: list[RejectedRow]) -> list[RejectedRow]:
+    return sorted(rows, key=lambda r: r.line)
+
+
+def readable(feed: ReplayFeed, unknown: list[str]) -> str:
+    """The rejected rows and unknown symbols as lines for a reader (empty when there are none)."""
+    lines = []
+    rows = _by_line(feed.rejected_rows)
+    if rows:
+        name = feed.path.name if feed.path is not None else feed.name
+        lines.append(f"{name}: {len(rows)} row{'s' if len(rows) != 1 else ''} skipped:")
+        lines += [f"  {row}" for row in rows]
+    if unknown:
+        lines.append(f"no open position uses {', '.join(unknown)}: {'its' if len(unknown) == 1 else 'their'} "
+                     "prices moved nothing")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay the path and print events and the summary."""
-    from isodesk.feeds.replay import ReplayFeed
-
     path = Path(args.prices)
     try:
-        feed = ReplayFeed(path, speed=None)
+        feed = ReplayFeed(path, speed=None, strict=args.strict)
     except (FeedError, OSError) as exc:
         raise UserError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="isodesk-replay-") as tmp:
         work = args if args.commit else _working_copy(args, Path(tmp))
         store = store_from(work)
+        unknown = unknown_symbols(feed, store)
         desk = Desk(store, feed, catalog=shipped_catalog(), stale_after_s=args.stale_after)
         try:
             while True:
@@ -100,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
                         print(json.dumps(event.as_json(), allow_nan=False), flush=True)
                 if snap.feed.finished:
                     break
-            print(json.dumps(summary(desk, desk.snapshot), allow_nan=False))
+            print(json.dumps(summary(desk, desk.snapshot, feed, unknown), allow_nan=False))
+            text = readable(feed, unknown)
+            if text and not args.json:
+                print(text)
         finally:
             desk.close()
     return 0

@@ -79,7 +79,12 @@ def reconcile_text(r: Reconciliation | None) -> str:
 
 
 def render(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) -> str:
-    """The status table and the account totals as text."""
+    """The status table and the account totals as text.
+
+    Labels, symbols and account names come from the book, which may predate the bounds on text:
+    :func:`~isodesk.cli.common.table` shows every cell through ``bounds.printable``, so a stored
+    escape sequence is printed as ``\\x1b[2J`` and never drives the terminal (``--json`` escapes
+    by itself)."""
     info, cols = snap.book, snap.cols
     recon = recon or {}
     rows = []
@@ -115,6 +120,9 @@ def render(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) ->
 def run(args: argparse.Namespace) -> int:
     """Print the book's status once, or every ``--interval`` seconds with ``--watch``."""
     store = store_from(args)
+    if getattr(store, "read_only", False):
+        print(f"isodesk status: note: {store.path} is read-only ({store.read_only_reason}); showing it as it is, "
+              "nothing will be written", file=sys.stderr)
     desk = Desk(store, None, catalog=shipped_catalog(), observe_only=True)
     try:
         shown = 0

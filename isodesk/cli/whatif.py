@@ -9,11 +9,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from isodesk.cli.common import add_db_options, money, price_text, store_from, table
 from isodesk.cli.errors import UserError
 from isodesk.desk.whatif import scenario_book
+from isodesk.margin.bounds import (
+    BoundsError,
+    check_amount,
+    check_leverage,
+    check_move_pct,
+    check_price,
+    parse_decimal,
+    printable,
+)
 from isodesk.margin.scenario import Move, Outcome, Scenario, ScenarioBook, ScenarioError, Shock, evaluate
 
 
@@ -45,16 +56,17 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def parse_shock(text: str) -> tuple[str, Shock]:
-    """``SYMBOL=-15%`` (percent of the current mark) or ``SYMBOL=52000`` (a price)."""
-    symbol, value = _split(text, "--shock")
-    raw = value.replace("_", "").replace(",", "").strip()
-    pct = raw.endswith("%")
-    number = _number(raw.removesuffix("%").strip(), text, "--shock")
+def parse_shock(text: str, option: str = "--shock") -> tuple[str, Shock]:
+    """``SYMBOL=-15%`` (percent of the current mark) or ``SYMBOL=52000`` (a price), each within
+    the bounds (``isodesk.margin.bounds``: a move above −100 %, a price from 10^-12 to 10^12); a
+    decimal comma (``-1,5%``) is refused with the reason, never read as −15 %."""
+    symbol, value = _split(text, option)
+    pct = value.endswith("%")
+    number = _bounded(value.removesuffix("%").strip(), text, option, check_move_pct if pct else check_price)
     try:
-        return symbol, Shock.pct(number) if pct else Shock.price(number)
+        return symbol, Shock.pct(float(number)) if pct else Shock.price(float(number))
     except ScenarioError as exc:
-        raise UserError(f"--shock {text}: {exc}") from None
+        raise UserError(f"{option} {text}: {exc}") from None
 
 
 def _split(text: str, option: str) -> tuple[str, str]:
@@ -64,14 +76,28 @@ def _split(text: str, option: str) -> tuple[str, str]:
     return symbol.strip(), value.strip()
 
 
-def _number(raw: str, text: str, option: str) -> float:
+def _bounded(raw: str, text: str, option: str, check: Callable[[Decimal, str], Decimal] | None = None) -> Decimal:
+    """``raw`` read by ``bounds.parse_decimal`` (and held to ``check``); :class:`UserError` naming
+    ``OPTION TEXT`` otherwise."""
+    field = f"{option} {text}"
     try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(f"{option} {text}: {raw!r} is not a number") from None
+        value = parse_decimal(raw, field)
+        return check(value, field) if check is not None else value
+    except BoundsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _number(raw: str, text: str, option: str) -> float:
+    """A plain number (a beta) as a float: written as ``bounds.parse_decimal`` reads it, finite as a float."""
+    value = float(_bounded(raw, text, option))
     if not math.isfinite(value):
-        raise UserError(f"{option} {text}: {raw!r} is not a finite number")
+        raise UserError(f"{option} {text}: {raw!r} is too large")
     return value
+
+
+def _margin_edit(raw: str, text: str) -> float:
+    """``+500`` / ``-500``: a signed amount whose size is an amount within the bounds."""
+    return float(_bounded(raw, text, "--margin", lambda value, field: check_amount(abs(value), field).copy_sign(value)))
 
 
 def _position_id(book: ScenarioBook, name: str, option: str) -> int:
@@ -90,10 +116,7 @@ def build_scenario(args: argparse.Namespace, book: ScenarioBook) -> Scenario:
         symbol, value = _split(args.market, "--market")
         if not value.endswith("%"):
             raise UserError(f"--market {args.market}: the market shock is a percent (e.g. {symbol}=-15%)")
-        pct = _number(value.removesuffix("%").strip(), args.market, "--market")
-        if pct <= -100:
-            raise UserError(f"--market {args.market}: {pct:g} % is at or below −100 %")
-        market = (symbol, pct)
+        market = (symbol, float(_bounded(value.removesuffix("%").strip(), args.market, "--market", check_move_pct)))
     betas = {}
     for text in args.beta:
         symbol, value = _split(text, "--beta")
@@ -102,18 +125,29 @@ def build_scenario(args: argparse.Namespace, book: ScenarioBook) -> Scenario:
     for text in args.margin:
         name, value = _split(text, "--margin")
         pid = _position_id(book, name, "--margin")
-        margin_edits[pid] = margin_edits.get(pid, 0.0) + _number(value.replace("_", ""), text, "--margin")
+        margin_edits[pid] = margin_edits.get(pid, 0.0) + _margin_edit(value, text)
     leverage_edits = {}
     for text in args.leverage:
         name, value = _split(text, "--leverage")
-        leverage_edits[_position_id(book, name, "--leverage")] = _number(value.rstrip("xX×"), text, "--leverage")
+        leverage_edits[_position_id(book, name, "--leverage")] = float(
+            _bounded(value.rstrip("xX×"), text, "--leverage", check_leverage))
     path = None
     if args.step:
         if shocks or market:
             raise UserError("--step: a path replaces --shock and --market; give the moves in each --step")
-        path = tuple(Move(dict(parse_shock(item) for item in step.split(",") if item.strip())) for step in args.step)
+        path = tuple(Move(dict(_step(step))) for step in args.step)
     return Scenario(shocks=shocks, market_shock=market, betas=betas, margin_edits=margin_edits,
                     leverage_edits=leverage_edits, path=path)
+
+
+def _step(step: str) -> list[tuple[str, Shock]]:
+    """One ``--step``: moves separated by commas, so a decimal comma cannot be written in one."""
+    items = [item.strip() for item in step.split(",") if item.strip()]
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--step {step}: {item!r} is not SYMBOL=MOVE; a comma separates the moves of a step, "
+                            "so write decimals with '.' (1.5 %, not 1,5 %)")
+    return [parse_shock(item, "--step") for item in items]
 
 
 def render(outcome: Outcome) -> str:
@@ -158,7 +192,7 @@ def render(outcome: Outcome) -> str:
         moves = _moves(book, outcome.prices[0]) or "no price moves"
     else:
         moves = "; ".join(f"step {i + 1}: {_moves(book, row) or 'no move'}" for i, row in enumerate(outcome.prices))
-    return (f"Scenario: {moves}\n\n{positions}\n\n{accounts}\n\n{total}\n\n"
+    return (f"Scenario: {printable(moves)}\n\n{positions}\n\n{accounts}\n\n{total}\n\n"
             "Losses are positive, in each account's currency: a liquidated position loses its isolated margin, "
             "an open one its unrealized loss;\ncross margin pools each account (never across venues) and a "
             "liquidated pool loses all of it. 'needs' = collateral to survive the scenario.")

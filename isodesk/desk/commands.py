@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from isodesk.store.records import JournalEntry
 
@@ -154,13 +155,35 @@ class JournalPage:
     currencies: Mapping[int, str]
 
 
+@dataclass(frozen=True, slots=True)
+class ImportPositions:
+    """Import every position of a CSV or JSON file (``path``, absolute) in one transaction, or none."""
+
+    path: str
+    request_id: str = field(default_factory=new_request_id)
+
+
 Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
-           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal)
+           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal | ImportPositions)
+
+
+class Reply(StrEnum):
+    """What kind of answer a :class:`Result` is; code decides by this, never by the reason's text."""
+
+    ACCEPTED = "accepted"        # done now
+    REJECTED = "rejected"        # refused; nothing changed; ``reason`` says why
+    REPEATED = "repeated"        # this request id was answered before: the original answer, nothing done again
+    UNKNOWN = "unknown"          # the desk failed mid-way; retrying with the same request id is safe
+    STARTED = "started"          # a background job began; its final answer follows with the same request id
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The desk's answer: accepted, or rejected with the reason shown to the user verbatim."""
+    """The desk's answer: accepted, or rejected with the reason shown to the user verbatim.
+
+    ``kind`` names the command (``"Deposit"``…) and ``reply`` says what kind of answer this is;
+    ``accepted`` is True for ``accepted``, ``repeated`` of an accepted command, and ``started``.
+    """
 
     request_id: str
     accepted: bool
@@ -169,6 +192,12 @@ class Result:
     position_id: int | None = None
     snapshot_version: int | None = None
     payload: object = None
+    kind: str = ""
+    reply: Reply | None = None
+
+    def __post_init__(self) -> None:
+        if self.reply is None:
+            object.__setattr__(self, "reply", Reply.ACCEPTED if self.accepted else Reply.REJECTED)
 
 
 class CommandRejected(Exception):

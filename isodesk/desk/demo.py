@@ -15,7 +15,8 @@ from isodesk.store.ledger import EXTERNAL, free_ref, position_ref
 
 def demo_document() -> dict[str, Any]:
     """The demo book as shipped."""
-    return json.loads(resource_path("demo", "book.json").read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(resource_path("demo", "book.json").read_text(encoding="utf-8"))
+    return doc
 
 
 def demo_marks() -> dict[str, float]:

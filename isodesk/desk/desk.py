@@ -1,11 +1,18 @@
 """The risk desk: owns the book, the feed and the engine, and is the only writer of the database.
 
 ``step(now)`` takes the feed's new ticks, stores them, recomputes every position in one engine
-call, moves risk levels (with hysteresis), liquidates positions whose mark has reached their
+call, moves risk levels (with hysteresis), liquidates positions whose fresh mark has reached their
 liquidation price (alone: no other position and no free balance changes) and publishes an
 immutable :class:`Snapshot`. ``apply(command)`` validates and executes one command in one
 transaction and answers accepted or rejected with the reason. No Qt here: the worker thread,
 a test or the command line drives it the same way.
+
+One writer per book, across processes: a desk that may write holds the book's writer lock
+(:mod:`isodesk.desk.writer`) for its whole life; a second one raises :class:`BookBusy`. Commands
+from other processes arrive through the book's command queue (:mod:`isodesk.store.command_log`)
+and are executed by ``step()`` through the same ``apply``. Building a desk only reads: it never
+liquidates; only a fresh tick that passed the feed's guard, inside ``step()``, can. Every step
+notices changes another process made to the file (``PRAGMA data_version``) and reloads.
 """
 
 from __future__ import annotations
@@ -13,13 +20,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from isodesk.desk import operations, scenario_jobs
+from isodesk.desk import operations, registry, scenario_jobs
 from isodesk.desk.book import LoadedBook, load_book
 from isodesk.desk.commands import (
     AcknowledgeAlert,
@@ -27,21 +37,23 @@ from isodesk.desk.commands import (
     CommandRejected,
     JournalPage,
     ReadJournal,
+    Reply,
     Result,
     SetPaused,
     SetSpeed,
     SetThresholds,
 )
 from isodesk.desk.events import EventKind, PositionEvent
-from isodesk.desk.levels import Level, Thresholds, classify
-from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
+from isodesk.desk.levels import Level, Thresholds
+from isodesk.desk.rules import levels as classify
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
+from isodesk.desk.writer import BookBusy, WriterLock
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, mark_figures
 from isodesk.margin.markets import market_of
-from isodesk.store import Account, Store, StoreError
+from isodesk.store import Account, Store, StoreError, command_log
 from isodesk.store.ledger import pnl_ref, position_ref
 from isodesk.venues.reconcile import DEFAULT_TOLERANCE_PCT, TOLERANCE_KEY
 
@@ -50,6 +62,8 @@ log = logging.getLogger("isodesk.desk")
 DEFAULT_STALE_AFTER_S = 60.0
 THRESHOLDS_KEY = "desk.thresholds"
 STALE_KEY = "desk.stale_after_s"
+COMPACT_EVERY_S = 60.0  # each call compacts a bounded slice (store.compact_prices), so it keeps up
+__all__ = ["BookBusy", "Desk", "price_decimal"]
 
 
 def price_decimal(price: float) -> Decimal:
@@ -61,14 +75,28 @@ class Desk:
     """The headless risk desk. Not thread-safe: one thread owns it (the worker, or the CLI).
 
     ``observe_only`` makes a desk that reads and recomputes but never writes (``isodesk status``
-    beside a running app): no alerts, no liquidations, no stored ticks, no commands.
+    beside a running app, a second window): no alerts, no liquidations, no stored ticks, no
+    commands; ``writer_note`` says why it only observes. A writing desk takes the book's writer
+    lock (``program`` names it for whoever finds the book busy) or raises :class:`BookBusy`.
     """
 
     def __init__(self, store: Store, feed: Feed | None, *, catalog: TierCatalog,
                  clock: Callable[[], float] = time.time, stale_after_s: float | None = None,
-                 observe_only: bool = False):
+                 observe_only: bool = False, program: str = "an isodesk command", writer_note: str = ""):
         self.store = store
         self.observe_only = observe_only
+        self.writer_note = writer_note
+        self._lock: WriterLock | None = None
+        if not observe_only and str(store.path) != ":memory:":
+            self._lock = WriterLock.acquire(store.path, program)
+        try:
+            self._init(store, feed, catalog, clock, stale_after_s)
+        except BaseException:
+            self._release()
+            raise
+
+    def _init(self, store: Store, feed: Feed | None, catalog: TierCatalog, clock: Callable[[], float],
+              stale_after_s: float | None) -> None:
         self.feed = feed
         self.catalog = catalog
         self._clock = clock
@@ -80,42 +108,168 @@ class Desk:
         self.paused = False
         self.version = 0
         self.rejected_commands = 0
+        self.failures = 0
+        self.last_failure: str | None = None
         self._events: list[PositionEvent] = []
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
+        self._queued_jobs: dict[str, str] = {}  # request id → origin, of queued venue imports running
         self._market_price: dict[str, float] = {}
         self._market_ts: dict[str, float] = {}
-        for symbol, (ts, price) in store.latest_prices().items():
-            self._market_price[symbol], self._market_ts[symbol] = price, ts
+        self._step_low: dict[str, float] = {}   # lowest and highest accepted price of each market in this step
+        self._step_high: dict[str, float] = {}
+        self._take_stored_prices()
         self._last_clock: float | None = None
         self._last_tick_at: float | None = None
+        self._last_compaction = self._clock()
         self._step_started = time.monotonic()
+        self._data_version = command_log.data_version(store)
+        self._book_version = command_log.book_version(store)
+        self._last_alert_id = self._max_alert_id()
         self.book = self._load()
         self._accounts = self._read_accounts()
         self._level = np.zeros(len(self.book), dtype=np.int8)
         self._stale = np.zeros(len(self.book), dtype=bool)
         self._level[~self.book.open_rows] = Level.LIQUIDATED
         self._initial_levels = True
-        self.snapshot: Snapshot = self._recompute(self._now())
+        self.snapshot: Snapshot = self._recompute(self._now(), fresh=frozenset())
+
+    @property
+    def writer(self) -> bool:
+        """True when this desk may change the book (it holds the writer lock)."""
+        return not self.observe_only
+
+    def _take_stored_prices(self) -> None:
+        """Latest stored price of each market that passes the stored-price rule (never a future, a
+        millisecond or an out-of-bounds row); a newer stored price replaces an older mark."""
+        for symbol, (ts, price) in self.store.latest_prices(now=self._clock()).items():
+            if ts >= self._market_ts.get(symbol, -math.inf):
+                self._market_price[symbol], self._market_ts[symbol] = price, ts
+
+    def _max_alert_id(self) -> int:
+        return int(self.store.db.conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchall()[0][0])
 
     # -- the tick ---------------------------------------------------------------------------------
 
     def step(self, now: float | None = None) -> Snapshot:
-        """Take new ticks, store them, recompute, move levels, liquidate, publish a snapshot."""
+        """Follow other processes' changes, take queued commands, take new ticks, store them,
+        recompute, move levels, liquidate on fresh marks, publish a snapshot."""
         self._step_started = time.monotonic()
         wall = self._clock() if now is None else now
+        self._follow()
         ticks: list[Tick] = []
         if self.feed is not None and not self.paused:
             ticks = self.feed.poll(wall)
+        fresh: frozenset[str] = frozenset()
+        self._step_low, self._step_high = {}, {}
         if ticks:
             self._take_ticks(ticks)
             self._last_tick_at = wall
+            fresh = frozenset(t.symbol for t in ticks)
         clock = wall
         if self.feed is not None and self.feed.clock_from_ticks:
             clock = self._last_clock if self._last_clock is not None else wall
-        self._late_results.extend(self._venue_jobs.finish(self, ts=clock))
-        self.snapshot = self._recompute(clock)
+        self._finish_jobs(clock)
+        self.snapshot = self._recompute(clock, fresh=fresh)
+        if self.writer and not (self.feed is not None and self.feed.clock_from_ticks) \
+                and wall - self._last_compaction >= COMPACT_EVERY_S:
+            self._last_compaction = wall
+            self.store.compact_prices(now=wall)
         return self.snapshot
+
+    def _finish_jobs(self, clock: float) -> None:
+        for result in self._venue_jobs.finish(self, ts=clock):
+            origin = self._queued_jobs.pop(result.request_id, None)
+            if origin is not None:
+                self._answer_queued(result, origin, clock)
+            self._late_results.append(result)
+
+    # -- other processes ----------------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        """Reload when another process changed the book, show the alerts it wrote, run queued commands."""
+        if self.writer and command_log.has_queued(self.store):
+            self.process_queue()
+        version = command_log.data_version(self.store)
+        if version == self._data_version:
+            return
+        self._data_version = version
+        if not self.writer:
+            self._take_stored_prices()
+        book_version = command_log.book_version(self.store)
+        if book_version != self._book_version:
+            self._book_version = book_version
+            log.info("the book changed in another process; reloading")
+            self.reload()
+            self._external_alerts()
+
+    def _external_alerts(self) -> None:
+        """Alerts another process wrote since the last look, as events (in order)."""
+        for alert in reversed(self.store.alerts(limit=500)):
+            if alert.id <= self._last_alert_id:
+                continue
+            self._last_alert_id = alert.id
+            row = self.book.row_of(alert.position_id) if alert.position_id is not None else None
+            self._events.append(PositionEvent(
+                kind=EventKind.EXTERNAL, position_id=int(alert.position_id or 0),
+                label=self.book.info.labels[row] if row is not None else "", symbol=self.book.info.symbols[row]
+                if row is not None else "", level=alert.level, previous="", ts=alert.ts, price=math.nan,
+                message=alert.message, alert_id=alert.id))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction of this desk's; before it commits, the file's change counters are noted
+        (inside the transaction no other process can commit), so this desk's own writes never look
+        like another process's and another process's never hide behind this desk's."""
+        with self.store.transaction():
+            yield
+            self._note_own_writes()
+
+    def _note_own_writes(self) -> None:
+        self._data_version = command_log.data_version(self.store)
+        self._book_version = command_log.book_version(self.store)
+        self._last_alert_id = self._max_alert_id()
+
+    def process_queue(self) -> list[Result]:
+        """Execute the commands other processes queued for this book, oldest first; their results.
+
+        Each is answered in the ``commands`` table in the same transaction as its effects; an
+        expired one is never executed; one that does not decode is answered with the reason.
+        """
+        if not self.writer:
+            return []
+        now = self._clock()
+        command_log.expire(self.store, now)
+        results = []
+        for row in command_log.queued(self.store):
+            if row.request_id in self._queued_jobs:
+                continue
+            try:
+                command = registry.decode(row.kind, row.body)
+            except registry.BadCommand as exc:
+                result = Result(row.request_id, False, str(exc), kind=row.kind)
+                self._answer_queued(result, row.origin, now)
+            else:
+                result = self.apply(command, origin=row.origin)
+                if result.reply is Reply.STARTED:
+                    self._queued_jobs[row.request_id] = row.origin
+                    command_log.mark_running(self.store, row.request_id)
+                else:
+                    answered = command_log.find(self.store, row.request_id)
+                    if answered is not None and answered.state == command_log.QUEUED:
+                        self._answer_queued(result, row.origin, now)
+            log.info("queued %s %s from %s: %s", row.kind, row.request_id, row.origin or "?", result.reply)
+            results.append(result)
+        return results
+
+    def _answer_queued(self, result: Result, origin: str, ts: float) -> None:
+        try:
+            with self._writing():
+                command_log.record_answer(self.store, request_id=result.request_id, kind=result.kind, body={},
+                                          origin=origin, ts=ts, accepted=result.accepted,
+                                          reply=registry.result_to_json(result))
+        except StoreError as exc:  # cancelled by its sender meanwhile
+            log.info("answer to %s not recorded: %s", result.request_id, exc)
 
     def drain_results(self) -> list[Result]:
         """Final results of background jobs (venue imports) finished since the last call."""
@@ -126,9 +280,12 @@ class Desk:
         if not self.observe_only and (self.feed is None or not self.feed.writes_prices_table):
             self.store.insert_prices([(t.ts, t.symbol, t.price) for t in ticks],
                                      source=self.feed.name if self.feed else "")
+        low, high = self._step_low, self._step_high
         for t in ticks:
             self._market_price[t.symbol] = t.price
             self._market_ts[t.symbol] = t.ts
+            low[t.symbol] = min(low.get(t.symbol, t.price), t.price)
+            high[t.symbol] = max(high.get(t.symbol, t.price), t.price)
         latest = max(t.ts for t in ticks)
         self._last_clock = latest if self._last_clock is None else max(self._last_clock, latest)
 
@@ -146,7 +303,9 @@ class Desk:
         mark[closed], ts[closed] = book.frozen_mark[closed], book.frozen_ts[closed]
         return mark, ts
 
-    def _recompute(self, clock: float) -> Snapshot:
+    def _recompute(self, clock: float, *, fresh: frozenset[str]) -> Snapshot:
+        """Recompute every position; liquidate only positions whose market has a price in ``fresh``
+        (accepted by the feed's guard in this step). Commands and reloads pass an empty set."""
         book = self.book
         mark, mark_ts = self._marks()
         risk = mark_figures(book.batch, mark, book.levels)
@@ -156,16 +315,36 @@ class Desk:
         previous = self._level
         level = previous.copy()
         level[live] = classify(risk.distance_frac[live], previous[live], self.thresholds)
-        crossed = np.flatnonzero(live & (risk.distance_frac <= 0))
+        crossed, worst = self._crossed(risk, live, fresh)
         if self.observe_only:
             crossed = crossed[:0]
         else:
             self._record_transitions(level, stale, risk, clock)
         self._level, self._stale = level, stale
         if crossed.size:
-            self._liquidate(crossed, risk, clock)
-            return self._recompute(clock)
+            self._liquidate(crossed, risk, clock, worst)
+            return self._recompute(clock, fresh=fresh)
         return self._publish(risk, clock, mark_ts)
+
+    def _crossed(self, risk: RiskArrays, live: np.ndarray, fresh: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to liquidate and the price each crossed at: a live position whose market had accepted
+        ticks in this step and whose worst price of the step (the lowest for a long, the highest for a
+        short) reached its liquidation price. Every tick of the step counts, not only the last: a wick
+        through the liquidation price liquidates even if the step ends above it."""
+        book = self.book
+        if not fresh or not len(book):
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        ticked = np.array([m in fresh for m in book.markets], dtype=bool)[book.market_index]
+        low = np.array([self._step_low.get(m, math.nan) for m in book.markets])[book.market_index]
+        high = np.array([self._step_high.get(m, math.nan) for m in book.markets])[book.market_index]
+        long = book.batch.side > 0
+        worst = np.where(long, low, high)
+        liq = risk.liquidation_price
+        with np.errstate(invalid="ignore"):
+            through = np.where(long, worst <= liq, worst >= liq) & np.isfinite(liq)
+        hit = live & ticked & (through | (risk.distance_frac <= 0))
+        rows = np.flatnonzero(hit)
+        return rows, np.where(np.isfinite(worst), worst, risk.mark)[rows]
 
     # -- levels, alerts, liquidation ------------------------------------------------------------
 
@@ -179,7 +358,7 @@ class Desk:
         recovered = np.flatnonzero(~stale & self._stale & book.open_rows)
         if not (changed.size or went_stale.size or recovered.size):
             return
-        with self.store.transaction():
+        with self._writing():
             for row in changed:
                 new, old = Level(int(level[row])), Level(int(self._level[row]))
                 verb = "rose" if new > old else "eased"
@@ -207,15 +386,18 @@ class Desk:
                                           price=price, message=message, alert_id=alert_id))
         log.info("%s", message)
 
-    def _liquidate(self, rows: np.ndarray, risk: RiskArrays, clock: float) -> None:
-        """Liquidate each row alone: status, its whole margin to the venue, an alert. One transaction."""
+    def _liquidate(self, rows: np.ndarray, risk: RiskArrays, clock: float, prices: np.ndarray) -> None:
+        """Liquidate each row alone: its whole margin to the venue, status, an alert. One transaction.
+
+        The margin moved is the ledger's balance of the position at this moment (read in the same
+        transaction), not the desk's cached figure, so a liquidation can never move more than the
+        position holds."""
         book = self.book
-        with self.store.transaction():
-            for row in rows:
+        with self._writing():
+            for row, crossing in zip(rows, prices, strict=True):
                 record = book.records[row]
-                mark = float(risk.mark[row])
-                self.store.set_position_status(record.id, "liquidated", ts=clock, close_price=price_decimal(mark))
-                margin = book.margins[row]
+                mark = float(crossing)
+                margin = self.store.balance(position_ref(record.id))
                 if margin > 0:
                     entry = self.store.transfer(margin, position_ref(record.id), pnl_ref(record.account_id),
                                                 kind="liquidation", ts=clock, account_id=record.account_id,
@@ -229,6 +411,7 @@ class Desk:
                                 "distance_frac": float(risk.distance_frac[row]),
                                 "effective_leverage": _finite_or_none(risk.effective_leverage[row])},
                         after={"mark": mark, "isolated_margin": 0.0}, reason="liquidated by the venue")
+                self.store.set_position_status(record.id, "liquidated", ts=clock, close_price=price_decimal(mark))
                 message = (f"{record.label} LIQUIDATED at mark {mark:,.8g} (liquidation price "
                            f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margin} "
                            f"{book.info.currencies[row]}; no other position affected")
@@ -265,7 +448,8 @@ class Desk:
             cols=freeze_columns(cols), level=frozen(self._level.copy()), stale=frozen(self._stale.copy()),
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
             feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds,
-            reconcile_tolerance_pct=self.reconcile_tolerance_pct)
+            reconcile_tolerance_pct=self.reconcile_tolerance_pct, writer=self.writer, writer_note=self.writer_note,
+            failures=self.failures, last_failure=self.last_failure)
 
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
         book = self.book
@@ -282,36 +466,85 @@ class Desk:
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def apply(self, command: Command) -> Result:
-        """Validate and execute one command in one transaction; accepted, or rejected with the reason."""
-        if isinstance(command, ReadJournal):  # a read: no transaction, no recompute, allowed when observing
-            return self._read_journal(command)
-        if isinstance(command, SCENARIO_COMMANDS):  # what-if work: never changes the book
-            return self._scenario(command)
-        if isinstance(command, ImportFromVenue):  # read off-thread; step() writes it and answers again
-            try:
-                return self._venue_jobs.start(self, command)
-            except CommandRejected as exc:
-                return Result(command.request_id, False, str(exc), snapshot_version=self.version)
-        if self.observe_only:
-            return Result(command.request_id, False, "this desk only observes the book", snapshot_version=self.version)
-        self._step_started = time.monotonic()
-        try:
-            outcome = self._dispatch(command)
-        except CommandRejected as exc:
-            self.rejected_commands += 1
-            log.info("rejected %s %s: %s", type(command).__name__, command.request_id, exc)
-            return Result(command.request_id, False, str(exc), snapshot_version=self.version)
-        except (StoreError, ValueError, InvalidOperation) as exc:
-            self.rejected_commands += 1
-            log.info("rejected %s %s: %s", type(command).__name__, command.request_id, exc)
-            return Result(command.request_id, False, str(exc), snapshot_version=self.version)
-        self.snapshot = self._recompute(self._now())
-        log.info("accepted %s %s", type(command).__name__, command.request_id)
-        return Result(command.request_id, True, outcome.message, ledger_entry_id=outcome.ledger_entry_id,
-                      position_id=outcome.position_id, snapshot_version=self.version)
+    def apply(self, command: Command | ImportFromVenue | Any, *, origin: str = "") -> Result:
+        """Validate and execute one command; accepted, or rejected with the reason.
 
-    def _scenario(self, command: Command) -> Result:
+        A book-changing command runs in one transaction together with the record of its answer
+        under its request id: a request id already answered gets that answer again (``repeated``)
+        and nothing is done twice. ``origin`` names the sender (``cli pid 123``) in that record.
+        Nothing here liquidates: the figures are recomputed on the marks the desk already has.
+        """
+        spec = registry.spec_of(command)
+        kind = type(command).__name__
+        if spec is None:
+            request_id = getattr(command, "request_id", "")
+            return Result(request_id, False, f"unknown command {kind}", kind=kind, snapshot_version=self.version)
+        if spec.mode == "read":
+            result = self._read_journal(command) if isinstance(command, ReadJournal) else self._scenario(command)
+            return replace(result, kind=kind)
+        if isinstance(command, ImportFromVenue):  # read off-thread; step() writes it and answers again
+            if self.observe_only:
+                return self._refuse(command, kind, self._observer_reason())
+            try:
+                started = self._venue_jobs.start(self, command)
+            except CommandRejected as exc:
+                return self._refuse(command, kind, str(exc))
+            return replace(started, kind=kind, reply=Reply.STARTED)
+        if self.observe_only:
+            return self._refuse(command, kind, self._observer_reason())
+        self._step_started = time.monotonic()
+        if spec.mode == "control":
+            try:
+                outcome = self._control(command)
+            except CommandRejected as exc:
+                return self._refuse(command, kind, str(exc))
+            self.snapshot = self._recompute(self._now(), fresh=frozenset())
+            return Result(command.request_id, True, outcome.message, kind=kind, snapshot_version=self.version)
+        prior = command_log.find(self.store, command.request_id)
+        if prior is not None and prior.state == command_log.DONE and prior.reply is not None:
+            log.info("repeated %s %s: answered before", kind, command.request_id)
+            return replace(registry.result_from_json(prior.reply, reply=Reply.REPEATED),
+                           snapshot_version=self.version)
+        if prior is not None and prior.state in (command_log.CANCELLED, command_log.EXPIRED):
+            return self._refuse(command, kind, f"request {command.request_id} was {prior.state} before it ran; "
+                                               "send it again with a new request id", record=False)
+        ts = self._now()
+        try:
+            with self._writing():
+                outcome = self._dispatch(command, ts)
+                result = Result(command.request_id, True, outcome.message, ledger_entry_id=outcome.ledger_entry_id,
+                                position_id=outcome.position_id, kind=kind)
+                command_log.record_answer(self.store, request_id=command.request_id, kind=kind,
+                                          body=registry.encode(command)[1], origin=origin or "app", ts=ts,
+                                          accepted=True, reply=registry.result_to_json(result))
+        except (CommandRejected, StoreError, ValueError, InvalidOperation) as exc:
+            if isinstance(exc, StoreError):  # the store's own defence refused: the cache may be wrong
+                self.refresh_from_store()
+            return self._refuse(command, kind, str(exc), record=prior is not None)
+        if outcome.book_changed:
+            self.reload()
+        else:
+            self._accounts = self._read_accounts()
+        if isinstance(command, SetThresholds):
+            self.thresholds = Thresholds(command.warning, command.danger, command.hysteresis)
+        self.snapshot = self._recompute(self._now(), fresh=frozenset())
+        log.info("accepted %s %s from %s", kind, command.request_id, origin or "app")
+        return replace(result, snapshot_version=self.version)
+
+    def _observer_reason(self) -> str:
+        return "this window only reads the book" + (f": {self.writer_note}" if self.writer_note else "")
+
+    def _refuse(self, command: Any, kind: str, reason: str, *, record: bool = False) -> Result:
+        """A rejection; ``record``: answer it in the queue too (a queued command's sender waits for it)."""
+        self.rejected_commands += 1
+        request_id = getattr(command, "request_id", "")
+        log.info("rejected %s %s: %s", kind, request_id, reason)
+        result = Result(request_id, False, reason, kind=kind, snapshot_version=self.version)
+        if record:
+            self._answer_queued(result, "", self._now())
+        return result
+
+    def _scenario(self, command: Any) -> Result:
         """Evaluate or keep a scenario; the answer (outcome, book, names) rides in ``payload``."""
         try:
             message, payload = scenario_jobs.handle(self, command, ts=self._now())
@@ -338,19 +571,8 @@ class Desk:
         return Result(command.request_id, True, f"{len(entries)} journal entries", position_id=command.position_id,
                       snapshot_version=self.version, payload=page)
 
-    def _dispatch(self, command: Command) -> operations.Outcome:
-        if isinstance(command, SetThresholds):
-            try:
-                thresholds = Thresholds(command.warning, command.danger, command.hysteresis)
-            except ValueError as exc:
-                raise CommandRejected(str(exc)) from None
-            self.store.set_setting(THRESHOLDS_KEY, {"warning": thresholds.warning, "danger": thresholds.danger,
-                                                    "hysteresis": thresholds.hysteresis})
-            self.thresholds = thresholds
-            return operations.Outcome("thresholds saved")
-        if isinstance(command, AcknowledgeAlert):
-            self.store.acknowledge_alert(command.alert_id)
-            return operations.Outcome("acknowledged")
+    def _control(self, command: Command) -> operations.Outcome:
+        """Pause or change the speed of the feed: the running desk only, nothing stored."""
         if isinstance(command, SetPaused):
             self.paused = command.paused
             # a replay with a speed must not jump ahead by the pause on resume
@@ -366,12 +588,22 @@ class Desk:
                 raise CommandRejected("this feed has no speed control")
             used = setter(command.speed)
             return operations.Outcome(f"speed {used if used is not None else command.speed:g}×")
-        outcome = operations.execute(self, command, ts=self._now())
-        if outcome.book_changed:
-            self.reload()
-        else:
-            self._accounts = self._read_accounts()
-        return outcome
+        raise CommandRejected(f"unknown command {type(command).__name__}")
+
+    def _dispatch(self, command: Command, ts: float) -> operations.Outcome:
+        """Run one book-changing command inside the caller's transaction (raises CommandRejected)."""
+        if isinstance(command, SetThresholds):
+            try:
+                thresholds = Thresholds(command.warning, command.danger, command.hysteresis)
+            except ValueError as exc:
+                raise CommandRejected(str(exc)) from None
+            self.store.set_setting(THRESHOLDS_KEY, {"warning": thresholds.warning, "danger": thresholds.danger,
+                                                    "hysteresis": thresholds.hysteresis})
+            return operations.Outcome("thresholds saved")
+        if isinstance(command, AcknowledgeAlert):
+            self.store.acknowledge_alert(command.alert_id)
+            return operations.Outcome("acknowledged")
+        return operations.execute(self, command, ts=ts)
 
     # -- book ------------------------------------------------------------------------------------------
 
@@ -404,13 +636,25 @@ class Desk:
         self._level[~self.book.open_rows] = Level.LIQUIDATED
 
     def refresh_from_store(self) -> Snapshot:
-        """Re-read the book and the latest stored prices (another process may have written them)."""
-        for symbol, (ts, price) in self.store.latest_prices().items():
-            if ts >= self._market_ts.get(symbol, -math.inf):
-                self._market_price[symbol], self._market_ts[symbol] = price, ts
+        """Re-read the book and the latest stored prices (another process may have written them);
+        never liquidates."""
+        self._take_stored_prices()
         self.reload()
-        self.snapshot = self._recompute(self._now())
+        self.snapshot = self._recompute(self._now(), fresh=frozenset())
         return self.snapshot
+
+    def recover(self, error: str) -> Snapshot:
+        """After a failed step: count and keep the failure, re-read the book and prices from the file
+        (the cache may be what failed), publish a snapshot that carries the failure, and an event."""
+        self.failures += 1
+        self.last_failure = error
+        conn = self.store.db.conn
+        if conn.in_transaction:
+            conn.rollback()
+        self._events.append(PositionEvent(
+            kind=EventKind.FAILURE, position_id=0, label="desk", symbol="", level="danger", previous="",
+            ts=self._now(), price=math.nan, message=f"desk step failed ({self.failures}): {error}; book reloaded"))
+        return self.refresh_from_store()
 
     def market_price(self, venue: str, symbol: str) -> float | None:
         """The latest price of the market that marks ``symbol`` on ``venue`` (None if none yet)."""
@@ -430,11 +674,26 @@ class Desk:
         return events
 
     def close(self) -> None:
-        """Close the feed, any venue read and the store."""
-        self._venue_jobs.close()
-        if self.feed is not None:
-            self.feed.close()
-        self.store.close()
+        """Close the feed, any venue read and the store; drop the writer lock."""
+        try:
+            self._venue_jobs.close()
+            if self.feed is not None:
+                self.feed.close()
+            self.store.close()
+        finally:
+            self.release_writer_lock()
+
+    def release_writer_lock(self) -> None:
+        """Give up being the book's writer (the desk then only observes); ``close`` does it too."""
+        if self._lock is not None:
+            self.observe_only = True
+            self.writer_note = self.writer_note or "this desk gave up the book"
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -13,6 +13,8 @@ class EventKind(StrEnum):
     LIQUIDATION = "liquidation"
     STALE = "stale"
     RECOVERED = "recovered"
+    FAILURE = "failure"      # a desk step failed (position_id 0); the desk reloaded the book
+    EXTERNAL = "external"    # an alert another process wrote into the book
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,22 +8,27 @@ written; the writes of one command share one ``store.transaction()``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from isodesk.desk import rules
 from isodesk.desk.commands import (
     AddCollateral,
     ClosePosition,
     Command,
     CommandRejected,
     Deposit,
+    ImportPositions,
     OpenPosition,
     RemoveCollateral,
     UndoAdjustment,
     Withdraw,
 )
+from isodesk.desk.rules import removable_limit
 from isodesk.margin import PositionError, check, compute_one
+from isodesk.margin.bounds import MAX_REASON, BoundsError, check_text
 from isodesk.margin.catalog import UnknownSymbol
 from isodesk.margin.venues import VENUES
 from isodesk.store.ledger import EXTERNAL, free_ref, pnl_ref, position_ref
@@ -31,9 +36,9 @@ from isodesk.store.records import Account, PositionRecord
 
 if TYPE_CHECKING:
     from isodesk.desk.desk import Desk
-    from isodesk.desk.snapshot import Snapshot
 
-MONEY_STEP = Decimal("0.00000001")
+MONEY_STEP = rules.MONEY_STEP
+__all__ = ["HANDLERS", "Outcome", "execute", "max_removable", "realized_pnl", "removable_limit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ class Outcome:
 
 def execute(desk: Desk, command: Command, *, ts: float) -> Outcome:
     """Run one money command against the desk's store; raises :class:`CommandRejected`."""
-    handler = _HANDLERS.get(type(command))
+    handler: Callable[[Desk, Any, float], Outcome] | None = HANDLERS.get(type(command))
     if handler is None:
         raise CommandRejected(f"unknown command {type(command).__name__}")
     return handler(desk, command, ts)
@@ -57,9 +62,20 @@ def execute(desk: Desk, command: Command, *, ts: float) -> Outcome:
 def _amount(value: object, field: str = "amount") -> Decimal:
     if not isinstance(value, Decimal):
         raise CommandRejected(f"{field}: {value!r} must be an exact decimal amount")
-    if not value.is_finite() or value <= 0:
-        raise CommandRejected(f"{field}: {value} must be a positive amount")
+    _refuse(rules.amount_problem(value, field))
     return value
+
+
+def _refuse(problem: str) -> None:
+    if problem:
+        raise CommandRejected(problem)
+
+
+def _reason(text: str) -> str:
+    try:
+        return check_text(text, "reason", max_length=MAX_REASON, required=False)
+    except BoundsError as exc:
+        raise CommandRejected(str(exc)) from None
 
 
 def decimal_of(value: float) -> Decimal:
@@ -148,9 +164,7 @@ def _withdraw(desk: Desk, cmd: Withdraw, ts: float) -> Outcome:
     with desk.store.transaction():
         account = _resolve_account(desk, cmd.account)
         free = desk.store.free_balance(account.id)
-        if amount > free:
-            raise CommandRejected(f"amount: {amount} {account.currency} is more than the free balance "
-                                  f"{free} of {account.name}")
+        _refuse(rules.withdraw_problem(amount, free, account.currency, account.name))
         entry = desk.store.transfer(amount, free_ref(account.id), EXTERNAL, kind="withdrawal", ts=ts,
                                     account_id=account.id, request_id=cmd.request_id)
     return Outcome(f"withdrew {amount} {account.currency} from {account.name}", ledger_entry_id=entry)
@@ -164,7 +178,8 @@ def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
     if cmd.venue not in VENUES or cmd.venue == "custom":
         raise CommandRejected(f"venue: {cmd.venue!r} is not a venue with shipped tiers")
     for field in ("quantity", "entry_price", "leverage", "margin"):
-        _amount(getattr(cmd, field), field)
+        if not isinstance(getattr(cmd, field), Decimal):
+            raise CommandRejected(f"{field}: {getattr(cmd, field)!r} must be an exact decimal")
     try:
         contract = cmd.contract or desk.catalog.contract_of(cmd.venue, cmd.symbol)
         desk.catalog.table(cmd.venue, contract, cmd.symbol)
@@ -176,18 +191,11 @@ def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
         account = _resolve_account(desk, cmd.account or account_name(cmd.venue, currency))
         if account.venue != cmd.venue:
             raise CommandRejected(f"account: {account.name} is on {account.venue}, not {cmd.venue}")
-        if desk.store.position_by_label(cmd.label) is not None:
-            raise CommandRejected(f"label: a position named {cmd.label!r} already exists")
-        face = cmd.quantity * size if contract == "inverse" else cmd.quantity
-        notional = face / cmd.entry_price if contract == "inverse" else face * cmd.entry_price
-        initial = notional / cmd.leverage
-        if cmd.margin < initial.quantize(MONEY_STEP):
-            raise CommandRejected(f"margin: {cmd.margin} is below the initial margin {initial.quantize(MONEY_STEP)} "
-                                  f"{currency} that {cmd.leverage}× leverage needs")
-        free = desk.store.free_balance(account.id)
-        if cmd.margin > free:
-            raise CommandRejected(f"margin: {cmd.margin} {currency} is more than the free balance {free} "
-                                  f"of {account.name}")
+        taken = (cmd.label.strip(),) if desk.store.position_by_label(cmd.label.strip()) is not None else ()
+        _refuse(rules.open_problem(label=cmd.label, quantity=cmd.quantity, entry_price=cmd.entry_price,
+                                   leverage=cmd.leverage, margin=cmd.margin, contract=contract, contract_size=size,
+                                   currency=currency, free=desk.store.free_balance(account.id), account=account.name,
+                                   taken_labels=taken))
         pid = desk.store.insert_position(
             label=cmd.label.strip(), account_id=account.id, venue=cmd.venue, symbol=cmd.symbol, contract=contract,
             side=cmd.side, quantity=cmd.quantity, contract_size=size if contract == "inverse" else None,
@@ -231,12 +239,16 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
 
         price = price_decimal(float(mark))
     else:
-        price = _amount(cmd.price, "price")
+        if not isinstance(cmd.price, Decimal):
+            raise CommandRejected(f"price: {cmd.price!r} must be an exact decimal")
+        fresh = desk.snapshot.book is desk.book.info and not desk.snapshot.stale[row]
+        mark_now = float(desk.snapshot.cols["mark"][row]) if fresh else None
+        _refuse(rules.close_price_problem(cmd.price, mark_now))
+        price = cmd.price
     pnl = realized_pnl(record, price)
-    margin = record.isolated_margin
     account = record.account_id
     with desk.store.transaction():
-        desk.store.set_position_status(record.id, "closed", ts=ts, close_price=price)
+        margin = desk.store.balance(position_ref(record.id))  # what it holds now, not what was read before
         loss = min(-pnl, margin) if pnl < 0 else Decimal(0)
         entry = None
         if loss > 0:
@@ -248,6 +260,7 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
         if pnl > 0:
             entry = desk.store.transfer(pnl, pnl_ref(account), free_ref(account), kind="close_profit", ts=ts,
                                         account_id=account, request_id=cmd.request_id)
+        desk.store.set_position_status(record.id, "closed", ts=ts, close_price=price)
         _journal(desk, record, kind="close", amount=margin, before=margin, after=Decimal(0), ledger_id=entry, ts=ts,
                  reason=f"closed at {price}, realized {pnl:+}")
     return Outcome(f"closed {record.label} at {price}: realized {pnl:+}", ledger_entry_id=entry,
@@ -256,37 +269,19 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
 
 def _add(desk: Desk, cmd: AddCollateral, ts: float) -> Outcome:
     amount = _amount(cmd.amount)
+    reason = _reason(cmd.reason)
     with desk.store.transaction():
         record, _ = _open_position(desk, cmd.position_id)
         free = desk.store.free_balance(record.account_id)
-        if amount > free:
-            account = desk.store.account_by_id(record.account_id)
-            raise CommandRejected(f"amount: {amount} is more than the free balance {free} "
-                                  f"{account.currency if account else ''} (max addable)")
+        account = desk.store.account_by_id(record.account_id)
+        assert account is not None
+        _refuse(rules.add_problem(amount, free, account.currency, account.name))
         entry = desk.store.transfer(amount, free_ref(record.account_id), position_ref(record.id), kind="add_margin",
-                                    ts=ts, account_id=record.account_id, memo=cmd.reason, request_id=cmd.request_id)
+                                    ts=ts, account_id=record.account_id, memo=reason, request_id=cmd.request_id)
         _journal(desk, record, kind="add", amount=amount, before=record.isolated_margin,
-                 after=record.isolated_margin + amount, ledger_id=entry, ts=ts, reason=cmd.reason)
+                 after=record.isolated_margin + amount, ledger_id=entry, ts=ts, reason=reason)
     return Outcome(f"added {amount} to {record.label}", ledger_entry_id=entry, position_id=record.id,
                    book_changed=True)
-
-
-def removable_limit(snap: Snapshot, row: int) -> float:
-    """Collateral removable from a snapshot row's position (settlement currency), by the venue's rule.
-
-    Venues that publish no rule (Bybit, OKX, Gate) get Binance's conservative one: what stays must
-    cover the maintenance margin and the initial margin at the mark. NaN when there is no fresh mark.
-    Pure: a form's preview uses it on the snapshot it shows, the desk on its own latest one.
-    """
-    if snap.stale[row] or not math.isfinite(snap.cols["mark"][row]):
-        return math.nan
-    published = float(snap.cols["max_removable"][row])
-    if math.isfinite(published):
-        return published
-    cols = {k: float(snap.cols[k][row]) for k in ("isolated_margin", "maintenance_margin", "margin_balance",
-                                                   "notional", "leverage")}
-    return max(0.0, min(cols["isolated_margin"] - cols["maintenance_margin"],
-                        cols["margin_balance"] - cols["notional"] / cols["leverage"]))
 
 
 def max_removable(desk: Desk, row: int) -> float:
@@ -302,19 +297,18 @@ def max_removable(desk: Desk, row: int) -> float:
 
 def _remove(desk: Desk, cmd: RemoveCollateral, ts: float) -> Outcome:
     amount = _amount(cmd.amount)
+    reason = _reason(cmd.reason)
     with desk.store.transaction():
         record, row = _open_position(desk, cmd.position_id)
-        limit = max_removable(desk, row)
-        if not math.isfinite(limit):
-            raise CommandRejected(f"no fresh mark for {record.symbol}: collateral cannot be removed on a stale price")
-        if float(amount) > limit * (1 + 1e-12):
-            raise CommandRejected(f"amount: {amount} is more than the {limit:,.8f} the venue lets you remove "
-                                  f"from {record.label} now (max removable)")
+        account = desk.store.account_by_id(record.account_id)
+        assert account is not None
+        _refuse(rules.remove_problem(amount, max_removable(desk, row), margin=record.isolated_margin,
+                                     label=record.label, symbol=record.symbol, currency=account.currency))
         entry = desk.store.transfer(amount, position_ref(record.id), free_ref(record.account_id),
-                                    kind="remove_margin", ts=ts, account_id=record.account_id, memo=cmd.reason,
-                                    request_id=cmd.request_id)
+                                    kind="remove_margin", ts=ts, account_id=record.account_id, memo=reason,
+                                    request_id=cmd.request_id, expected_source_balance=desk.book.margins[row])
         _journal(desk, record, kind="remove", amount=amount, before=record.isolated_margin,
-                 after=record.isolated_margin - amount, ledger_id=entry, ts=ts, reason=cmd.reason)
+                 after=record.isolated_margin - amount, ledger_id=entry, ts=ts, reason=reason)
     return Outcome(f"removed {amount} from {record.label}", ledger_entry_id=entry, position_id=record.id,
                    book_changed=True)
 
@@ -354,5 +348,25 @@ def _undo(desk: Desk, cmd: UndoAdjustment, ts: float) -> Outcome:
                    position_id=record.id, book_changed=True)
 
 
-_HANDLERS = {Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
-             AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo}
+def _import(desk: Desk, cmd: ImportPositions, ts: float) -> Outcome:
+    from pathlib import Path
+
+    from isodesk.desk.importing import import_book_file
+    from isodesk.store.portfolio_io import ImportProblems
+
+    path = Path(cmd.path)
+    if not path.is_file():
+        raise CommandRejected(f"{path}: no such file")
+    try:
+        ids = import_book_file(desk.store, path, desk.catalog, ts=ts)
+    except ImportProblems as exc:
+        raise CommandRejected(f"{path}: nothing imported; fix these and try again:\n"
+                              + "\n".join(f"  {p}" for p in exc.problems)) from None
+    except OSError as exc:
+        raise CommandRejected(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    return Outcome(f"imported {len(ids)} position{'s' if len(ids) != 1 else ''} from {path}", book_changed=True)
+
+
+HANDLERS: dict[type, Callable[[Desk, Any, float], Outcome]] = {
+    Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
+            AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from isodesk.desk.desk import Desk
 from isodesk.desk.setup import open_book, shipped_catalog
+from isodesk.desk.writer import BookBusy, describe, holder_of
 from isodesk.feeds.base import Feed
 from isodesk.feeds.factory import make_feed
 from isodesk.margin.markets import market_of
@@ -57,9 +58,18 @@ def starting_prices(store: Store) -> dict[str, float]:
 
 
 def open_desk(config: DeskConfig) -> Desk:
-    """Open the store, build the feed and the desk, in the calling thread."""
+    """Open the store, build the feed and the desk, in the calling thread.
+
+    The desk is the book's writer when nobody else holds the book; when another isodesk does (or
+    the file or its folder is read-only) it only observes, with ``writer_note`` saying why: it
+    follows the book from the file, with no feed of its own, and refuses every command.
+    """
     store = open_book(config.db, demo=config.demo)
     try:
+        busy = _writer_problem(store)
+        if busy:
+            return Desk(store, None, catalog=shipped_catalog(), stale_after_s=config.stale_after_s,
+                        observe_only=True, writer_note=busy)
         if config.feed_factory is not None:
             feed = config.feed_factory(store)
         else:
@@ -67,7 +77,27 @@ def open_desk(config: DeskConfig) -> Desk:
         setter = getattr(feed, "set_speed", None)
         if setter is not None and config.speed != 1.0:
             setter(config.speed)
-        return Desk(store, feed, catalog=shipped_catalog(), stale_after_s=config.stale_after_s)
+        try:
+            return Desk(store, feed, catalog=shipped_catalog(), stale_after_s=config.stale_after_s,
+                        program="the isodesk app")
+        except (BookBusy, OSError) as exc:  # lost a race for the lock, or cannot create the lock file
+            feed.close()
+            return Desk(store, None, catalog=shipped_catalog(), stale_after_s=config.stale_after_s,
+                        observe_only=True, writer_note=_busy_text(exc))
     except BaseException:
         store.close()
         raise
+
+
+def _writer_problem(store: Store) -> str:
+    """Why this process cannot write the book (read-only file, another writer), or ``""``."""
+    if getattr(store, "read_only", False):
+        return f"{store.path} is read-only"
+    holder = holder_of(store.path) if str(store.path) != ":memory:" else None
+    return f"the book is open for writing in {describe(holder)}" if holder else ""
+
+
+def _busy_text(exc: BaseException) -> str:
+    if isinstance(exc, BookBusy):
+        return f"the book is open for writing in {describe(exc.holder)}"
+    return f"cannot take the book's writer lock: {exc}"

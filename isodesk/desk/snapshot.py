@@ -83,6 +83,10 @@ class Snapshot:
     ``venue_liquidation_price`` is the venue's own figure from the last import (NaN: never
     imported) and ``reconcile_diff_pct`` isodesk's liquidation price against it, in percent; a
     difference beyond ``reconcile_tolerance_pct`` is flagged.
+
+    ``writer`` is False when this desk only reads the book (another process holds it, or the
+    file is read-only) and ``writer_note`` then says why; ``failures`` counts the desk steps that
+    failed since start and ``last_failure`` says what the last one was (None: none).
     """
 
     version: int
@@ -100,6 +104,10 @@ class Snapshot:
     paused: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     reconcile_tolerance_pct: float = 0.5
+    writer: bool = True
+    writer_note: str = ""
+    failures: int = 0
+    last_failure: str | None = None
 
     def __len__(self) -> int:
         return len(self.book)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from isodesk.desk.commands import CommandRejected, Result, new_request_id
 
@@ -35,7 +35,7 @@ class VenueJobs:
 
     def __init__(self) -> None:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._running: list[tuple[ImportFromVenue, concurrent.futures.Future]] = []
+        self._running: list[tuple[ImportFromVenue, concurrent.futures.Future[Any]]] = []
 
     def start(self, desk: Desk, command: ImportFromVenue) -> Result:
         """Start reading the venue; rejected at once when the venue, the extra or the keys are missing."""
@@ -87,7 +87,7 @@ class VenueJobs:
             self._executor = None
 
 
-def _read(spec, credentials, base_url):
+def _read(spec: Any, credentials: Any, base_url: str | None) -> Any:
     from isodesk.venues.client import make_client
     from isodesk.venues.positions import fetch_isolated_positions
 

@@ -163,7 +163,9 @@ def _sync_one(store: Store, vp: VenuePosition, catalog: TierCatalog, *, ts: floa
         changes = {k: [str(before[k]), str(after[k])] for k in TRACKED if before[k] != after[k]}
         terms = {k: after[k] for k in ("side", "quantity", "entry_price", "leverage") if k in changes}
         if terms:
-            store.update_position_terms(pid, **terms)
+            store.update_position_terms(pid, side=terms.get("side"), quantity=terms.get("quantity"),  # type: ignore[arg-type]
+                                        entry_price=terms.get("entry_price"),  # type: ignore[arg-type]
+                                        leverage=terms.get("leverage"))  # type: ignore[arg-type]
         delta = vp.isolated_margin - existing.isolated_margin
         if delta:
             source, dest = (EXTERNAL, position_ref(pid)) if delta > 0 else (position_ref(pid), EXTERNAL)

@@ -1,7 +1,8 @@
 """The one small interface every price source implements: :class:`Tick`, :class:`FeedHealth`, :class:`Feed`.
 
 A feed's ``poll(now)`` hands out the ticks that arrived since the last poll, already checked by a
-:class:`~isodesk.feeds.guard.TickGuard` (bad ticks are counted, never handed out); ``health(now)``
+:class:`~isodesk.feeds.guard.TickGuard` (bad ticks are counted, never handed out; a move beyond the
+sanity band waits for the next tick of its market, which hands it out if it confirms it); ``health(now)``
 says whether the source is connected, how old its last tick is and how many ticks it refused.
 Times are Unix seconds (float); prices are mark prices in quote currency per coin.
 """
@@ -92,7 +93,8 @@ class Feed(Protocol):
     writes_prices_table: bool
 
     def poll(self, now: float) -> list[Tick]:
-        """The accepted ticks since the last poll, in time order; ``now`` is the caller's Unix time (s)."""
+        """The accepted ticks since the last poll, in time order per market; ``now`` is the caller's wall
+        Unix time (s): ticks stamped more than 10 s after it are refused (not by a replay)."""
         ...
 
     def health(self, now: float) -> FeedHealth:

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from isodesk.feeds.base import FeedError, FeedHealth, Tick, tick_age
-from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
+from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, TickGuard
 
 log = logging.getLogger("isodesk.feed")
 
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_MAX_BACKOFF_S = 60.0
-MALFORMED = "malformed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +128,8 @@ class LiveFeed:
     # -- the feed ---------------------------------------------------------------------------------
 
     def poll(self, now: float) -> list[Tick]:
-        """The ticks that arrived since the last poll, checked by the guard, oldest first. Never blocks."""
+        """The ticks that arrived since the last poll, checked by the guard against wall time ``now`` (s),
+        oldest first. Never blocks."""
         if self._closed:
             return []
         self.start()
@@ -143,7 +143,7 @@ class LiveFeed:
                 self.guard.reject(MALFORMED, f"{item.market}: {item.detail}")
             else:
                 ticks.append(item)
-        return self.guard.check(ticks)
+        return self.guard.check(ticks, now)
 
     def status(self) -> LiveStatus:
         """The polling thread's state (thread-safe)."""

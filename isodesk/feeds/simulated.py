@@ -12,7 +12,9 @@ per √second::
     J = ±jump_size × U(0.5, 1.5) with probability 1 − (1 − jump_prob)^speed, else 0
 
 so jumps average ``jump_size`` in log price, come up or down with equal odds, and arrive on
-average once every ``interval_s / jump_prob`` market seconds per symbol.
+average once every ``interval_s / jump_prob`` market seconds per symbol. The walk is held inside
+the prices isodesk accepts (10^-12 … 10^12): a month of alt volatility at 100× speed would
+otherwise leave them, and the guard would refuse every later tick of that market.
 
 Demo defaults (the app starts on this feed with the demo book, whose positions sit 1–7 % from
 their liquidation prices): ``interval_s = 0.25`` (4 ticks/s per symbol, smooth cards),
@@ -36,6 +38,7 @@ import numpy as np
 
 from isodesk.feeds.base import FeedHealth, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
+from isodesk.margin.bounds import MAX_PRICE, MIN_PRICE
 
 DEFAULT_INTERVAL_S = 0.25
 DEFAULT_JUMP_PROB = 0.002
@@ -49,6 +52,9 @@ FAMILY_VOL_PER_SQRT_S: Mapping[str, float] = {"BTC": 0.0015, "WBTC": 0.0015, "ET
                                               "STETH": 0.002}
 ALT_VOL_PER_SQRT_S = 0.003
 _QUOTES = ("USDT", "USDC", "BUSD", "USD")
+# the walk stays inside the guard's price bounds (10^-12 … 10^12), a hair within them
+_LOG_FLOOR = math.log(float(MIN_PRICE)) + 1e-9
+_LOG_CEILING = math.log(float(MAX_PRICE)) - 1e-9
 
 
 def base_coin(symbol: str) -> str:
@@ -225,7 +231,7 @@ class SimulatedFeed:
         symbols = list(self._walks)
         ticks = [Tick(symbol, float(ts), float(col[i]))
                  for i, ts in enumerate(stamps) for symbol, col in zip(symbols, columns, strict=True)]
-        return self.guard.check(ticks)
+        return self.guard.check(ticks, now)
 
     def _advance(self, walk: _Walk, n: int) -> np.ndarray:
         dt = self.interval_s * self._speed
@@ -240,8 +246,13 @@ class SimulatedFeed:
             steps[0] = 0.0
         # summed one step at a time from the current level, so any batching gives the same floats
         path = np.cumsum(np.concatenate(([walk.log_price], steps)))[1:]
+        if path.min() < _LOG_FLOOR or path.max() > _LOG_CEILING:  # held inside the prices isodesk accepts
+            level = walk.log_price
+            for i, step in enumerate(steps):
+                level = min(max(level + float(step), _LOG_FLOOR), _LOG_CEILING)
+                path[i] = level
         walk.log_price = float(path[-1])
-        prices = np.exp(path)
+        prices: np.ndarray = np.exp(path)
         if fresh:
             prices[0] = walk.start_price
         return prices

@@ -9,9 +9,12 @@ The feed opens its own read-only connection lazily, in the thread that first pol
 rows with ``id`` greater than the last one it saw, in id order, at most :data:`BATCH_ROWS` per
 poll. By default it starts after the largest id present at its first successful read, so the
 history is not replayed as fresh ticks (when the table does not exist yet at the first poll, every
-row that appears later is new). A missing file or table, a locked or busy database is reported in
-``health()`` (``connected=False``, ``last_error``) and retried at the next poll; ``poll`` never
-raises for them.
+row that appears later is new). Every row passes the feed's :class:`~isodesk.feeds.guard.TickGuard`
+on its own, with the ``now`` of the poll: a row with a millisecond or future timestamp, a price
+out of bounds or older than one already taken is rejected and counted, and never blocks the rows
+after it; a row that cannot be read as ``(ts, symbol, price)`` numbers is ``malformed``. A missing
+file or table, a locked or busy database is reported in ``health()`` (``connected=False``,
+``last_error``) and retried at the next poll; ``poll`` never raises for them.
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ import math
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from isodesk.feeds.base import FeedHealth, Tick, tick_age
-from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
+from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, TickGuard
 
 log = logging.getLogger("isodesk.feed")
 
 BATCH_ROWS = 10_000
-MALFORMED = "malformed"
 
 
 class SqlitePricesFeed:
@@ -79,7 +82,8 @@ class SqlitePricesFeed:
             self._conn = None
 
     def poll(self, now: float) -> list[Tick]:
-        """The guard-checked ticks of the rows added since the last poll, in time order (stable by id).
+        """The guard-checked ticks of the rows added since the last poll, in time order (stable by id);
+        ``now`` is the caller's wall Unix time (s), against which a row's time is checked.
 
         Never raises for a missing file or table or a locked database: it records the error for
         ``health()`` and tries again at the next poll.
@@ -95,19 +99,17 @@ class SqlitePricesFeed:
             self._connected, self._last_error = True, None
         ticks: list[Tick] = []
         for row_id, ts, symbol, price in rows:
-            try:
-                tick = Tick(symbol=str(symbol), ts=float(ts), price=float(price))
-            except (TypeError, ValueError):
+            if not (isinstance(ts, (int, float)) and isinstance(price, (int, float))):  # TEXT or NULL in the row
                 self.guard.reject(MALFORMED, f"prices row {row_id}: ts={ts!r} symbol={symbol!r} price={price!r}")
                 continue
-            if symbol is None or not str(symbol):
-                self.guard.reject(MALFORMED, f"prices row {row_id}: empty symbol")
+            if not isinstance(symbol, str) or not symbol:
+                self.guard.reject(MALFORMED, f"prices row {row_id}: symbol {symbol!r} is not a market name")
                 continue
-            ticks.append(tick)
+            ticks.append(Tick(symbol=symbol, ts=float(ts), price=float(price)))
         ticks.sort(key=lambda t: t.ts if math.isfinite(t.ts) else math.inf)
-        return self.guard.check(ticks)
+        return self.guard.check(ticks, now)
 
-    def _read(self) -> list[tuple]:
+    def _read(self) -> list[tuple[Any, ...]]:
         conn = self._connect()
         if self._last_id is None:
             (max_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM prices").fetchone()

@@ -14,6 +14,8 @@ The rules (the same for every currency; stated once here and in the README):
 - **quantities**: finite, greater than 0, at most 10^12 and at most 8 decimal places;
 - **leverage**: from :data:`MIN_LEVERAGE` (1×) to :data:`MAX_LEVERAGE` (200×; Binance and OKX
   cap at 125×, Bybit at 100× or 200× on a few pairs, Hyperliquid at 50×);
+- **moves** (what-if price shocks, in percent of the current price): above −100 %, at most
+  +:data:`MAX_MOVE_PCT` % (10^6 %) and at most 8 decimal places;
 - **text** (labels, reasons, account names): printable, no control or bidi-override characters,
   at most :data:`MAX_LABEL` (64) or :data:`MAX_REASON` (500) characters;
 - **written numbers**: digits with one optional ``.`` decimal point, an optional sign and
@@ -40,6 +42,7 @@ MAX_LEVERAGE = Decimal(200)
 MAX_LABEL = 64
 MAX_REASON = 500
 MAX_NUMBER_TEXT = 64
+MAX_MOVE_PCT = Decimal(10) ** 6
 
 _NUMBER = re.compile(r"[+-]?(\d+(_\d+)*)?(\.(\d+(_\d+)*)?)?([eE][+-]?\d+)?")
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
@@ -176,6 +179,19 @@ def check_text(value: object, field: str = "label", *, max_length: int = MAX_LAB
             raise BoundsError(field, f"has a control character {char!r} at position {index + 1}; "
                                      "only printable text is kept")
     return text
+
+
+def check_move_pct(value: object, field: str = "move") -> Decimal:
+    """A price move in percent of the current price (a what-if shock): above −100 % (a price stays
+    above 0), at most +:data:`MAX_MOVE_PCT` % (10^6 %), at most 8 decimal places."""
+    pct = _decimal(value, field)
+    if pct <= -100:
+        raise BoundsError(field, f"{_num(pct)} % is at or below −100 % (a price must stay above 0)")
+    if pct > MAX_MOVE_PCT:
+        raise BoundsError(field, f"{_num(pct)} % is more than +10^6 %")
+    if decimal_places(pct) > QUANTITY_DECIMALS:
+        raise BoundsError(field, f"{_num(pct)} % has more than {QUANTITY_DECIMALS} decimal places")
+    return pct
 
 
 def printable(text: str) -> str:

@@ -6,11 +6,15 @@ Notional ``x`` is ``Q·P`` (quote) for linear and ``N/P`` (coin) for inverse con
 cases the margin balance is affine in the notional, ``B = c0 + c1·x`` with
 linear ``c0 = W − s·Q·E, c1 = s`` and inverse ``c0 = W + s·N/E, c1 = −s``. Liquidation is
 ``B = MM(x) + f·x`` (``f`` the close fee where the venue counts it), which on tier ``k``
-(``MM = r_k·x − a_k``) solves to ``x = (c0 + a_k) / (r_k + f − c1)``. The tier is the one
-holding the root; because ``MM`` is continuous and increasing, it is found by walking up the
-tiers while the root lies beyond the current cap.
+(``MM = r_k·x − a_k``; for Bybit ``entry_mm`` ``r = 0, a = −MM(n(E))``) solves to
+``x = (c0 + a_k) / (r_k + f − c1)``. The tier is the one holding the root; because ``MM`` is
+continuous and increasing, it is found by walking up the tiers while the root lies beyond the
+current cap.
 
-Margin ratio everywhere: (maintenance + close fee) ÷ margin balance; 1.0 = liquidation.
+The requirement ``MM + f·x`` has one definition, :func:`maintenance_requirement`: the figures at a
+mark, the liquidation-price solver and the scenarios (:mod:`isodesk.margin.scenario`) all call it,
+so the margin ratio, (maintenance + close fee) ÷ margin balance, is exactly 1.0 at the
+liquidation price for every venue and variant.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +38,16 @@ class PositionBatch:
     ``size``: linear Q in base units, inverse N in USD. ``requirement`` holds
     :class:`Requirement` codes, ``removable`` :class:`RemovableRule` codes, ``table`` the row of
     each position's tier table in ``tiers``.
+
+    Derived once per batch for :func:`maintenance_requirement`: ``entry_tier`` (the tier row
+    holding the entry notional); ``at_entry`` (mask) and ``entry_rows`` (indices) of the positions
+    whose maintenance is valued at entry, Bybit ``entry_mm``, and ``fixed_maintenance``, theirs at
+    the entry notional (settlement currency; 0.0 for the others); ``mm_rates``/``mm_amounts``,
+    the flat tier rates and amounts followed by one block of zeros, and ``mm_base``, each
+    position's offset into them: its table's, or the zero block for an ``entry_mm`` position. So
+    every position's line ``MM(x) = rate·x − amount`` is one lookup and one subtraction,
+    ``mm_rates[mm_base + k]·x − (mm_amounts[mm_base + k] − fixed_maintenance)``, without
+    branching or scattering per call (numpy's fancy indexing costs ~10 ns an element).
     """
 
     side: np.ndarray          # int8, +1 / −1
@@ -56,6 +71,12 @@ class PositionBatch:
     inv_linear_size: np.ndarray = field(init=False, repr=False)
     inverse_size: np.ndarray = field(init=False, repr=False)
     entry_tier: np.ndarray = field(init=False, repr=False)
+    at_entry: np.ndarray = field(init=False, repr=False)
+    entry_rows: np.ndarray = field(init=False, repr=False)
+    fixed_maintenance: np.ndarray = field(init=False, repr=False)
+    mm_rates: np.ndarray = field(init=False, repr=False)
+    mm_amounts: np.ndarray = field(init=False, repr=False)
+    mm_base: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.side.astype(np.float64)
@@ -67,11 +88,19 @@ class PositionBatch:
         # W − Q·E cancels for a fully collateralised long; what is left is rounding noise, not a price.
         c0[np.abs(c0) <= 1e-12 * (self.margin + entry_notional)] = 0.0
         base = self.table * self.tiers.width
+        entry_tier = _bracket(self.tiers, base, np.zeros(len(base), dtype=np.intp), entry_notional)
+        ie = base + entry_tier
+        rates, amounts = self.tiers.flat("mmr"), self.tiers.flat("amounts")
+        at_entry = self.requirement == Requirement.MM_AT_ENTRY
+        zeros = np.zeros(self.tiers.width)
         derived = {"c0": c0, "c1": c1, "entry_notional": entry_notional, "inv_entry": inv_entry, "base": base,
                    "linear_size": np.where(self.inverse, 0.0, self.size),
                    "inv_linear_size": np.where(self.inverse, 0.0, 1.0 / self.size),
                    "inverse_size": np.where(self.inverse, self.size, 0.0),
-                   "entry_tier": _bracket(self.tiers, base, np.zeros(len(base), dtype=np.intp), entry_notional)}
+                   "entry_tier": entry_tier, "at_entry": at_entry, "entry_rows": np.flatnonzero(at_entry),
+                   "fixed_maintenance": np.where(at_entry, entry_notional * rates[ie] - amounts[ie], 0.0),
+                   "mm_rates": np.concatenate([rates, zeros]), "mm_amounts": np.concatenate([amounts, zeros]),
+                   "mm_base": np.where(at_entry, rates.size, base)}
         for name, arr in derived.items():
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -146,9 +175,13 @@ class RiskArrays:
     """Every figure for every position at the given marks; NaN where a figure does not exist.
 
     Money in the settlement currency, prices in quote per coin, ``margin_ratio`` and
-    ``distance_frac``/``roe`` as fractions. ``distance_price = s·(mark − liq)`` is the price room
-    left before liquidation (quote per coin) and ``distance_frac = distance_price / mark`` the same
-    relative to the mark: both positive while safe, ≤ 0 once crossed, for longs and shorts alike.
+    ``distance_frac``/``roe`` as fractions. ``maintenance_margin`` and ``margin_ratio`` (the
+    requirement, maintenance plus a counted close fee, ÷ margin balance; NaN once the balance is
+    ≤ 0) come from :func:`maintenance_requirement`, as the liquidation price does, so the ratio is
+    1.0 at the liquidation price; ``tier`` is the tier row that requirement used.
+    ``distance_price = s·(mark − liq)`` is the price room left before liquidation (quote per coin)
+    and ``distance_frac = distance_price / mark`` the same relative to the mark: both positive
+    while safe, ≤ 0 once crossed, for longs and shorts alike.
     """
 
     mark: np.ndarray
@@ -172,12 +205,15 @@ def _price_from_notional(batch: PositionBatch, x: np.ndarray) -> np.ndarray:
     """Price at which the position's notional is ``x``; NaN where no price > 0 gives it."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # linear P = x / Q, inverse P = N / x: one of the two terms is zero for each position
-        price = x * batch.inv_linear_size + batch.inverse_size / x
+        price: np.ndarray = x * batch.inv_linear_size + batch.inverse_size / x
         price[~((x > 0) & (price < np.inf))] = np.nan
     return price
 
 
-Test = Callable[[slice | np.ndarray, np.ndarray], np.ndarray]
+Rows = slice | np.ndarray
+"""Which positions of a batch an array belongs to: the full slice ``slice(None)`` or an index array."""
+
+Test = Callable[[Rows, np.ndarray], np.ndarray]
 
 
 def _walk(start: np.ndarray, below: Test, above: Test) -> np.ndarray:
@@ -209,48 +245,136 @@ def tier_of(batch: PositionBatch, notional: np.ndarray) -> np.ndarray:
     return _bracket(batch.tiers, batch.base, batch.entry_tier, notional)
 
 
+@dataclass(frozen=True)
+class Maintenance:
+    """What :func:`maintenance_requirement` answers, one value per position (of its ``rows``).
+
+    On the tier row used the maintenance margin is the line ``MM(x) = rate·x − amount``
+    (``rate`` a fraction, 0 where MM is valued at entry; ``amount`` in the settlement currency),
+    and the requirement is ``R(x) = MM(x) + f·x = slope·x − amount``, ``f`` the close-fee rate
+    where the venue counts it (else 0). The figures at the notional asked are computed on first
+    access: :attr:`margin` (MM), :attr:`requirement` (R) and :attr:`tier`.
+    """
+
+    rate: np.ndarray
+    amount: np.ndarray
+    fee_rate: np.ndarray = field(repr=False)
+    notional: np.ndarray | float = field(repr=False)
+    looked_up: np.ndarray = field(repr=False)         # tier rows of the lookup
+    at_entry: np.ndarray | None = field(repr=False)   # entry_mm mask of the rows (None: none there)
+    entry_tier: np.ndarray = field(repr=False)        # entry tiers of the rows
+
+    @cached_property
+    def margin(self) -> np.ndarray:
+        """The maintenance margin MM at the notional asked (settlement currency, no fee in it):
+        the ``maintenance_margin`` figure."""
+        margin: np.ndarray = self.notional * self.rate
+        margin -= self.amount
+        return margin
+
+    @cached_property
+    def requirement(self) -> np.ndarray:
+        """MM plus the close fee the venue counts, at the notional asked (settlement currency):
+        what the margin balance meets at liquidation, the numerator of the margin ratio."""
+        requirement: np.ndarray = self.fee_rate * self.notional
+        requirement += self.margin
+        return requirement
+
+    @cached_property
+    def slope(self) -> np.ndarray:
+        """d requirement / d notional on the tier used (fraction): ``rate + f``."""
+        slope: np.ndarray = self.rate + self.fee_rate
+        return slope
+
+    @cached_property
+    def tier(self) -> np.ndarray:
+        """The tier row each position's maintenance was valued on (intp): the entry tier for
+        Bybit ``entry_mm``, else the row looked up."""
+        if self.at_entry is None:
+            return self.looked_up
+        tier: np.ndarray = np.where(self.at_entry, self.entry_tier, self.looked_up)
+        return tier
+
+
+def maintenance_requirement(batch: PositionBatch, notional: np.ndarray | float, tier: np.ndarray | None = None,
+                            rows: Rows = slice(None)) -> Maintenance:
+    """The maintenance requirement of positions at a notional: the one definition of the rule.
+
+    ``notional``: settlement currency (quote for linear, coin for inverse contracts), one per
+    position of ``rows`` or one number for all. ``tier``: the tier row to value it on (the
+    liquidation solver tries rows); by default the row holding each notional. ``rows``: the
+    positions of ``batch`` the arrays belong to, all (the full slice) or an index array.
+
+    On tier row ``k`` the maintenance margin is ``MM(x) = x·r_k − a_k`` (the venue's bracket
+    rate and maintenance amount; the amounts make MM continuous in ``x``), and the requirement
+    the margin balance meets at liquidation is ``MM(x) + f·x``, with ``f`` the close (taker) fee
+    for the venues that count it (OKX, Gate; ``f = 0`` elsewhere).
+
+    Bybit ``entry_mm`` (:attr:`~isodesk.margin.venues.Requirement.MM_AT_ENTRY`) values MM at the
+    entry notional on the entry tier, whatever ``x`` and ``tier``: ``MM = n(E)·r_e − a_e``, a
+    constant. That is how Bybit's help pages "Liquidation Price (USDT Contract)" and "How to
+    calculate Liquidation Price (Inverse Contract)" (360039261334) define the liquidation price
+    (maintenance margin = position value at entry × MMR − deduction; their worked example, 1 BTC
+    long at 20,000, 50x, MMR 0.5 % → 19,700, is reference case ``bybit-linear-help-ex1-long-50x``).
+    Since that liquidation price is where the margin balance meets this constant, the maintenance
+    margin and the margin ratio shown at every mark use the same constant: the ratio reaches
+    exactly 100 % at the liquidation price the card shows, where the desk liquidates and where the
+    scenarios' ``B ≤ R`` turns. (Valued at the mark instead, a 10x long would read a ratio of
+    0.905 at its own liquidation price and a short 1.095.) ``exact_mm`` values MM at the notional
+    itself, as Binance does.
+    """
+    if isinstance(rows, slice) and rows != slice(None):
+        rows = np.arange(len(batch))[rows]
+    if tier is None:
+        base = batch.base[rows]
+        tier = _bracket(batch.tiers, base, batch.entry_tier[rows], np.broadcast_to(notional, base.shape))
+    j = batch.mm_base[rows] + tier  # entry_mm positions read the zero block (PositionBatch)
+    rate: np.ndarray = batch.mm_rates[j]
+    amount: np.ndarray = batch.mm_amounts[j]
+    at_entry = None
+    if batch.entry_rows.size:
+        amount -= batch.fixed_maintenance[rows]
+        at_entry = batch.at_entry[rows]
+    return Maintenance(rate=rate, amount=amount, fee_rate=batch.fee_rate[rows], notional=notional,
+                       looked_up=tier, at_entry=at_entry, entry_tier=batch.entry_tier[rows])
+
+
 def price_levels(batch: PositionBatch) -> PriceLevels:
-    """Liquidation and bankruptcy prices of every position (independent of the mark)."""
-    tiers = batch.tiers
+    """Liquidation and bankruptcy prices of every position (independent of the mark; quote per
+    coin, NaN where none), and the tier row of the requirement at the liquidation price."""
     c0, c1, base = batch.c0, batch.c1, batch.base
-    slope = c1 - batch.fee_rate
-    caps, rates, amounts = tiers.flat("caps"), tiers.flat("mmr"), tiers.flat("amounts")
+    floors, caps = batch.tiers.flat("floors"), batch.tiers.flat("caps")
 
-    floors = tiers.flat("floors")
-
-    # G(x) = c0 + (c1 − f)·x − MM(x) is monotone with the sign of c1 (MM is continuous and
-    # increasing); the root lies past a tier's cap when c1·G(cap) ≤ 0, below its floor when
-    # c1·G(floor) > 0.
+    # G(x) = B(x) − R(x) = c0 + amount + (c1 − slope)·x on the requirement's line of tier k is
+    # monotone with the sign of c1 (R is continuous and increasing): the root lies past a tier's
+    # cap when c1·G(cap) ≤ 0, below its floor when c1·G(floor) > 0.
     def root_past(edge: np.ndarray) -> Test:
-        def test(rows: slice | np.ndarray, k: np.ndarray) -> np.ndarray:
-            i = base[rows] + k
-            x = edge[i]
-            g = c0[rows] + amounts[i] + (slope[rows] - rates[i]) * x
-            return (c1[rows] * g <= 0) & (x < np.inf) if edge is caps else (k > 0) & (c1[rows] * g > 0)
+        def test(rows: Rows, k: np.ndarray) -> np.ndarray:
+            x = edge[base[rows] + k]
+            line = maintenance_requirement(batch, x, k, rows)
+            g = c0[rows] + line.amount + (c1[rows] - line.slope) * x
+            past: np.ndarray = (c1[rows] * g <= 0) & (x < np.inf) if edge is caps else (k > 0) & (c1[rows] * g > 0)
+            return past
         return test
 
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         k = _walk(batch.entry_tier, root_past(floors), root_past(caps))
-        i = base + k
-        x_liq = (c0 + amounts[i]) / (rates[i] - slope)
-        at_entry = np.flatnonzero(batch.requirement == Requirement.MM_AT_ENTRY)
-        if at_entry.size:
-            ke = batch.entry_tier[at_entry]
-            ie = base[at_entry] + ke
-            mm_entry = batch.entry_notional[at_entry] * rates[ie] - amounts[ie]
-            x_liq[at_entry] = (mm_entry - c0[at_entry]) / slope[at_entry]
-            k[at_entry] = ke
+        # the root of G on tier k (only the line is used: no notional to value it at)
+        line = maintenance_requirement(batch, math.nan, k)
+        x_liq = (c0 + line.amount) / (line.slope - c1)
         x_bank = -c0 / c1
     return PriceLevels(
         liquidation_price=_price_from_notional(batch, x_liq),
         bankruptcy_price=_price_from_notional(batch, x_bank),
-        liquidation_tier=k,
+        liquidation_tier=line.tier,
     )
 
 
 def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels) -> RiskArrays:
-    """Every mark-dependent figure, reusing the liquidation/bankruptcy prices of ``levels``."""
-    tiers = batch.tiers
+    """Every mark-dependent figure, reusing the liquidation/bankruptcy prices of ``levels``.
+
+    ``mark``: one price per position (quote per coin; NaN = no mark). Units as in :class:`RiskArrays`.
+    """
     mark = np.asarray(mark, dtype=np.float64)
     s = batch.side
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,11 +382,10 @@ def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels) ->
         notional = batch.linear_size * mark + batch.inverse_size * recip
         balance = batch.c0 + batch.c1 * notional
         upnl = balance - batch.margin
-        k = tier_of(batch, notional)  # a NaN notional (no mark) stays in the entry tier
-        i = batch.base + k
-        maintenance = notional * tiers.flat("mmr")[i] - tiers.flat("amounts")[i]
+        mm = maintenance_requirement(batch, notional)  # a NaN notional (no mark) stays in the entry tier
+        maintenance = mm.margin
         positive = balance > 0
-        ratio = (maintenance + batch.fee_rate * notional) / balance
+        ratio = mm.requirement / balance
         ratio[~positive] = np.nan
         liq = levels.liquidation_price
         distance_price = s * (mark - liq)
@@ -286,7 +409,7 @@ def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels) ->
         maintenance_margin=maintenance, margin_ratio=ratio, liquidation_price=liq,
         bankruptcy_price=levels.bankruptcy_price, distance_price=distance_price,
         distance_frac=distance_frac, roe=roe, effective_leverage=eff_lev, max_removable=removable,
-        max_loss=batch.margin, tier=k,
+        max_loss=batch.margin, tier=mm.tier,
     )
 
 
@@ -320,8 +443,15 @@ def compute_one(position: Position, mark: float | None = None) -> Risk:
     """All figures of one position (the batch path with N = 1); mark-dependent ones need ``mark``."""
     batch = PositionBatch.from_positions([position])
     arrays = compute(batch, np.array([math.nan if mark is None else mark]))
-    values = {}
-    for f in fields(RiskArrays):
-        v = getattr(arrays, f.name)[0]
-        values[f.name] = int(v) if f.name == "tier" else (float(v) if math.isfinite(v) else None)
-    return Risk(**values)
+
+    def one(values: np.ndarray) -> float | None:
+        v = float(values[0])
+        return v if math.isfinite(v) else None
+
+    a = arrays
+    return Risk(mark=one(a.mark), notional=one(a.notional), unrealized_pnl=one(a.unrealized_pnl),
+                margin_balance=one(a.margin_balance), maintenance_margin=one(a.maintenance_margin),
+                margin_ratio=one(a.margin_ratio), liquidation_price=one(a.liquidation_price),
+                bankruptcy_price=one(a.bankruptcy_price), distance_price=one(a.distance_price),
+                distance_frac=one(a.distance_frac), roe=one(a.roe), effective_leverage=one(a.effective_leverage),
+                max_removable=one(a.max_removable), max_loss=one(a.max_loss), tier=int(a.tier[0]))

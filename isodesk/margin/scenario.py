@@ -17,8 +17,10 @@ Units and conventions
   An account's ``loss`` is the sum of its positions' losses (gross: a gain elsewhere does not
   offset it; ``equity_after`` shows the net effect).
 * Liquidation follows the engine: margin balance ``B = c0 + c1·x`` at or below the requirement
-  ``R = MM + close fee`` (``MM`` valued at the entry notional for Bybit ``entry_mm``). ``B ≤ R``
-  is the same test as "the mark reached the liquidation price" that the desk applies.
+  ``R = MM + close fee`` of :func:`~isodesk.margin.engine.maintenance_requirement` (``MM`` valued
+  at the entry notional for Bybit ``entry_mm``), the one that gives the liquidation price and the
+  margin ratio (``R ÷ B``, 1.0 at the liquidation price). ``B ≤ R`` is the same test as "the mark
+  reached the liquidation price" that the desk applies.
 
 Modelling choices
 -----------------
@@ -54,10 +56,9 @@ from typing import Any
 
 import numpy as np
 
-from isodesk.margin.engine import PositionBatch, mark_figures, price_levels, tier_of
+from isodesk.margin.engine import PositionBatch, maintenance_requirement, mark_figures, price_levels
 from isodesk.margin.markets import market_of
 from isodesk.margin.position import Position
-from isodesk.margin.venues import Requirement
 
 PCT = "pct"
 PRICE = "price"
@@ -243,29 +244,15 @@ class ScenarioBook:
 # -- the maths ----------------------------------------------------------------------------------
 
 
-def requirement(batch: PositionBatch, notional: np.ndarray) -> np.ndarray:
-    """What the margin balance is compared with at liquidation, per position, at ``notional``
-    (settlement currency): maintenance (at the notional, or at the entry notional for Bybit
-    ``entry_mm``) plus the close fee where the venue counts it."""
-    tiers = batch.tiers
-    rates, amounts = tiers.flat("mmr"), tiers.flat("amounts")
-    k = tier_of(batch, notional)
-    i = batch.base + k
-    mm = notional * rates[i] - amounts[i]
-    at_entry = batch.requirement == Requirement.MM_AT_ENTRY
-    if at_entry.any():
-        ie = batch.base + batch.entry_tier
-        mm = np.where(at_entry, batch.entry_notional * rates[ie] - amounts[ie], mm)
-    return mm + batch.fee_rate * notional
-
-
 def _state(batch: PositionBatch, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Notional, uPnL and requirement of every position at per-row ``marks`` (shape (S, N))."""
+    """Notional, uPnL and requirement of every position at per-row ``marks`` (shape (S, N)); the
+    requirement (settlement currency) is the engine's :func:`maintenance_requirement`, maintenance
+    plus the close fee where the venue counts it, the same that gives the liquidation price."""
     notional = batch.linear_size * marks + batch.inverse_size / marks
     upnl = batch.c1 * (notional - batch.entry_notional)
     req = np.empty_like(notional)
     for s in range(marks.shape[0]):
-        req[s] = requirement(batch, notional[s])
+        req[s] = maintenance_requirement(batch, notional[s]).requirement
     return notional, upnl, req
 
 
@@ -345,7 +332,9 @@ def edited_batch(book: ScenarioBook, scenario: Scenario) -> tuple[PositionBatch,
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta):
             raise ScenarioError(f"{book.labels[r]}: margin edit {delta!r} is not a finite number")
         margin[r] += float(delta)
-    for r in np.flatnonzero(~(margin > 0)):
+    drained = np.flatnonzero(~(margin > 0))
+    if drained.size:
+        r = int(drained[0])
         raise ScenarioError(f"{book.labels[r]}: the edits leave {margin[r]:g} of isolated margin; it must stay above 0")
     moved = margin - batch.margin
     free -= np.bincount(book.account_index, weights=moved, minlength=len(book.accounts))

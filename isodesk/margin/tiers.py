@@ -2,7 +2,8 @@
 
 A tier row is ``[notional_floor, notional_cap, mmr, maintenance_amount, max_leverage]`` with the
 notional in the settlement currency (quote for linear contracts, coin for inverse ones). A row
-applies to a notional ``x`` when ``floor <= x < cap``. Maintenance margin is ``x * mmr - amount``.
+applies to a notional ``x`` when ``floor <= x < cap``; on it the maintenance margin is
+``x * mmr - amount``, computed in one place, :func:`isodesk.margin.engine.maintenance_requirement`.
 Many tables are stacked into one padded :class:`TierSet` so a whole book is looked up in one call.
 """
 
@@ -92,11 +93,6 @@ class TierTable:
     def bracket(self, notional: float) -> int:
         """Index of the row holding ``notional`` (settlement currency)."""
         return int(np.searchsorted(self.floors, notional, side="right") - 1)
-
-    def maintenance(self, notional: float) -> float:
-        """Maintenance margin for a notional, in the settlement currency."""
-        k = self.bracket(notional)
-        return float(notional * self.mmr[k] - self.amounts[k])
 
 
 def maintenance_amounts(floors: Sequence[float], mmr: Sequence[float], first: float = 0.0) -> list[float]:

@@ -18,7 +18,9 @@ class Requirement(IntEnum):
     MM_AT_PRICE = 0
     """Maintenance valued at the liquidation price itself (Binance, Hyperliquid, Bybit ``exact_mm``, OKX, Gate)."""
     MM_AT_ENTRY = 1
-    """Maintenance valued at the entry notional (Bybit ``entry_mm``, its published calculator)."""
+    """Maintenance valued at the entry notional (Bybit ``entry_mm``, its published calculator), for the
+    liquidation price and for the maintenance margin and margin ratio shown at every mark alike
+    (see :func:`isodesk.margin.engine.maintenance_requirement`)."""
 
 
 class RemovableRule(IntEnum):

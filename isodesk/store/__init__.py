@@ -1,7 +1,7 @@
 """isodesk.store: SQLite through sqlite-utils — schema, migrations, the book, the ledger, prices,
 alerts, settings and scenarios. No Qt. Money is ``Decimal`` here and TEXT on disk."""
 
-from isodesk.store.errors import StoreError
+from isodesk.store.errors import LedgerRefused, ReadOnlyError, StoreError, StoreIOError
 from isodesk.store.ledger import EXTERNAL, free_ref, parse_ref, pnl_ref, position_ref
 from isodesk.store.portfolio_io import (
     ImportProblems,
@@ -37,11 +37,14 @@ __all__ = [
     "ImportProblems",
     "JournalEntry",
     "LedgerEntry",
+    "LedgerRefused",
     "PositionRecord",
     "PositionSpec",
     "Problem",
+    "ReadOnlyError",
     "Store",
     "StoreError",
+    "StoreIOError",
     "free_ref",
     "import_positions",
     "parse_ref",

@@ -69,3 +69,16 @@ def balances_of(entries: Iterable[tuple[str, str, Decimal]]) -> dict[str, Decima
             out[source] = out.get(source, zero) - amount
             out[dest] = out.get(dest, zero) + amount
     return out
+
+
+def balance_from(base: Decimal, inflows: Iterable[Decimal], outflows: Iterable[Decimal]) -> Decimal:
+    """``base`` plus ``inflows`` minus ``outflows``, in the :data:`EXACT` context (one ref's balance
+    from a checkpoint and the entries after it)."""
+    with decimal.localcontext(EXACT):
+        return base + sum(inflows, Decimal(0)) - sum(outflows, Decimal(0))
+
+
+def difference(a: Decimal, b: Decimal) -> Decimal:
+    """``a - b`` exactly (what a balance becomes when ``b`` leaves it)."""
+    with decimal.localcontext(EXACT):
+        return a - b

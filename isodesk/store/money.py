@@ -24,8 +24,9 @@ def require_positive(value: object, field: str) -> Decimal:
     return value
 
 
-def to_text(value: Decimal) -> str:
-    """The exact TEXT form of a finite ``Decimal`` (``str``, which ``Decimal()`` reads back exactly)."""
+def to_text(value: object) -> str:
+    """The exact TEXT form of a finite ``Decimal`` (``str``, which ``Decimal()`` reads back exactly);
+    ``TypeError`` for anything else (a float has already lost the exact amount)."""
     if isinstance(value, bool) or not isinstance(value, Decimal):
         raise TypeError(f"money must be a decimal.Decimal, got {type(value).__name__} {value!r}")
     if not value.is_finite():

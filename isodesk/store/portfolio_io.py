@@ -8,6 +8,12 @@ empty, the caller fills in the venue's contract size before importing)
 is in the settlement currency. Numbers are read from their text into ``Decimal`` exactly (JSON
 numbers too) and written back as exact strings.
 
+Every cell is held to the bounds of ``isodesk.margin.bounds`` (the rules the command line, the forms
+and the desk use): ``quantity`` and ``contract_size`` as quantities, ``entry_price`` as a price,
+``leverage`` as a leverage, ``isolated_margin`` as an amount (finite, in range, at most the 8
+decimals the ledger keeps; a decimal comma is refused with the reason), and ``label``, ``symbol``
+and ``account`` as printable text (no NUL, no escape sequences).
+
 Reading validates every row before returning anything; a file with any bad row raises
 :class:`ImportProblems` listing all of them, each with the row number a user sees (CSV: the header
 is row 1, data starts at row 2; JSON: items count from 1).
@@ -17,13 +23,22 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from isodesk.margin.bounds import (
+    MAX_LABEL,
+    BoundsError,
+    check_amount,
+    check_leverage,
+    check_price,
+    check_quantity,
+    check_text,
+    printable,
+)
 from isodesk.store import ledger as refs
 from isodesk.store.records import CONTRACTS, SIDES, VENUES, PositionRecord
 from isodesk.store.store import Store
@@ -34,8 +49,11 @@ COLUMNS = (
     "label", "venue", "symbol", "contract", "side", "quantity", "entry_price", "leverage", "isolated_margin",
     "account", "contract_size",
 )  # fmt: skip
-NUMBERS = ("quantity", "entry_price", "leverage", "isolated_margin", "contract_size")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+NUMBERS: dict[str, Callable[[object, str], Decimal]] = {
+    "quantity": check_quantity, "entry_price": check_price, "leverage": check_leverage,
+    "isolated_margin": check_amount, "contract_size": check_quantity,
+}  # fmt: skip
+TEXTS = ("label", "symbol", "account")
 
 Validator = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
@@ -67,8 +85,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """One line; a column name or message from the file is shown through ``bounds.printable``."""
         where = "file" if self.row <= 0 else f"row {self.row}"
-        return f"{where}, column {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        column, message = printable(self.column), printable(self.message)
+        return f"{where}, column {column}: {message}" if self.column else f"{where}: {message}"
 
 
 class ImportProblems(ValueError):
@@ -184,7 +204,9 @@ def _parse_row(number: int, raw: dict[str, Any]) -> tuple[PositionSpec | None, l
             values[column] = None
             continue
         if column in NUMBERS:
-            values[column] = _positive(value, column, bad)
+            values[column] = _number(value, column, bad)
+        elif isinstance(value, str) and column in TEXTS:
+            values[column] = _text(value, column, bad)
         elif isinstance(value, str):
             values[column] = value
         else:
@@ -206,19 +228,31 @@ def _named(problems: list[Problem]) -> set[str]:
     return {p.column for p in problems}
 
 
-def _positive(value: Any, column: str, bad: Callable[[str, str], None]) -> Decimal | None:
-    """``value`` (text, or a Decimal from JSON) as a positive Decimal, else None after reporting why."""
-    if isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str) and _NUMBER.fullmatch(value):
-        number = Decimal(value)
-    else:
+def _number(value: Any, column: str, bad: Callable[[str, str], None]) -> Decimal | None:
+    """``value`` (text, or a Decimal from JSON) as a Decimal within the column's bounds, else None
+    after reporting why (in the bounds' words)."""
+    if not isinstance(value, (str, Decimal)):
         bad(column, f"{_shown(value)} is not a number")
         return None
-    if number <= 0:
-        bad(column, f"{_shown(value)} must be a positive number")
+    try:
+        return NUMBERS[column](value, column)
+    except BoundsError as exc:
+        bad(column, _reason(exc))
         return None
-    return number
+
+
+def _text(value: str, column: str, bad: Callable[[str, str], None]) -> str | None:
+    """A text cell as printable text of at most 64 characters, else None after reporting why."""
+    try:
+        return check_text(value, column, max_length=MAX_LABEL)
+    except BoundsError as exc:
+        bad(column, _reason(exc))
+        return None
+
+
+def _reason(exc: BoundsError) -> str:
+    """A bounds refusal without its leading ``column:`` (a :class:`Problem` names the column)."""
+    return str(exc).removeprefix(f"{exc.field}: ")
 
 
 def _shown(value: Any) -> str:

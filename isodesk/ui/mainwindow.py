@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("isodesk-main")
         self.setWindowTitle(f"isodesk — {config.db_path.name}")
         self.settings = settings
+        self.config = config
         self.controller = DeskController(config, self)
         self._pending_acks: dict[str, int] = {}
         self.model = PositionsModel(self, reorder_ms=1000)
@@ -347,6 +348,8 @@ class MainWindow(QMainWindow):
         """Alerts dock, and a notification for every upward level change and liquidation."""
         self.alerts.add_events(events)
         for event in events:
+            if event.kind is EventKind.FAILURE:
+                self.statusBar().showMessage(event.message)
             if event.kind is EventKind.LIQUIDATION or (
                     event.kind is EventKind.LEVEL and _severity(event.level) > _severity(event.previous)):
                 self._notify(event)
@@ -368,7 +371,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_result(self, result) -> None:
         """Show command outcomes in the status bar (dialogs react to their own request ids)."""
-        if result.accepted and result.reason.startswith("undid"):
+        if result.accepted and result.kind == "UndoAdjustment":
             self.statusBar().showMessage(result.reason, 8000)
         alert_id = self._pending_acks.pop(result.request_id, None)
         if alert_id is not None and result.accepted:
@@ -515,7 +518,10 @@ class MainWindow(QMainWindow):
         self.filter_text.selectAll()
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About isodesk", f"isodesk {__version__}\nIsolated-margin risk dashboard.")
+        from isodesk.logfile import log_path
+
+        QMessageBox.about(self, "About isodesk", f"isodesk {__version__}\nIsolated-margin risk dashboard.\n\n"
+                          f"Book: {self.config.db_path}\nLog file: {log_path()}")
 
     @Slot(int)
     def _select(self, position_id: int) -> None:
@@ -575,8 +581,13 @@ class MainWindow(QMainWindow):
         state = "paused" if snap.paused else ("connected" if h.connected else "disconnected")
         self.feed_label.setText(f"  {h.source}: {state} · {age} · rejected {h.rejected}  ")
         stale = int(snap.stale.sum())
+        extra = ""
+        if not snap.writer:
+            extra += f" · READ-ONLY: {snap.writer_note}"
+        if snap.failures:
+            extra += f" · {snap.failures} failed step{'s' if snap.failures != 1 else ''} (see Help → About: log)"
         self.status_label.setText(f"{len(snap)} positions · {stale} stale · snapshot {snap.version} · "
-                                  f"{self.controller.dropped_snapshots} frames coalesced")
+                                  f"{self.controller.dropped_snapshots} frames coalesced{extra}")
 
     # -- persistence ----------------------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from isodesk.desk import Desk, Snapshot
-from isodesk.desk.commands import Command
+from isodesk.desk import Desk, Result, Snapshot
+from isodesk.desk.commands import Command, Reply
 from isodesk.desk.mailbox import Mailbox
 from isodesk.desk.session import DeskConfig, open_desk
 
 log = logging.getLogger("isodesk.ui")
+
+MAX_FAILURES_IN_A_ROW = 5
 
 
 class DeskWorker(QObject):
@@ -47,6 +49,7 @@ class DeskWorker(QObject):
         self.mailbox = mailbox
         self.desk: Desk | None = None
         self._timer: QTimer | None = None
+        self._failures_in_a_row = 0
 
     @Slot()
     def start(self) -> None:
@@ -69,32 +72,62 @@ class DeskWorker(QObject):
 
     @Slot()
     def step(self) -> None:
-        """One desk step: ticks, recompute, levels, liquidations, snapshot."""
+        """One desk step: other processes' changes, queued commands, ticks, recompute, levels,
+        liquidations, snapshot. A failed step is logged, counted, shown (``failed`` and an event),
+        and the desk re-reads the book; after several failures in a row the desk stops stepping
+        rather than fail silently forever."""
         if self.desk is None:
             return
         try:
             snapshot = self.desk.step()
-        except Exception:
-            log.error("desk step failed:\n%s", traceback.format_exc())
-            self.failed.emit("a desk step failed; see the log")
+        except Exception as exc:
+            self._failed_step("a desk step failed", exc)
+            return
+        self._failures_in_a_row = 0
+        self._publish(snapshot)
+
+    def _failed_step(self, what: str, exc: BaseException) -> None:
+        assert self.desk is not None
+        log.error("%s:\n%s", what, traceback.format_exc())
+        self._failures_in_a_row += 1
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            snapshot = self.desk.recover(error)
+        except Exception as again:
+            log.error("reloading the book failed too:\n%s", traceback.format_exc())
+            self._stop_stepping(f"{what} and the book could not be re-read ({type(again).__name__}: {again}); "
+                                "the desk stopped. Restart isodesk; the log has the details")
             return
         self._publish(snapshot)
+        if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            self._stop_stepping(f"{what} {self._failures_in_a_row} times in a row ({error}); the desk stopped "
+                                "updating. Restart isodesk; the log has the details")
+        else:
+            self.failed.emit(f"{what} ({self.desk.failures} so far): {error}; the book was re-read")
+
+    def _stop_stepping(self, message: str) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.failed.emit(message)
 
     @Slot(object)
     def apply(self, command: Command) -> None:
-        """Execute one command and answer with its Result."""
+        """Execute one command and answer with its Result. If the desk fails mid-way the answer says
+        the outcome is unknown: sending the same command (same request id) again is safe, the
+        desk answers it from its record instead of running it twice."""
         if self.desk is None:
-            from isodesk.desk import Result
-
             self.result_ready.emit(Result(command.request_id, False, "the desk is not running"))
             return
         try:
             result = self.desk.apply(command)
-        except Exception:
-            log.error("command failed:\n%s", traceback.format_exc())
-            from isodesk.desk import Result
-
-            result = Result(command.request_id, False, "internal error; see the log")
+        except Exception as exc:
+            result = Result(command.request_id, False,
+                            f"the desk failed while running this command ({type(exc).__name__}: {exc}); whether it "
+                            "took effect is unknown. Sending it again is safe: it will not run twice",
+                            kind=type(command).__name__, reply=Reply.UNKNOWN)
+            self._failed_step("a command failed", exc)
+            self.result_ready.emit(result)
+            return
         self._publish(self.desk.snapshot)
         self.result_ready.emit(result)
 

@@ -1,6 +1,6 @@
 """ccxt clients for the live venues, pointed at the venue or at a given base URL, and the one
 wrapper every call goes through so that no key, secret or request signature escapes in an error
-or a log line.
+or a log line (the rule: :mod:`isodesk.venues.scrub`).
 
 ccxt is optional (``pip install isodesk[live]``) and imported only when a client is made.
 """
@@ -10,36 +10,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from isodesk.venues.errors import LiveUnavailable, VenueError
 from isodesk.venues.registry import VenueSpec
+from isodesk.venues.scrub import Scrubber
 
 log = logging.getLogger("isodesk.venues")
 http_log = logging.getLogger("isodesk.venues.http")
 
 DEFAULT_TIMEOUT_MS = 10_000
 T = TypeVar("T")
-
-_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
-_SIGNED = re.compile(r"(?i)(signature|sign|apikey|api_key|api-key|x-mbx-apikey|ok-access-key|ok-access-sign|"
-                     r"ok-access-passphrase|x-bapi-api-key|x-bapi-sign)(['\"]?\s*[:=]\s*['\"]?)[^\s&,'\"}]+")
-
-
-class Scrubber:
-    """Removes the given secrets, URL query strings and signature/key parameters from a text."""
-
-    def __init__(self, secrets: Iterable[str] = ()):
-        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: object) -> str:
-        out = str(text)
-        for secret in self.secrets:
-            out = out.replace(secret, "***")
-        out = _QUERY.sub(r"\1?…", out)
-        return _SIGNED.sub(r"\1\2***", out)
-
 
 class _ScrubbingLogger:
     """What ccxt logs through (it logs request headers at DEBUG): formatted, scrubbed, then forwarded."""
@@ -107,16 +89,17 @@ class VenueClient:
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``; any failure becomes a :class:`VenueError` with a scrubbed message.
 
-        The error is raised outside the ``except`` block, so it carries no ``__context__`` that
-        could hold the unscrubbed original.
+        Our own errors (a :class:`~isodesk.venues.errors.MalformedResponse` quoting a field of the
+        answer) are scrubbed too and keep their type. The error is raised outside the ``except``
+        block, so it carries no ``__context__`` that could hold the unscrubbed original.
         """
         try:
             return fn(*args, **kwargs)
-        except VenueError:  # our own: already scrubbed
-            raise
+        except VenueError as exc:  # our own: may quote the venue's answer
+            error = exc.scrubbed(self.scrub)
         except Exception as exc:  # ccxt errors, and parse errors on malformed bodies
-            message = f"{self.venue}: {what} failed: {_describe(exc, self.scrub)}"
-        raise VenueError(message)
+            error = VenueError(f"{self.venue}: {what} failed: {_describe(exc, self.scrub)}")
+        raise error
 
     def load_markets(self) -> dict[str, Any]:
         """The venue's markets (loaded once per client)."""

@@ -8,11 +8,12 @@ the database, a file or a log: :class:`Credentials` prints as ``***``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from isodesk.venues.errors import LiveUnavailable, MissingKeys, VenueError
 from isodesk.venues.registry import VenueSpec
+from isodesk.venues.scrub import Scrubber
 
 SERVICE = "isodesk"
 
@@ -49,14 +50,28 @@ def _keyring() -> Any:
     return keyring
 
 
+def _failure(spec: VenueSpec, doing: str, exc: BaseException, values: Iterable[str] = (), hint: str = "") -> VenueError:
+    """One line saying which keyring operation failed and why (the backend's own first line, scrubbed
+    of the values being stored: a backend may quote what it was given)."""
+    detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    detail = Scrubber(values)(detail)
+    if len(detail) > 300:
+        detail = detail[:300] + "…"
+    reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return VenueError(f"{spec.venue}: cannot {doing} the system keyring ({reason}){hint}")
+
+
 def load_credentials(spec: VenueSpec) -> Credentials:
     """The credentials of ``spec``'s venue; :class:`MissingKeys` (saying how to set them) when absent."""
     keyring = _keyring()
     hint = f"set them with `isodesk keys set {spec.venue}`"
+    error: VenueError | None = None
     try:
         stored = keyring.get_password(SERVICE, spec.venue)
     except Exception as exc:  # keyring backends raise their own errors (locked, no backend)
-        raise VenueError(f"{spec.venue}: cannot read the keyring ({type(exc).__name__}); {hint}") from None
+        error = _failure(spec, "read", exc, hint=f"; {hint}")
+    if error is not None:
+        raise error  # outside the handler: no __context__ to carry the backend's exception
     if not stored:
         raise MissingKeys(f"{spec.venue}: no API keys in the keyring; {hint}")
     try:
@@ -72,23 +87,43 @@ def load_credentials(spec: VenueSpec) -> Credentials:
 
 
 def save_credentials(spec: VenueSpec, values: Mapping[str, str]) -> None:
-    """Store the credentials of ``spec``'s venue (every field the venue needs must be given)."""
+    """Store the credentials of ``spec``'s venue (every field the venue needs must be given).
+
+    Any failure of the keyring (no backend, locked, refused, a backend's own exception) is one
+    :class:`VenueError` line; nothing is stored then.
+    """
     missing = [name for name in spec.credentials if not values.get(name)]
     if missing:
         raise MissingKeys(f"{spec.venue}: {', '.join(missing)} must not be empty")
     payload = json.dumps({k: values[k] for k in spec.credentials})
+    keyring = _keyring()
     try:
-        _keyring().set_password(SERVICE, spec.venue, payload)
-    except LiveUnavailable:
-        raise
+        keyring.set_password(SERVICE, spec.venue, payload)
     except Exception as exc:
-        raise VenueError(f"{spec.venue}: cannot write the keyring ({type(exc).__name__})") from None
+        error = _failure(spec, "write the keys to", exc, [*values.values(), payload])
+    else:
+        return
+    raise error
 
 
 def delete_credentials(spec: VenueSpec) -> bool:
-    """Remove the venue's credentials; True if there were any."""
+    """Remove the venue's credentials; True if there were any.
+
+    Any failure of the keyring (no backend, locked, ``PasswordDeleteError``, a backend's own
+    exception) is one :class:`VenueError` line.
+    """
     keyring = _keyring()
-    if keyring.get_password(SERVICE, spec.venue) is None:
-        return False
-    keyring.delete_password(SERVICE, spec.venue)
-    return True
+    try:
+        stored = keyring.get_password(SERVICE, spec.venue)
+    except Exception as exc:
+        error = _failure(spec, "read", exc)
+    else:
+        if stored is None:
+            return False
+        try:
+            keyring.delete_password(SERVICE, spec.venue)
+        except Exception as exc:
+            error = _failure(spec, "delete the keys from", exc, [stored])
+        else:
+            return True
+    raise error

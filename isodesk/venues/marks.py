@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from isodesk.margin.bounds import price_in_bounds
 from isodesk.margin.markets import market_of
 from isodesk.venues.client import VenueClient
 from isodesk.venues.errors import VenueError
@@ -77,7 +78,8 @@ def fetch_marks(client: VenueClient, wanted: Mapping[str, str]) -> MarkBatch:
     """Mark prices of the markets in ``wanted`` (isodesk market → ccxt symbol), one request.
 
     A network or venue error raises :class:`VenueError`; so does an answer without one usable
-    price; a single bad or missing price is reported in ``problems`` and left out.
+    price; a single bad, missing or out-of-bounds price (:func:`~isodesk.margin.bounds.price_in_bounds`,
+    the tick guard's test) is reported in ``problems`` (scrubbed: it quotes the answer) and left out.
     """
     if not wanted:
         return MarkBatch({}, [])
@@ -95,11 +97,15 @@ def fetch_marks(client: VenueClient, wanted: Mapping[str, str]) -> MarkBatch:
         if not isinstance(ticker, Mapping):
             problems.append((market, f"no mark price for {symbol}"))
             continue
-        info = ticker.get("info") if isinstance(ticker.get("info"), Mapping) else {}
-        raw = info.get(field, ticker.get("markPrice"))
+        info = ticker.get("info")
+        raw = (info if isinstance(info, Mapping) else {}).get(field, ticker.get("markPrice"))
         value = number(raw)
         if value is None or not math.isfinite(float(value)):
-            problems.append((market, f"{symbol}: field {field!r} {raw!r} is not a number"))
+            problems.append((market, client.scrub(f"{symbol}: field {field!r} {raw!r} is not a number")))
+            continue
+        if not price_in_bounds(float(value)):
+            problems.append((market, client.scrub(f"{symbol}: field {field!r} {raw!r} is outside the prices isodesk "
+                                                  "accepts (10^-12 to 10^12)")))
             continue
         prices[market] = float(value)
     if problems and not prices:

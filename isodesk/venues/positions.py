@@ -8,6 +8,13 @@ that is missing or not a number raises :class:`MalformedResponse` naming the ven
 and the field, and nothing is returned: an import is all or nothing. Cross-margin and empty
 positions are skipped (counted in :attr:`PositionRead.skipped`).
 
+A venue's answer passes the bounds every other input passes (:mod:`isodesk.margin.bounds`): the
+quantity, the prices (entry, liquidation, mark), the leverage and the isolated margin must be
+finite and within isodesk's bounds, and the symbol and the other names that become part of the
+stored position (Binance ``positionSide``, Bybit ``positionIdx``, OKX ``posId``) printable text;
+anything else is refused as malformed, with the field named. The refusal, like every error here,
+is scrubbed of the account's keys (it may quote the answer).
+
 The isolated margin is what isodesk calls margin: the collateral *without* unrealized PnL
 (Binance ``isolatedWallet``, Hyperliquid ``marginUsed − unrealizedPnl``, Bybit ``positionBalance``,
 OKX ``margin``).
@@ -20,6 +27,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from isodesk.margin.bounds import (
+    BoundsError,
+    check_amount,
+    check_leverage,
+    check_price,
+    check_quantity,
+    check_text,
+    printable,
+)
 from isodesk.venues.client import VenueClient
 from isodesk.venues.errors import MalformedResponse, VenueError
 from isodesk.venues.marks import native_symbol, number
@@ -69,11 +85,32 @@ class _Fields:
     def bad(self, name: str, problem: str) -> MalformedResponse:
         return MalformedResponse(self.venue, self.where, name, problem)
 
+    def within(self, check: Callable[..., Any], name: str, value: object) -> Any:
+        """``check(value, name)`` (a bound of :mod:`isodesk.margin.bounds`); refused naming the field."""
+        try:
+            return check(value, name)
+        except BoundsError as exc:
+            raise self.bad(name, f"is out of bounds: {str(exc).removeprefix(f'{exc.field}: ')}") from None
+
     def text(self, name: str) -> str:
+        """Printable text (:func:`~isodesk.margin.bounds.check_text`), required."""
         value = self.raw.get(name)
         if not isinstance(value, str) or not value.strip():
             raise self.bad(name, f"is missing or not text (got {value!r})")
-        return value.strip()
+        return str(self.within(check_text, name, value))
+
+    def id_part(self, name: str, default: str) -> str:
+        """A part of the venue position id (text or a whole number); ``default`` when absent or empty."""
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.text(name)
+
+    def price(self, name: str) -> Decimal:
+        """A price within the bounds (finite, 10^-12 … 10^12)."""
+        return Decimal(self.within(check_price, name, self.num(name)))
 
     def num(self, name: str, *, positive: bool = False, allow_zero: bool = True, source: Any = None) -> Decimal:
         raw = (self.raw if source is None else source).get(name)
@@ -92,12 +129,12 @@ class _Fields:
         value = number(raw)
         if value is None or value < 0:
             raise self.bad(name, f"is not a price (got {raw!r})")
-        return value or None
+        return Decimal(self.within(check_price, name, value)) if value else None
 
 
 def _market(client: VenueClient, native: str, where: str, field_name: str = "symbol") -> Mapping[str, Any]:
     for market in (client.exchange.markets or {}).values():
-        if market.get("swap") and native_symbol(client.venue, market) == native:
+        if isinstance(market, Mapping) and market.get("swap") and native_symbol(client.venue, market) == native:
             return market
     raise MalformedResponse(client.venue, where, field_name, f"{native!r} is not a perpetual the venue lists")
 
@@ -130,12 +167,13 @@ def _binance(client: VenueClient, item: Mapping[str, Any], where: str) -> Extrac
     market = _market(client, symbol, where)
     side = "long" if amount > 0 else "short"
     contract, size = _contract(market)
-    position_side = str(f.raw.get("positionSide") or "BOTH")
+    position_side = f.id_part("positionSide", "BOTH")
     return VenuePosition(
         venue=client.venue, venue_position_id=f"{symbol}:{position_side}:{side}", symbol=symbol,
-        ccxt_symbol=str(market["symbol"]), contract=contract, side=side, quantity=abs(amount), contract_size=size,
-        entry_price=_positive(f, "entryPrice"), leverage=_positive(f, "leverage"),
-        isolated_margin=_positive(f, "isolatedWallet"), liquidation_price=f.optional_price("liquidationPrice"),
+        ccxt_symbol=str(market["symbol"]), contract=contract, side=side,
+        quantity=f.within(check_quantity, "positionAmt", abs(amount)), contract_size=size,
+        entry_price=f.price("entryPrice"), leverage=_leverage(f, "leverage"),
+        isolated_margin=_margin(f, "isolatedWallet"), liquidation_price=f.optional_price("liquidationPrice"),
         mark_price=f.optional_price("markPrice"), settlement=str(market.get("settle") or "USDT"))
 
 
@@ -153,16 +191,18 @@ def _hyperliquid(client: VenueClient, item: Mapping[str, Any], where: str) -> Ex
         return (coin, f"{lev.get('type')} margin")
     market = _market(client, coin, where, "coin")
     side = "long" if size > 0 else "short"
-    leverage = f.num("value", source=lev)
-    if leverage <= 0:
-        raise f.bad("leverage.value", f"must be positive (got {lev.get('value')!r})")
+    value = number(lev.get("value"))
+    if value is None:
+        raise f.bad("leverage.value", f"is missing or not a number (got {lev.get('value')!r})")
+    leverage = f.within(check_leverage, "leverage.value", value)
     margin = f.num("marginUsed") - f.num("unrealizedPnl")
     if margin <= 0:
         raise f.bad("marginUsed", "minus unrealizedPnl must leave a positive isolated margin")
     return VenuePosition(
         venue=client.venue, venue_position_id=f"{coin}:{side}", symbol=native_symbol(client.venue, market),
-        ccxt_symbol=str(market["symbol"]), contract="linear", side=side, quantity=abs(size), contract_size=None,
-        entry_price=_positive(f, "entryPx"), leverage=leverage, isolated_margin=margin,
+        ccxt_symbol=str(market["symbol"]), contract="linear", side=side,
+        quantity=f.within(check_quantity, "szi", abs(size)), contract_size=None,
+        entry_price=f.price("entryPx"), leverage=leverage, isolated_margin=f.within(check_amount, "marginUsed", margin),
         liquidation_price=f.optional_price("liquidationPx"), mark_price=None,
         settlement=str(market.get("settle") or "USDC"))
 
@@ -180,11 +220,13 @@ def _bybit(client: VenueClient, item: Mapping[str, Any], where: str) -> Extracte
     if side is None:
         raise f.bad("side", f"must be Buy or Sell (got {f.raw.get('side')!r})")
     contract, csize = _contract(market)
+    index = f.id_part("positionIdx", "0")
     return VenuePosition(
-        venue=client.venue, venue_position_id=f"{symbol}:{f.raw.get('positionIdx', 0)}:{side}", symbol=symbol,
-        ccxt_symbol=str(market["symbol"]), contract=contract, side=side, quantity=abs(size), contract_size=csize,
-        entry_price=_positive(f, "avgPrice"), leverage=_positive(f, "leverage"),
-        isolated_margin=_positive(f, "positionBalance"), liquidation_price=f.optional_price("liqPrice"),
+        venue=client.venue, venue_position_id=f"{symbol}:{index}:{side}", symbol=symbol,
+        ccxt_symbol=str(market["symbol"]), contract=contract, side=side,
+        quantity=f.within(check_quantity, "size", abs(size)), contract_size=csize,
+        entry_price=f.price("avgPrice"), leverage=_leverage(f, "leverage"),
+        isolated_margin=_margin(f, "positionBalance"), liquidation_price=f.optional_price("liqPrice"),
         mark_price=f.optional_price("markPrice"), settlement=str(market.get("settle") or "USDT"))
 
 
@@ -203,18 +245,21 @@ def _okx(client: VenueClient, item: Mapping[str, Any], where: str) -> Extracted:
     contract, csize = _contract(market)
     quantity = _linear_quantity(market, abs(pos)) if contract == "linear" else abs(pos)
     return VenuePosition(
-        venue=client.venue, venue_position_id=str(f.raw.get("posId") or f"{inst}:{side}"), symbol=inst,
-        ccxt_symbol=str(market["symbol"]), contract=contract, side=side, quantity=quantity, contract_size=csize,
-        entry_price=_positive(f, "avgPx"), leverage=_positive(f, "lever"), isolated_margin=_positive(f, "margin"),
+        venue=client.venue, venue_position_id=f.id_part("posId", f"{inst}:{side}"), symbol=inst,
+        ccxt_symbol=str(market["symbol"]), contract=contract, side=side,
+        quantity=f.within(check_quantity, "pos", quantity), contract_size=csize,
+        entry_price=f.price("avgPx"), leverage=_leverage(f, "lever"), isolated_margin=_margin(f, "margin"),
         liquidation_price=f.optional_price("liqPx"), mark_price=f.optional_price("markPx"),
         settlement=str(market.get("settle") or "USDT"))
 
 
-def _positive(f: _Fields, name: str) -> Decimal:
-    value = f.num(name)
-    if value <= 0:
-        raise f.bad(name, f"must be positive (got {f.raw.get(name)!r})")
-    return value
+def _leverage(f: _Fields, name: str) -> Decimal:
+    return Decimal(f.within(check_leverage, name, f.num(name)))
+
+
+def _margin(f: _Fields, name: str) -> Decimal:
+    """The isolated margin: an amount within the bounds (greater than 0, at most 10^12, 8 decimals)."""
+    return Decimal(f.within(check_amount, name, f.num(name)))
 
 
 EXTRACTORS: dict[str, Callable[[VenueClient, Mapping[str, Any], str], Extracted]] = {
@@ -254,8 +299,13 @@ def fetch_isolated_positions(client: VenueClient) -> PositionRead:
     """Every open isolated position of the account behind ``client``'s keys, checked.
 
     Raises :class:`VenueError` when the venue cannot be read and :class:`MalformedResponse`
-    (naming the field) when any position in the answer is malformed: nothing is returned then.
+    (naming the field) when any position in the answer is malformed or out of bounds: nothing is
+    returned then. Every error, whatever it quotes of the answer, is scrubbed of the keys.
     """
+    return client.call("reading positions", _read_positions, client)
+
+
+def _read_positions(client: VenueClient) -> PositionRead:
     venue = client.venue
     client.load_markets()
     raw = client.call("reading positions", RAW[venue], client)
@@ -272,7 +322,8 @@ def fetch_isolated_positions(client: VenueClient) -> PositionRead:
             name = item.get("symbol") or item.get("instId") or (inner.get("coin") if isinstance(inner, Mapping)
                                                                  else None)
             if isinstance(name, str) and name:
-                where += f" ({name})"
+                shown = printable(name)
+                where += f" ({shown if len(shown) <= 40 else shown[:37] + '…'})"
         out = extract(client, item, where)
         if out is None:
             continue

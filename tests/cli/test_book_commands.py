@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from isodesk.cli import main
 from isodesk.margin.markets import market_of
 from tests.cli.conftest import run
 
@@ -102,11 +103,13 @@ def test_import_export_round_trip_and_atomic_rejection(tmp_path, capsys):
     bad.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
                    "c,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
                    "d,binance-usdm,NOPEUSDT,linear,long,1,1,1,1\n"
-                   "e,binance-usdm,BTCUSDT,linear,long,1,60000,500,200\n")
+                   "e,binance-usdm,BTCUSDT,linear,long,1,60000,180,400\n"
+                   "f,binance-usdm,BTCUSDT,linear,long,1,60000,500,200\n")
     code, out, err = run(capsys, "import", str(bad), "--db", str(db))
     assert code == 2
     assert "row 3, column symbol: 'NOPEUSDT' is not a binance-usdm linear symbol" in err
-    assert "row 4, column leverage: 500x is above the 150x maximum" in err
+    assert "row 4, column leverage: 180x is above the 150x maximum" in err
+    assert "row 5, column leverage: 500× is outside 1× to 200× (no venue offers more)" in err
     out_file = tmp_path / "out.json"
     code, out, _ = run(capsys, "export", str(out_file), "--db", str(db))
     rows = json.loads(out_file.read_text())
@@ -142,3 +145,103 @@ def test_status_watch_refreshes_from_the_book(demo_db, capsys):
     sol = next(p for p in frames[-1]["positions"] if p["label"] == "sol-degen-long")
     assert sol["mark"] == 160.0 and sol["level"] == "warning"  # 8 % from its liquidation price 147.24
     assert sol["distance_frac"] == pytest.approx((160.0 - sol["liquidation_price"]) / 160.0)
+
+
+# -- bounds (issue 10, finding 6) -----------------------------------------------------------------------------------
+
+def _tables(db):
+    conn = sqlite3.connect(db)
+    try:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("amount", "reason"), [
+    ("1E+999999999", "1E+999999999 is more than the largest amount isodesk keeps (10^12)"),
+    ("1E+400", "1E+400 is more than the largest amount isodesk keeps (10^12)"),
+    ("1E-21", "0.000000000000000000001 has more than 8 decimal places (the ledger keeps 0.00000001)"),
+    ("1,5", "'1,5' has a comma; write the decimal point as '.' and no thousands separators (1,5 is not read as 1.5 "
+            "or as 15)"),
+    ("NaN", "'NaN' is not a decimal number"),
+])
+@pytest.mark.parametrize("command", ["deposit", "withdraw"])
+def test_an_amount_beyond_the_bounds_exits_2_naming_it_and_writes_nothing(demo_db, capsys, command, amount, reason):
+    before = _tables(demo_db)
+    with pytest.raises(SystemExit) as caught:  # argparse refuses it before the book is opened
+        main([command, "--db", str(demo_db), "--account", "binance-usdm:USDT", "--", amount])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2
+    assert err.splitlines()[-1] == f"isodesk {command}: error: argument AMOUNT: {reason}"
+    assert _tables(demo_db) == before  # the ledger (and everything else) is unchanged
+
+
+def test_import_refuses_a_position_already_past_its_liquidation_price(demo_db, tmp_path, capsys):
+    from isodesk.desk.setup import shipped_catalog
+    from isodesk.margin import Position, compute_one
+
+    catalog = shipped_catalog()
+    # a long 1 BTC from 70,000 holding 7,000: the demo's stored BTCUSDT price is 60,000, past its liquidation price
+    past = Position(venue="binance-usdm", side="long", entry_price=70_000.0, quantity=1.0, isolated_margin=7_000.0,
+                    leverage=10.0, taker_fee_rate=catalog.taker_fee("binance-usdm", "linear"),
+                    tiers=catalog.table("binance-usdm", "linear", "BTCUSDT"), symbol="BTCUSDT")
+    liq = compute_one(past, 60_000.0).liquidation_price
+    assert liq > 60_000
+    path = tmp_path / "past.csv"
+    path.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
+                    "fine,binance-usdm,BTCUSDT,linear,long,1,60000,10,6000\n"
+                    "past,binance-usdm,BTCUSDT,linear,long,1,70000,10,7000\n")
+    before = _tables(demo_db)
+    code, out, err = run(capsys, "import", str(path), "--db", str(demo_db))
+    assert code == 2 and out == ""
+    assert (f"row 3, column isolated_margin: the long is already past its liquidation price {liq:,.8g} at the mark "
+            "60,000 (the latest stored BTCUSDT price)") in err
+    assert "row 2" not in err
+    assert _tables(demo_db)["positions"] == before["positions"] and _tables(demo_db)["ledger"] == before["ledger"]
+
+
+def test_import_marks_a_market_without_a_stored_price_at_the_entry_price(tmp_path, capsys):
+    path = tmp_path / "thin.csv"  # 100 of margin cannot carry 60,000 of notional (maintenance 0.4 % = 240)
+    path.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
+                    "thin,binance-usdm,BTCUSDT,linear,short,1,60000,10,100\n")
+    code, _, err = run(capsys, "import", str(path), "--db", str(tmp_path / "new.db"))
+    assert code == 2
+    assert "row 2, column isolated_margin: the short is already past its liquidation price " in err
+    assert "at the mark 60,000 (its entry price; no BTCUSDT price is stored)" in err
+
+
+def test_import_refuses_unbounded_numbers_and_control_characters_and_writes_nothing(tmp_path, capsys):
+    db = tmp_path / "mine.db"
+    path = tmp_path / "bad.csv"
+    path.write_text("label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin\n"
+                    "good,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
+                    "huge,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,1E+308\n"
+                    "n\x00ul,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
+                    "\x1b[2Jclear,binance-usdm,BTCUSDT,linear,long,0.5,60000,10,3000\n"
+                    "tiny,binance-usdm,BTCUSDT,linear,long,0.5,1E-21,10,3000\n", encoding="utf-8")
+    code, out, err = run(capsys, "import", str(path), "--db", str(db))
+    assert code == 2 and out == ""
+    assert "row 3, column isolated_margin: 1E+308 is more than the largest amount isodesk keeps (10^12)" in err
+    assert "row 4, column label: has a control character '\\x00' at position 2" in err
+    assert "row 5, column label: has a control character '\\x1b' at position 1" in err
+    assert "row 6, column entry_price: 0.000000000000000000001 is outside the prices isodesk accepts" in err
+    assert "\x1b" not in err and "\x00" not in err
+    tables = _tables(db)
+    assert tables["positions"] == [] and tables["ledger"] == [] and tables["accounts"] == []
+
+
+def test_status_prints_stored_text_escaped_and_json_unchanged(demo_db, capsys):
+    evil = "sol\x1b[2J\x1b]0;pwned\x07\x00\u202e"
+    conn = sqlite3.connect(demo_db)  # an old book, written before the bounds existed
+    with conn:
+        conn.execute("UPDATE positions SET label = ? WHERE label = 'sol-degen-long'", (evil,))
+    conn.close()
+    code, out, err = run(capsys, "status", "--db", str(demo_db))
+    assert code == 0, err
+    for raw in ("\x1b", "\x07", "\x00", "\u202e"):
+        assert raw not in out
+    assert "sol\\x1b[2J\\x1b]0;pwned\\x07\\x00\\u202e" in out
+    code, out, _ = run(capsys, "status", "--db", str(demo_db), "--json")
+    assert code == 0
+    assert json.loads(out)["positions"][0]["label"] == evil

@@ -101,20 +101,49 @@ def test_whatif_path(demo_db, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--shock", "BTC=abc"], "'abc' is not a number"),
+    (["--shock", "BTC=abc"], "'abc' is not a decimal number"),
     (["--shock", "BTC=-150%"], "below −100 %"),
     (["--shock", "BTC"], "expected NAME=VALUE"),
     (["--shock", "NOPE=-5%"], "unknown symbol 'NOPE'"),
-    (["--shock", "BTC=-0"], "must be above 0"),
+    (["--shock", "BTC=-0"], "-0 must be greater than 0"),
     (["--market", "BTC=50000"], "percent"),
     (["--market", "BTC=-80%", "--beta", "SOL=1.5"], "below −100 %"),
-    (["--beta", "SOL=x"], "not a number"),
+    (["--beta", "SOL=x"], "'x' is not a decimal number"),
     (["--margin", "nobody=100"], "no open position"),
     (["--margin", "btc-core-long=-7000"], "must stay above 0"),
     (["--step", "BTC=-5%", "--shock", "ETH=-1%"], "a path replaces"),
+    # bounds (issue 10, finding 6): a decimal comma is refused with the reason, never read as -15 %
+    (["--shock", "BTC=-1,5%"], "--shock BTC=-1,5%: '-1,5' has a comma; write the decimal point as '.' and no "
+                               "thousands separators (1,5 is not read as 1.5 or as 15)"),
+    (["--shock", "BTC=52,000"], "--shock BTC=52,000: '52,000' has a comma"),
+    (["--market", "BTC=-1,5%"], "--market BTC=-1,5%: '-1,5' has a comma"),
+    (["--step", "BTC=-1,5%"], "--step BTC=-1,5%: '5%' is not SYMBOL=MOVE; a comma separates the moves of a step, "
+                              "so write decimals with '.'"),
+    (["--margin", "btc-core-long=+1,5"], "--margin btc-core-long=+1,5: '+1,5' has a comma"),
+    (["--beta", "SOL=1,5"], "--beta SOL=1,5: '1,5' has a comma"),
+    (["--shock", "BTC=1E+400"], "--shock BTC=1E+400: 1E+400 is outside the prices isodesk accepts (10^-12 to 10^12)"),
+    (["--shock", "BTC=1E-21"], "0.000000000000000000001 is outside the prices isodesk accepts"),
+    (["--shock", "BTC=NaN"], "'NaN' is not a decimal number"),
+    (["--shock", "BTC=1E+999999999%"], "1E+999999999 % is more than +10^6 %"),
+    (["--market", "BTC=-100%"], "-100 % is at or below −100 % (a price must stay above 0)"),
+    (["--margin", "btc-core-long=1E+400"], "1E+400 is more than the largest amount isodesk keeps (10^12)"),
+    (["--margin", "btc-core-long=-1E-21"], "0.000000000000000000001 has more than 8 decimal places"),
+    (["--leverage", "btc-core-long=1E+999999999x"], "1E+999999999× is outside 1× to 200×"),
+    (["--beta", "SOL=1E+400"], "--beta SOL=1E+400: '1E+400' is too large"),
 ])
 def test_whatif_bad_input_is_one_clear_line(demo_db, capsys, argv, message):
     code, out, err = run(capsys, "whatif", "--db", str(demo_db), *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("isodesk whatif: ") and message in err
+
+
+def test_whatif_shows_a_decimal_point_shock_and_stored_text_escaped(demo_db, capsys):
+    conn = sqlite3.connect(demo_db)  # an old book, written before the bounds on text existed
+    with conn:
+        conn.execute("UPDATE positions SET label = ? WHERE label = 'btc-core-long'", ("core\x1b[2J\x00",))
+    conn.close()
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--shock", "BTC=-1.5%")
+    assert code == 0, err
+    assert "BTCUSDT 59,100.00 (-1.50 %)" in out  # -1.5 %, not -15 %
+    assert "\x1b" not in out and "\x00" not in out and "core\\x1b[2J\\x00" in out

@@ -119,13 +119,13 @@ def test_top_up_after_liquidation_is_refused(two_btc_longs, feed, clock, store):
     [
         (lambda d: Withdraw(Decimal("1000000"), account="binance-usdm:USDT"),
          "amount: 1000000 USDT is more than the free balance 5000 of binance-usdm:USDT"),
-        (lambda d: Deposit(Decimal("-5"), account="binance-usdm:USDT"), "amount: -5 must be a positive amount"),
+        (lambda d: Deposit(Decimal("-5"), account="binance-usdm:USDT"), "amount: -5 must be greater than 0"),
         (lambda d: Deposit(Decimal("5"), account="nowhere"),
          "account: 'nowhere' does not exist; to create it, name it VENUE:CURRENCY"),
         (lambda d: AddCollateral(d.store.position_by_label("loose").id, Decimal("5000.01")),
          "amount: 5000.01 is more than the free balance 5000"),
         (lambda d: RemoveCollateral(d.store.position_by_label("tight").id, Decimal("100")),
-         "amount: 100 is more than the 0.00000000 the venue lets you remove"),
+         "amount: 100 is more than the 0.00000000 USDT the venue lets you remove"),
         (lambda d: OpenPosition(label="x", venue="binance-usdm", symbol="BTCUSDX", side="long", quantity=Decimal(1),
                                 entry_price=Decimal(60000), leverage=Decimal(10), margin=Decimal(6000)),
          "'BTCUSDX' is not a binance-usdm linear symbol"),
@@ -220,6 +220,7 @@ def test_order_by_risk_puts_the_nearest_first(two_btc_longs):
 
 def test_thresholds_persist(two_btc_longs, store, make_desk):
     assert two_btc_longs.apply(SetThresholds(warning=0.2, danger=0.05, hysteresis=0.01)).accepted
+    two_btc_longs.release_writer_lock()  # one writer per book: the next desk takes over
     again = make_desk()
     assert again.thresholds.warning == 0.2 and again.thresholds.danger == 0.05
 
@@ -253,6 +254,7 @@ def test_snapshot_reconciles_with_the_venues_liquidation_price(two_btc_longs, st
     ours = two_btc_longs.risk_of(tight.id)["liquidation_price"]
     store.add_venue_report(ts=1.0, position_id=tight.id, venue="binance-usdm",
                            venue_liquidation_price=Decimal("54000"), venue_margin=Decimal("3000"), changes={})
+    two_btc_longs.release_writer_lock()
     desk = make_desk()
     snap = desk.snapshot
     row = snap.book.row_of(tight.id)

@@ -50,11 +50,18 @@ def test_iso_and_unix_rows_in_one_file(tmp_path):
     assert feed.first_prices() == {"BTCUSDT": 60000.0, "ETHUSDT": 3000.5, "SOLUSDT": 150.0}
 
 
-def test_rows_are_sorted_by_time_stably(tmp_path):
+def test_rows_play_in_file_order_and_out_of_order_rows_are_rejected_and_listed(tmp_path):
     path = write(tmp_path, "ts,symbol,price\n"
-                           f"{T0 + 10},BTCUSDT,3\n{T0},XRPUSDT,0.6\n{T0},DOGEUSDT,0.15\n{T0 + 10},AAAUSDT,1\n")
-    assert [(x.ts - T0, x.symbol) for x in ReplayFeed(path).ticks] == [
-        (0, "XRPUSDT"), (0, "DOGEUSDT"), (10, "BTCUSDT"), (10, "AAAUSDT")]
+                           f"{T0},XRPUSDT,0.6\n{T0},DOGEUSDT,0.15\n{T0 + 10},BTCUSDT,60000\n"
+                           f"{T0 + 5},ETHUSDT,3000\n{T0 + 10},AAAUSDT,1\n{T0 + 20},XRPUSDT,0.61\n")
+    feed = ReplayFeed(path)
+    assert [(x.ts - T0, x.symbol) for x in feed.played_ticks] == [
+        (0, "XRPUSDT"), (0, "DOGEUSDT"), (10, "BTCUSDT"), (10, "AAAUSDT"), (20, "XRPUSDT")]
+    assert [(r.line, r.reason, r.symbol) for r in feed.bad_rows] == [(5, "time_backwards", "ETHUSDT")]
+    polls = [[x.symbol for x in feed.poll(0.0)] for _ in range(4)]
+    assert polls == [["XRPUSDT", "DOGEUSDT"], ["BTCUSDT", "AAAUSDT"], ["XRPUSDT"], []]
+    assert feed.rejected_rows == feed.bad_rows
+    assert dict(feed.health(0.0).rejected_by_reason) == {"time_backwards": 1}
 
 
 def test_header_in_any_order_extra_columns_blank_and_comment_lines(tmp_path):
@@ -66,30 +73,56 @@ def test_header_in_any_order_extra_columns_blank_and_comment_lines(tmp_path):
     assert [(x.ts, x.price) for x in ReplayFeed(path).ticks] == [(T0, 60000.0), (T0 + 60, 59000.0)]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("2024-06-01T00:00:05Z,BTCUSDT,abc", "crash.csv line 3, column price: 'abc' is not a number"),
-    ("2024-06-01T00:00:05Z,BTCUSDT,-5", "crash.csv line 3, column price: '-5' is not a positive finite price"),
-    ("2024-06-01T00:00:05Z,BTCUSDT,nan", "crash.csv line 3, column price: 'nan' is not a positive finite price"),
-    ("2024-06-01T00:00:05Z,BTCUSDT,", "crash.csv line 3, column price: '' is not a number"),
-    ("2024-13-01T00:00:05Z,BTCUSDT,1", "crash.csv line 3, column ts: '2024-13-01T00:00:05Z' is neither"),
-    ("inf,BTCUSDT,1", "crash.csv line 3, column ts: 'inf' is not a finite time"),
-    (",BTCUSDT,1", "crash.csv line 3, column ts: is empty"),
-    ("2024-06-01T00:00:05Z,,1", "crash.csv line 3, column symbol: '' is not a symbol"),
-    ("2024-06-01T00:00:05Z,BTCUSDT", "crash.csv line 3: 2 columns, expected 3"),
-    ("2024-06-01T00:00:05Z,BTCUSDT,1,2", "crash.csv line 3: 4 columns, expected 3"),
+@pytest.mark.parametrize(("line", "reason", "detail"), [
+    ("2024-06-01T00:00:05Z,BTCUSDT,abc", "malformed", "column price: 'abc' is not a number"),
+    ("2024-06-01T00:00:05Z,BTCUSDT,-5", "non_positive", "price -5.0 is not above 0"),
+    ("2024-06-01T00:00:05Z,BTCUSDT,nan", "not_finite", "price nan is not a finite number"),
+    ("2024-06-01T00:00:05Z,BTCUSDT,1e-300", "out_of_bounds", "price 1e-300 is outside 10^-12 to 10^12"),
+    ("2024-06-01T00:00:05Z,BTCUSDT,", "malformed", "column price: '' is not a number"),
+    ("2024-13-01T00:00:05Z,BTCUSDT,1", "malformed", "column ts: '2024-13-01T00:00:05Z' is neither"),
+    ("inf,BTCUSDT,1", "not_finite", "ts inf is not a finite time"),
+    (",BTCUSDT,1", "malformed", "column ts: is empty"),
+    ("2024-06-01T00:00:05Z,,1", "malformed", "column symbol: '' is not a symbol"),
+    ("2024-06-01T00:00:05Z,BTCUSDT", "malformed", "2 columns, expected 3"),
+    ("2024-06-01T00:00:05Z,BTCUSDT,1,2", "malformed", "4 columns, expected 3"),
+    ("1717200005000,BTCUSDT,60000", "ts_milliseconds", "ts 1717200005000 is after the year 5138 as seconds"),
 ])
-def test_malformed_line_names_file_line_and_column(tmp_path, line, message):
+def test_a_bad_line_is_skipped_and_listed_by_line_and_strict_refuses_the_file(tmp_path, line, reason, detail):
     path = write(tmp_path, f"ts,symbol,price\n2024-06-01T00:00:00Z,BTCUSDT,60000\n{line}\n"
                            "2024-06-01T00:00:09Z,BTCUSDT,60000\n", name="crash.csv")
+    feed = ReplayFeed(path)
+    [bad] = feed.bad_rows
+    assert (bad.line, bad.reason) == (3, reason)
+    assert bad.detail.startswith(detail)
+    got = [x.price for _ in range(3) for x in feed.poll(0.0)]
+    assert got == [60000.0, 60000.0]  # the good rows on either side play
+    assert feed.finished and feed.rejected_rows == [bad]
+    health = feed.health(0.0)
+    assert (health.accepted, health.rejected, dict(health.rejected_by_reason)) == (2, 1, {reason: 1})
     with pytest.raises(FeedError) as info:
-        ReplayFeed(path)
-    assert str(info.value).startswith(message)
+        ReplayFeed(path, strict=True)
+    assert str(info.value).startswith("crash.csv: 1 of 3 rows are bad; the whole path is refused (strict):\n"
+                                      f"  line 3: {reason}: ")
+    assert detail in str(info.value)
 
 
 def test_line_numbers_count_blank_lines(tmp_path):
     path = write(tmp_path, "ts,symbol,price\n\n\n1,BTCUSDT,1\n\n1,BTCUSDT,abc\n", name="crash.csv")
-    with pytest.raises(FeedError, match=r"^crash.csv line 6, column price: 'abc' is not a number$"):
+    with pytest.raises(FeedError, match=r"^crash.csv: 1 of 2 rows are bad; the whole path is refused \(strict\):\n"
+                                        r"  line 6: malformed: BTCUSDT column price: 'abc' is not a number$"):
+        ReplayFeed(path, strict=True)
+    assert [r.line for r in ReplayFeed(path).bad_rows] == [6]
+
+
+def test_a_path_with_no_playable_row_is_refused_with_every_line(tmp_path):
+    path = write(tmp_path, "ts,symbol,price\n1,BTCUSDT,abc\n2,BTCUSDT,nan\n3000000000000,BTCUSDT,1\n", name="x.csv")
+    with pytest.raises(FeedError) as info:
         ReplayFeed(path)
+    assert str(info.value) == ("x.csv: none of its 3 rows can be played:\n"
+                               "  line 2: malformed: BTCUSDT column price: 'abc' is not a number\n"
+                               "  line 3: not_finite: BTCUSDT price nan is not a finite number\n"
+                               "  line 4: ts_milliseconds: BTCUSDT ts 3000000000000 is after the year 5138 as "
+                               "seconds: milliseconds (it would be 2065-01-24T05:20:00Z); write Unix seconds")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -186,12 +219,15 @@ def test_from_rows_accepts_iso_text_datetimes_and_ticks_and_checks_rows():
                                  (datetime(2024, 6, 1, 0, 0, 2), "BTCUSDT", 60002.0),
                                  Tick("BTCUSDT", T0 + 3.0, 60003.0)], name="what-if")
     assert [(x.ts - T0, x.price) for x in feed.ticks] == [(0, 60000), (1, 60001), (2, 60002), (3, 60003)]
-    with pytest.raises(FeedError, match=r"^what-if row 2, column price: 'abc' is not a number$"):
-        ReplayFeed.from_rows([(T0, "BTCUSDT", 1), (T0, "BTCUSDT", "abc")], name="what-if")
-    with pytest.raises(FeedError, match=r"^what-if row 1, column price: -3.0 is not a positive finite price$"):
-        ReplayFeed.from_rows([(T0, "BTCUSDT", -3.0)], name="what-if")
-    with pytest.raises(FeedError, match=r"^what-if row 1: expected \(ts, symbol, price\)"):
-        ReplayFeed.from_rows([(T0, "BTCUSDT")], name="what-if")
+    rows = [(T0, "BTCUSDT", 1), (T0, "BTCUSDT", "abc"), (T0, "BTCUSDT", -3.0), (T0, "BTCUSDT")]
+    assert [(r.line, r.reason) for r in ReplayFeed.from_rows(rows, name="what-if").bad_rows] == [
+        (2, "malformed"), (3, "non_positive"), (4, "malformed")]
+    with pytest.raises(FeedError) as info:
+        ReplayFeed.from_rows(rows, name="what-if", strict=True)
+    assert str(info.value) == ("what-if: 3 of 4 rows are bad; the whole path is refused (strict):\n"
+                               "  line 2: malformed: BTCUSDT column price: 'abc' is not a number\n"
+                               "  line 3: non_positive: BTCUSDT price -3.0 is not above 0\n"
+                               "  line 4: malformed: expected (ts, symbol, price), got (1717200000, 'BTCUSDT')")
     with pytest.raises(FeedError, match="no rows"):
         ReplayFeed.from_rows([], name="what-if")
 
@@ -201,3 +237,67 @@ def test_close_stops_playing():
     feed.close()
     assert feed.poll(0.0) == []
     assert feed.health(0.0).connected is False
+
+
+def test_a_crash_bar_the_next_price_confirms_is_played_a_lone_spike_is_not(tmp_path):
+    path = write(tmp_path, "ts,symbol,price\n"
+                           f"{T0},BTCUSDT,60000\n{T0},ETHUSDT,3000\n"
+                           f"{T0 + 60},BTCUSDT,20400\n{T0 + 60},ETHUSDT,300\n"  # BTC -66 % (real), ETH -90 % (spike)
+                           f"{T0 + 120},BTCUSDT,20100\n{T0 + 120},ETHUSDT,2990\n")
+    feed = ReplayFeed(path)
+    polls = [[(x.symbol, x.ts - T0, x.price) for x in feed.poll(0.0)] for _ in range(3)]
+    assert polls == [[("BTCUSDT", 0, 60000.0), ("ETHUSDT", 0, 3000.0)],
+                     [],  # both big moves held until the next price of their market
+                     [("BTCUSDT", 60, 20400.0), ("BTCUSDT", 120, 20100.0), ("ETHUSDT", 120, 2990.0)]]
+    assert [(r.line, r.reason, r.symbol, r.price) for r in feed.rejected_rows] == [(5, "jump", "ETHUSDT", 300.0)]
+    assert feed.rejected_rows[0].detail == "a -90.0% move from 3000 that the next price 2990 did not confirm"
+    health = feed.health(T0 + 120)
+    assert (health.accepted, health.rejected, health.finished) == (5, 1, True)
+
+
+def test_a_big_move_on_the_last_row_is_rejected_as_unconfirmed_when_the_file_ends():
+    feed = ReplayFeed.from_rows([(T0, "BTCUSDT", 60000.0), (T0 + 1, "BTCUSDT", 60100.0), (T0 + 2, "BTCUSDT", 6000.0)])
+    assert [(r.line, r.reason) for r in feed.bad_rows] == [(3, "unconfirmed")]
+    got = [x.price for _ in range(3) for x in feed.poll(0.0)]
+    assert got == [60000.0, 60100.0]
+    assert feed.finished
+    assert [(r.line, r.reason) for r in feed.rejected_rows] == [(3, "unconfirmed")]
+    assert dict(feed.health(0.0).rejected_by_reason) == {"unconfirmed": 1}
+
+
+def test_a_millisecond_row_does_not_block_the_rows_after_it():
+    rows = [(T0, "BTCUSDT", 60000.0), ((T0 + 10) * 1000, "BTCUSDT", 59000.0)]
+    rows += [(T0 + 10 * k, "BTCUSDT", 60000.0 - 500 * k) for k in range(2, 12)]
+    feed = ReplayFeed.from_rows(rows)
+    got = [x for _ in range(20) for x in feed.poll(0.0)]
+    assert [x.price for x in got] == [60000.0] + [60000.0 - 500 * k for k in range(2, 12)]
+    assert [(r.line, r.reason) for r in feed.rejected_rows] == [(2, "ts_milliseconds")]
+
+
+def test_bad_rows_are_met_on_the_way_with_a_speed():
+    feed = ReplayFeed.from_rows([(T0, "BTCUSDT", 60000.0), (T0 + 1, "BTCUSDT", "nan"), (T0 + 5, "BTCUSDT", 0),
+                                 (T0 + 10, "BTCUSDT", 60010.0)], speed=1.0)
+    assert [x.price for x in feed.poll(100.0)] == [60000.0]
+    assert [x.price for x in feed.poll(105.0)] == []
+    assert [(r.line, r.reason) for r in feed.rejected_rows] == [(2, "not_finite"), (3, "non_positive")]
+    assert [x.price for x in feed.poll(110.0)] == [60010.0]
+    assert feed.finished
+
+
+def test_rewind_plays_again_with_fresh_counts_and_an_empty_list():
+    feed = ReplayFeed.from_rows([(T0, "BTCUSDT", 60000.0), (T0 + 1, "BTCUSDT", -1.0), (T0 + 2, "BTCUSDT", 60010.0)])
+    while not feed.finished:
+        feed.poll(0.0)
+    assert len(feed.rejected_rows) == 1
+    feed.rewind()
+    assert feed.rejected_rows == [] and feed.health(0.0).rejected == 0
+    assert [x.price for _ in range(3) for x in feed.poll(0.0)] == [60000.0, 60010.0]
+    assert [r.line for r in feed.rejected_rows] == [2]
+
+
+def test_facts_about_the_path_leave_bad_rows_out():
+    feed = ReplayFeed.from_rows([(T0, "BTCUSDT", "nan"), (T0, "BTCUSDT", 60000.0), (T0 + 5, "SOLUSDT", 150.0),
+                                 (T0 + 9, "BTCUSDT", "abc")])
+    assert feed.first_prices() == {"BTCUSDT": 60000.0, "SOLUSDT": 150.0}
+    assert (feed.first_ts, feed.last_ts) == (T0, T0 + 5)
+    assert feed.symbols == ["BTCUSDT", "SOLUSDT"]

@@ -214,3 +214,27 @@ def test_bad_parameters_are_refused(kwargs):
 def test_bad_start_price_is_refused():
     with pytest.raises(ValueError, match="BTCUSDT"):
         SimulatedFeed({"BTCUSDT": 0.0})
+
+
+def test_a_walk_that_really_jumps_beyond_the_band_is_taken_not_frozen():
+    # jumps of 45-135 % in log price: most are beyond the guard's 50 % band, and the walk stays there
+    feed = SimulatedFeed({"SOLUSDT": 150.0}, seed=9, vol_per_sqrt_s=0.0, jump_prob=0.05, jump_size=0.9, start_ts=0.0)
+    ticks = run(feed, [12.5 * k for k in range(1, 41)])
+    prices = np.array([x.price for x in ticks])
+    big = np.abs(prices[1:] / prices[:-1] - 1) > 0.5
+    assert big.sum() >= 10  # the path handed out holds the big moves
+    health = feed.health(500.0)
+    # the old guard froze the market at the first big jump (every later tick a "jump"); now only a jump
+    # reversed by the very next one (a spike, as far as any guard can tell) is rejected
+    assert set(health.rejected_by_reason) <= {"jump"} and health.rejected <= 10
+    assert health.accepted == len(ticks) >= 1990
+
+
+def test_the_walk_stays_within_the_price_bounds():
+    from isodesk.margin.bounds import price_in_bounds
+
+    feed = SimulatedFeed({"PEPEUSDT": 1e-11}, seed=1, vol_per_sqrt_s=0.0, jump_prob=0.0, drift=-1.0,
+                         start_ts=0.0)  # -22 % a step: through 10^-12 within 10 steps
+    ticks = run(feed, [12.5 * k for k in range(1, 9)])
+    assert len(ticks) == 400 and all(price_in_bounds(x.price) for x in ticks)
+    assert min(x.price for x in ticks) == pytest.approx(1e-12, rel=1e-6)

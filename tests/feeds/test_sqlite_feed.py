@@ -108,10 +108,11 @@ def test_concurrent_writer_thread_no_row_lost_or_duplicated(tmp_path):
     thread = threading.Thread(target=write)
     thread.start()
     got: list[Tick] = []
+    now = T0 + 2000  # the wall time: every row is at or before it (a row more than 10 s ahead is refused)
     while not done.is_set():
-        got += feed.poll(T0)
+        got += feed.poll(now)
     thread.join()
-    got += feed.poll(T0)
+    got += feed.poll(now)
     assert [x.ts - T0 for x in got] == list(range(2000))
     feed.close()
 
@@ -122,7 +123,7 @@ def test_batches_are_limited_and_continue_next_poll(tmp_path):
     feed = SqlitePricesFeed(path, batch_rows=100)
     feed.poll(T0)
     insert(conn, [(T0 + i, "BTCUSDT", 60000.0) for i in range(250)])
-    assert [len(feed.poll(T0)) for _ in range(4)] == [100, 100, 50, 0]
+    assert [len(feed.poll(T0 + 250)) for _ in range(4)] == [100, 100, 50, 0]
     feed.close()
     conn.close()
 
@@ -207,4 +208,56 @@ def test_polls_from_another_thread_after_creation(tmp_path):
     thread.join()
     assert out == [Tick("BTCUSDT", T0 + 1, 1.0)]
     feed.close()  # from the main thread
+    conn.close()
+
+
+# -- issue 10: every row passes the guard on its own ----------------------------------------------------
+
+def test_a_millisecond_row_is_refused_and_the_good_rows_after_it_are_taken(tmp_path):
+    path = tmp_path / "book.db"
+    conn = writer(path)
+    feed = SqlitePricesFeed(path)
+    feed.poll(T0)
+    insert(conn, [(T0, "BTCUSDT", 60000.0), (T0 * 1000 + 1000, "BTCUSDT", 59000.0)])
+    assert feed.poll(T0 + 1) == [Tick("BTCUSDT", T0, 60000.0)]
+    # BTC falls 11.5 % through the next minute: every tick is seen
+    insert(conn, [(T0 + 30, "BTCUSDT", 56000.0), (T0 + 60, "BTCUSDT", 53100.0)])
+    assert [x.price for x in feed.poll(T0 + 60)] == [56000.0, 53100.0]
+    health = feed.health(T0 + 60)
+    assert (health.accepted, dict(health.rejected_by_reason), health.last_tick_ts) == (
+        3, {"ts_milliseconds": 1}, T0 + 60)
+    feed.close()
+    conn.close()
+
+
+def test_prices_out_of_bounds_and_rows_from_the_future_are_refused_per_row(tmp_path):
+    path = tmp_path / "book.db"
+    conn = writer(path)
+    feed = SqlitePricesFeed(path)
+    feed.poll(T0)
+    insert(conn, [(T0, "BTCUSDT", 60000.0), (T0 + 1, "BTCUSDT", 0.0), (T0 + 2, "BTCUSDT", -1.0),
+                  (T0 + 3, "BTCUSDT", float("inf")), (T0 + 4, "BTCUSDT", 1e-300), (T0 + 5, "BTCUSDT", 1e300),
+                  (T0 + 3600, "BTCUSDT", 60100.0),  # an hour after now
+                  (T0 + 6, "BTCUSDT", 60050.0)])
+    assert [x.price for x in feed.poll(T0 + 6)] == [60000.0, 60050.0]
+    assert dict(feed.health(T0 + 6).rejected_by_reason) == {"non_positive": 2, "not_finite": 1, "out_of_bounds": 2,
+                                                            "future": 1}
+    feed.close()
+    conn.close()
+
+
+def test_a_crash_the_next_row_confirms_is_taken_a_lone_spike_is_not(tmp_path):
+    path = tmp_path / "book.db"
+    conn = writer(path)
+    feed = SqlitePricesFeed(path)
+    feed.poll(T0)
+    insert(conn, [(T0, "BTCUSDT", 60000.0), (T0, "ETHUSDT", 3000.0)])
+    feed.poll(T0)
+    insert(conn, [(T0 + 1, "BTCUSDT", 20400.0), (T0 + 1, "ETHUSDT", 30000.0)])
+    assert feed.poll(T0 + 1) == []  # both held until the next row of their market
+    insert(conn, [(T0 + 2, "BTCUSDT", 20300.0), (T0 + 2, "ETHUSDT", 3001.0)])
+    assert feed.poll(T0 + 2) == [Tick("BTCUSDT", T0 + 1, 20400.0), Tick("BTCUSDT", T0 + 2, 20300.0),
+                                 Tick("ETHUSDT", T0 + 2, 3001.0)]
+    assert dict(feed.health(T0 + 2).rejected_by_reason) == {"jump": 1}
+    feed.close()
     conn.close()

@@ -7,6 +7,7 @@ thread is joined and the ledger is re-read through a separate Store: the sum ove
 from __future__ import annotations
 
 import csv
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from isodesk.desk.commands import AddCollateral, ReadJournal
 from isodesk.desk.session import DeskConfig
 from isodesk.desk.setup import shipped_catalog
 from isodesk.margin import Position, compute_one
+from isodesk.margin.bounds import BoundsError, check_amount, check_text
 from isodesk.store import Store
 from isodesk.ui.columns import fmt_price
 from isodesk.ui.dialogs import ClosePositionDialog, CollateralDialog, FundsDialog, JournalView, OpenPositionDialog
-from isodesk.ui.dialogs.amount import AmountError, format_amount, parse_amount
+from isodesk.ui.dialogs.amount import AmountError, format_amount, parse_amount, plain_amount
 from isodesk.ui.worker import DeskController
 from tests.desk.fakes import ScriptedFeed
 
@@ -111,18 +113,41 @@ def _btc_core_long(margin: float) -> Position:
 
 # -- amounts -------------------------------------------------------------------------------------------------------
 
-def test_locale_parsing_is_exact():
-    assert parse_amount("1,234.5", EN) == Decimal("1234.5")
-    assert parse_amount("1.234,5", DE) == Decimal("1234.5")
-    assert parse_amount("0.00000001", EN) == Decimal("0.00000001")
-    assert parse_amount("12500", EN) == Decimal("12500") and str(parse_amount("12500", EN)) == "12500"
-    for text, locale, why in (("1.234,5", EN, "cannot follow the decimal point"), ("1234.5", DE, "groups of three"),
-                              ("0.123456789", EN, "at most 8 decimals"), ("-5", EN, "positive"),
-                              ("0", EN, "more than 0"), ("1e3", EN, "not a number"), ("", EN, "enter an amount")):
-        with pytest.raises(AmountError, match=why):
-            parse_amount(text, locale)
+def _bounds_reason(check, text, field="amount"):
+    """What ``isodesk.margin.bounds`` says about ``text``, without the field name."""
+    with pytest.raises(BoundsError) as caught:
+        check(text, field)
+    return str(caught.value).removeprefix(f"{field}: ")
+
+
+def test_forms_read_numbers_exactly_as_the_bounds_do():
+    assert parse_amount("1234.5") == Decimal("1234.5")
+    assert parse_amount("0.00000001") == Decimal("0.00000001")
+    assert parse_amount("12500") == Decimal("12500") and str(parse_amount("12500")) == "12500"
+    assert parse_amount("1e3") == Decimal("1000")  # what bounds.parse_decimal reads, the forms read
+    assert parse_amount("0.000000000001", kind="price") == Decimal("1E-12")
+    for text, kind, why in (("1,234.5", "amount", "has a comma"), ("1.234,5", "amount", "has a comma"),
+                            ("1,5", "price", "1,5 is not read as 1.5 or as 15"),
+                            ("0.123456789", "amount", "more than 8 decimal places"),
+                            ("-5", "amount", "must be greater than 0"), ("0", "amount", "must be greater than 0"),
+                            ("abc", "amount", "is not a decimal number"), ("NaN", "amount", "is not a decimal number"),
+                            ("", "amount", "is empty"),
+                            ("1E+999999999", "amount", "more than the largest amount isodesk keeps"),
+                            ("1E+400", "amount", "more than the largest amount isodesk keeps"),
+                            ("1E-21", "amount", "more than 8 decimal places"),
+                            ("1E-21", "price", "outside the prices isodesk accepts"),
+                            ("1E+13", "quantity", "more than 10^12"), ("500", "leverage", "outside 1× to 200×")):
+        with pytest.raises(AmountError, match=re.escape(why)):
+            parse_amount(text, kind=kind)
+    # the refusal is the bounds' own sentence
+    with pytest.raises(AmountError) as caught:
+        parse_amount("1,5")
+    assert str(caught.value) == _bounds_reason(check_amount, "1,5")
+    # the locale formats figures for display only; a field holds text every locale reads back
     assert format_amount(Decimal("1234.50000000"), DE, group=True) == "1.234,5"
-    assert parse_amount(format_amount(Decimal("0.1"), DE), DE) == Decimal("0.1")
+    assert plain_amount(Decimal("1234.50000000")) == "1234.5"
+    for value in (Decimal("0.1"), Decimal("1E+3"), Decimal("0.00000001"), Decimal("123456789012.12345678")):
+        assert parse_amount(plain_amount(value)) == value
 
 
 # -- collateral ----------------------------------------------------------------------------------------------------
@@ -154,8 +179,8 @@ def test_removal_above_max_removable_is_refused_in_the_form(qtbot, desk):
 
 def test_text_that_is_not_an_amount_is_explained_inline(qtbot, desk):
     dialog = _dialog(qtbot, CollateralDialog, desk, position_id=desk.pid("btc-core-long"))
-    for text, why in (("12,50", "groups of three"), ("1.123456789", "at most 8 decimals"), ("abc", "not a number"),
-                      ("20000", "max addable")):
+    for text, why in (("12,50", "has a comma"), ("1.123456789", "more than 8 decimal places"),
+                      ("abc", "not a decimal number"), ("20000", "max addable")):
         _type(qtbot, dialog.amount, text)
         _settled(qtbot, dialog)
         assert why in dialog.reason_label.text()
@@ -165,7 +190,7 @@ def test_text_that_is_not_an_amount_is_explained_inline(qtbot, desk):
 def test_preview_equals_the_engine_and_a_top_up_reaches_the_book_and_the_journal(qtbot, desk):
     pid = desk.pid("btc-core-long")
     dialog = _dialog(qtbot, CollateralDialog, desk, position_id=pid)
-    _type(qtbot, dialog.amount, "1,000.5")
+    _type(qtbot, dialog.amount, "1000.5")
     qtbot.keyClicks(dialog.reason_edit, "top-up before CPI")
     _settled(qtbot, dialog)
     mark = float(desk.snap.cols["mark"][desk.row("btc-core-long")])
@@ -283,7 +308,7 @@ def test_open_position_needs_an_account_funded_first(qtbot, desk):
     assert "no gate:USDT account yet" in dialog.problem()
     funds = _dialog(qtbot, FundsDialog, desk, mode="deposit")
     funds.account_box.setCurrentIndex(funds.account_box.findData("gate:USDT"))
-    _type(qtbot, funds.amount, "1,000")
+    _type(qtbot, funds.amount, "1000")
     _settled(qtbot, funds)
     with qtbot.waitSignal(funds.command_accepted, timeout=5000):
         _click(qtbot, funds.confirm_button)
@@ -295,7 +320,7 @@ def test_close_at_a_price_realizes_pnl_into_the_free_balance(qtbot, desk):
     pid = desk.pid("btc-scalp-short")  # 0.2 BTC short at 60,100 holding 601
     free_before = desk.free("binance-usdm:USDT")
     dialog = _dialog(qtbot, ClosePositionDialog, desk, position_id=pid)
-    _type(qtbot, dialog.price, "59,100")
+    _type(qtbot, dialog.price, "59100")
     _settled(qtbot, dialog)
     assert dialog.realized == Decimal("200")
     assert dialog.confirm_button.isEnabled()
@@ -316,6 +341,75 @@ def test_withdraw_is_limited_to_the_free_balance(qtbot, desk):
     with qtbot.waitSignal(dialog.command_accepted, timeout=5000):
         _click(qtbot, dialog.confirm_button)
     qtbot.waitUntil(lambda: desk.free("bybit:BTC") == 0.0)
+
+
+# -- bounds: the forms refuse what the command line, import and the desk refuse --------------------------------------
+
+def test_a_deposit_beyond_the_bounds_is_refused_in_the_form_not_previewed(qtbot, desk):
+    dialog = _dialog(qtbot, FundsDialog, desk, mode="deposit", account="binance-usdm:USDT")
+    _type(qtbot, dialog.amount, "99999999999999999999")
+    _settled(qtbot, dialog)
+    assert dialog.problem() == "amount: " + _bounds_reason(check_amount, "99999999999999999999")
+    assert "more than the largest amount isodesk keeps" in dialog.reason_label.text()
+    assert not dialog.confirm_button.isEnabled()
+    assert "016,384" not in dialog.free_label.text() and dialog.free_label.text().endswith("→ — USDT")
+    for text in ("1E+400", "1E-21", "NaN"):
+        _type(qtbot, dialog.amount, text)
+        _settled(qtbot, dialog)
+        assert dialog.problem() == "amount: " + _bounds_reason(check_amount, text)
+        assert not dialog.confirm_button.isEnabled()
+    _type(qtbot, dialog.amount, "100.5")
+    _settled(qtbot, dialog)
+    assert dialog.problem() == "" and dialog.confirm_button.isEnabled()
+
+
+def test_a_decimal_comma_is_refused_with_the_reason_in_every_locale(qtbot, desk):
+    dialog = FundsDialog(desk.controller, desk.snap, None, mode="deposit", account="binance-usdm:USDT", locale=DE)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    _type(qtbot, dialog.amount, "1,5")
+    _settled(qtbot, dialog)
+    assert dialog.problem() == "amount: " + _bounds_reason(check_amount, "1,5")
+    assert "1,5 is not read as 1.5 or as 15" in dialog.reason_label.text()
+    assert dialog.amount.value() is None and not dialog.confirm_button.isEnabled()
+
+
+def test_position_form_holds_quantity_price_leverage_and_label_to_the_bounds(qtbot, desk):
+    dialog = _dialog(qtbot, OpenPositionDialog, desk)
+    _no_popup(dialog)
+    qtbot.keyClicks(dialog.symbol, "BTCUSDT")
+    _type(qtbot, dialog.quantity, "0.1")
+    _settled(qtbot, dialog)
+    for edit, text, why in ((dialog.quantity, "1,5", "quantity: '1,5' has a comma"),
+                            (dialog.entry, "1E+400", "entry price: 1E+400 is outside the prices isodesk accepts"),
+                            (dialog.leverage, "1E+999999999", "leverage: 1E+999999999× is outside 1× to 200×")):
+        before = edit.text()
+        _type(qtbot, edit, text)
+        _settled(qtbot, dialog)
+        assert dialog.problem().startswith(why)
+        assert not dialog.confirm_button.isEnabled()
+        _type(qtbot, edit, before)
+    _type(qtbot, dialog.leverage, "10")
+    _type(qtbot, dialog.margin, "800")
+    _settled(qtbot, dialog)
+    assert dialog.problem() == ""
+    dialog.label_edit.setText("evil\x1b[2J")  # pasted: a terminal escape sequence
+    _settled(qtbot, dialog)
+    with pytest.raises(BoundsError) as caught:
+        check_text("evil\x1b[2J", "label")
+    assert dialog.problem() == str(caught.value)
+    assert not dialog.confirm_button.isEnabled()
+
+
+def test_collateral_reason_with_a_control_character_is_refused_in_the_form(qtbot, desk):
+    dialog = _dialog(qtbot, CollateralDialog, desk, position_id=desk.pid("btc-core-long"))
+    _type(qtbot, dialog.amount, "100")
+    _settled(qtbot, dialog)
+    assert dialog.problem() == ""
+    dialog.reason_edit.setText("top-up\x00")
+    _settled(qtbot, dialog)
+    assert dialog.problem().startswith("reason: has a control character '\\x00'")
+    assert not dialog.confirm_button.isEnabled()
 
 
 # -- journal -------------------------------------------------------------------------------------------------------

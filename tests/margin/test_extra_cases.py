@@ -1,8 +1,9 @@
 """The documented facts of margin-cases-extra.json that do not fit the case format."""
 
+import numpy as np
 import pytest
 
-from isodesk.margin import Position, TierTable, compute_one
+from isodesk.margin import Position, PositionBatch, TierTable, compute_one, maintenance_requirement
 from isodesk.margin.tiers import maintenance_amounts
 from tests.margin.reference import load, within
 
@@ -64,4 +65,6 @@ def test_derived_amounts_keep_maintenance_continuous(notional):
         lo, hi = floors[k], floors[k + 1]
         if notional > lo:
             sliced += (min(notional, hi) - lo) * float(table.mmr[k])
-    assert table.maintenance(notional) == pytest.approx(sliced, rel=1e-12, abs=1e-9)
+    p = Position(venue="hyperliquid", side="long", entry_price=1.0, quantity=1.0, isolated_margin=1.0, tiers=table)
+    engine = maintenance_requirement(PositionBatch.from_positions([p]), np.array([notional])).margin[0]
+    assert engine == pytest.approx(sliced, rel=1e-12, abs=1e-9)

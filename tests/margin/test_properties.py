@@ -3,11 +3,14 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from isodesk.margin import Position, PositionBatch, TierTable, compute, compute_one
-from isodesk.margin.venues import VENUES, Requirement
+from isodesk.margin.engine import maintenance_requirement, price_levels
+from tests.margin.strategies import VENUE_VARIANTS, shipped, tables_for
+from tests.margin.strategies import positions as shipped_positions
 
 TABLES = [
     TierTable.single(0.004),
@@ -53,11 +56,9 @@ def _notional(p: Position, price: float) -> float:
 
 
 def _requirement(p: Position, price: float) -> float:
-    fee = p.taker_fee_rate if VENUES[p.venue].fee_in_requirement else 0.0
-    if p.requirement == Requirement.MM_AT_ENTRY:
-        return p.tiers.maintenance(p.entry_notional())
-    x = _notional(p, price)
-    return p.tiers.maintenance(x) + fee * x
+    """The engine's one requirement (maintenance + counted close fee) at ``price``."""
+    batch = PositionBatch.from_positions([p])
+    return float(maintenance_requirement(batch, np.array([_notional(p, price)])).requirement[0])
 
 
 @settings(max_examples=400, deadline=None)
@@ -68,8 +69,6 @@ def test_at_the_liquidation_price_the_venue_condition_holds(p):
     balance, requirement = _balance(p, liq), _requirement(p, liq)
     scale = max(abs(requirement), p.isolated_margin, 1e-12)
     assert abs(balance - requirement) <= 1e-7 * scale
-    if p.venue in ("binance-usdm", "binance-coinm", "hyperliquid") and balance > 0:
-        assert compute_one(p, liq).margin_ratio == __import__("pytest").approx(1.0, rel=1e-6)
 
 
 @settings(max_examples=300, deadline=None)
@@ -129,3 +128,57 @@ def test_short_always_has_a_liquidation_price_above_entry():
 
 def _fields(p: Position) -> dict:
     return {f: getattr(p, f) for f in p.__dataclass_fields__}
+
+
+# -- the margin ratio reads exactly 100 % at the liquidation price (issue 10) ---------------------
+
+
+def test_bybit_linear_long_reads_100_percent_at_its_own_liquidation_price():
+    tiers = shipped("bybit", "linear")[0]
+    for variant in ("entry_mm", "exact_mm"):
+        p = Position(venue="bybit", side="long", entry_price=60_000.0, quantity=1.0, isolated_margin=6_000.0,
+                     leverage=10.0, tiers=tiers, formula_variant=variant, symbol="BTCUSDT")
+        liq = compute_one(p).liquidation_price
+        assert liq is not None
+        assert compute_one(p, liq).margin_ratio == pytest.approx(1.0, rel=1e-9, abs=0.0), variant
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(shipped_positions(), min_size=1, max_size=8))
+def test_margin_ratio_is_one_at_the_liquidation_price(book):
+    """Every venue, variant, contract kind, side and tier of the shipped tables, one batch per example."""
+    batch = PositionBatch.from_positions(book)
+    liq = price_levels(batch).liquidation_price
+    assume(np.isfinite(liq).any())
+    at_liq = compute(batch, liq)
+    for i, p in enumerate(book):
+        if not math.isfinite(liq[i]):
+            continue
+        ratio = float(at_liq.margin_ratio[i])
+        assert ratio == pytest.approx(1.0, rel=1e-9, abs=0.0), (p, liq[i], ratio)
+
+
+@pytest.mark.parametrize(("venue", "contract", "variant"), VENUE_VARIANTS, ids=lambda v: str(v))
+def test_margin_ratio_is_one_at_the_liquidation_price_on_every_shipped_tier(venue, contract, variant):
+    """Deterministic sweep: every tier of every table the venue draws from (strategies.tables_for),
+    entered mid-tier at the tier's maximum leverage, both sides, several price levels."""
+    book = []
+    for t, tiers in enumerate(tables_for(venue, contract)):
+        for k in range(len(tiers)):
+            floor = float(tiers.floors[k])
+            cap = float(tiers.caps[k]) if math.isfinite(tiers.caps[k]) else 4.0 * max(floor, 1.0)
+            notional = (floor + cap) / 2
+            lev = float(tiers.max_leverage[k]) if math.isfinite(tiers.max_leverage[k]) else 20.0
+            entry = (0.05, 3.0, 150.0, 60_000.0)[(t + k) % 4]
+            qty = notional / entry if contract == "linear" else max(1.0, round(notional * entry))
+            for side in ("long", "short"):
+                book.append(Position(venue=venue, side=side, contract=contract, entry_price=entry, quantity=qty,
+                                     isolated_margin=notional / lev, taker_fee_rate=0.0005,
+                                     formula_variant=variant, tiers=tiers))
+    batch = PositionBatch.from_positions(book, validate=False)
+    liq = price_levels(batch).liquidation_price
+    has = np.isfinite(liq)
+    assert has.sum() >= len(book) // 2
+    ratio = compute(batch, liq).margin_ratio[has]
+    worst = int(np.argmax(np.abs(ratio - 1.0)))
+    assert np.abs(ratio - 1.0).max() <= 1e-9, book[int(np.flatnonzero(has)[worst])]

@@ -7,10 +7,15 @@ B ≤ MM.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from isodesk.margin import Position, TierTable
+from isodesk.margin import Position, PositionBatch, TierTable
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import compute, price_levels
 from isodesk.margin.scenario import (
@@ -23,6 +28,7 @@ from isodesk.margin.scenario import (
     uniform_grid,
 )
 from isodesk.paths import resource_path
+from tests.margin.strategies import positions as shipped_positions
 
 MM = TierTable.single(0.005)
 
@@ -360,3 +366,29 @@ def test_grid_applies_the_scenarios_margin_edits():
         assert grid.cross_equity[k, 0] == pytest.approx(one.cross.equity_after[0])
     # at −15 % both plain longs die (liquidation ≈ 90.5); the one topped up to 300 (liquidation ≈ 70.4) survives
     assert plain.isolated_lost[0, 0] == 2 and grid.isolated_lost[0, 0] == 1
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(shipped_positions(), min_size=1, max_size=6), st.data())
+def test_a_scenario_liquidates_exactly_where_the_margin_ratio_it_shows_reaches_100_percent(positions, data):
+    """Every venue and variant: near each liquidation price, the scenario's verdict (its B ≤ R), the
+    margin ratio it shows (≥ 1, or no ratio once B ≤ 0) and the mark crossing the engine's
+    liquidation price all agree."""
+    positions = [replace(p, symbol=f"M{i}USDT") for i, p in enumerate(positions)]
+    liq = price_levels(PositionBatch.from_positions(positions)).liquidation_price
+    assume(np.isfinite(liq).any())
+    book = ScenarioBook.build(positions, marks={}, accounts=["a"] * len(positions), free={})
+    shocks = {}
+    for i, p in enumerate(positions):
+        if math.isfinite(liq[i]):
+            move = data.draw(st.floats(1e-6, 0.2)) * data.draw(st.sampled_from([-1.0, 1.0]))
+            shocks[p.symbol] = Shock.price(float(liq[i]) * (1.0 + move))
+    out = evaluate(book, Scenario(shocks=shocks))
+    iso = out.isolated
+    for i, p in enumerate(positions):
+        if not math.isfinite(liq[i]):
+            continue
+        crossed = p.sign * (iso.shocked_mark[i] - liq[i]) <= 0
+        ratio = iso.margin_ratio[i]
+        shown = bool(math.isnan(ratio) or ratio >= 1.0)
+        assert bool(iso.liquidated[i]) == crossed == shown, (p, liq[i], iso.shocked_mark[i], ratio)

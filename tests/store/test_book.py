@@ -37,12 +37,13 @@ def test_position_carries_its_margin_from_the_ledger(book):
 
 def test_closing_filters_and_records_the_close(book):
     store, account, pid = book
-    store.set_position_status(pid, "closed", ts=50.0, close_price=Decimal("51000.25"))
-    store.transfer(
-        Decimal("1250.5"), position_ref(pid), free_ref(account.id), kind="release", ts=50, account_id=account.id
-    )
-    store.transfer(Decimal("246.9375"), pnl_ref(account.id), free_ref(account.id), kind="profit", ts=50,
-                   account_id=account.id, position_id=pid)  # fmt: skip
+    with store.transaction():  # the margin leaves first, then the status changes
+        store.transfer(
+            Decimal("1250.5"), position_ref(pid), free_ref(account.id), kind="release", ts=50, account_id=account.id
+        )
+        store.transfer(Decimal("246.9375"), pnl_ref(account.id), free_ref(account.id), kind="profit", ts=50,
+                       account_id=account.id, position_id=pid)  # fmt: skip
+        store.set_position_status(pid, "closed", ts=50.0, close_price=Decimal("51000.25"))
     assert store.positions() == []
     closed = store.positions(("closed",))[0]
     assert (closed.status, closed.closed_at, closed.close_price) == ("closed", 50.0, Decimal("51000.25"))

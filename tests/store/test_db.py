@@ -8,7 +8,7 @@ import pytest
 
 from isodesk.store import Store, StoreError
 from isodesk.store.db import open_database
-from isodesk.store.migrations import MIGRATION_SET
+from isodesk.store.migrations import MIGRATION_SET, known_names
 
 TABLES = {"accounts", "positions", "ledger", "prices", "alerts", "scenarios", "settings"}
 
@@ -53,7 +53,9 @@ def test_reopen_applies_nothing_twice(tmp_path):
     Store.open(path).close()
     with Store.open(path) as again:
         rows = list(again.db["_sqlite_migrations"].rows)
-    assert [r["name"] for r in rows] == ["0001_initial", "0002_journal", "0003_venue_sync"]
+    assert [r["name"] for r in rows] == sorted(known_names())
+    assert [r["name"] for r in rows][:5] == ["0001_initial", "0002_journal", "0003_venue_sync",
+                                             "0004_command_queue", "0005_balances_and_compaction"]
     assert all(r["migration_set"] == MIGRATION_SET for r in rows)
 
 

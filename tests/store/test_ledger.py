@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isodesk.store import EXTERNAL, Store, StoreError, free_ref, parse_ref, pnl_ref, position_ref
+from isodesk.store import EXTERNAL, LedgerRefused, Store, StoreError, free_ref, parse_ref, pnl_ref, position_ref
 from isodesk.store.ledger import EXACT
 
 
@@ -69,17 +69,18 @@ def test_transfer_rejects_refs_of_another_account(book):
 
 def test_no_margin_enters_a_closed_position(book):
     store, account, pid = book
-    store.set_position_status(pid, "liquidated", ts=10, close_price=Decimal("45100"))
     store.transfer(Decimal("1250.5"), position_ref(pid), pnl_ref(account.id), kind="liquidation", ts=10,
                    account_id=account.id)  # fmt: skip
-    with pytest.raises(StoreError, match="'btc-long' is liquidated; it takes no more margin"):
+    store.set_position_status(pid, "liquidated", ts=10, close_price=Decimal("45100"))
+    with pytest.raises(StoreError, match=r"position:1 \(btc-long\) is liquidated; it takes no more margin"):
         store.transfer(Decimal(10), free_ref(account.id), position_ref(pid), kind="topup", ts=11, account_id=account.id)
     assert store.position(pid).isolated_margin == 0
 
 
 def test_reversal_must_mirror_the_original_once(book):
     store, account, _ = book
-    deposit = store.ledger()[0]
+    deposit = store.ledger(account_id=account.id)[0]
+    store.transfer(Decimal("1250.5"), EXTERNAL, free_ref(account.id), kind="deposit", ts=4, account_id=account.id)
     with pytest.raises(ValueError, match="same amount back"):
         store.transfer(Decimal("1"), free_ref(account.id), EXTERNAL, kind="reversal", ts=5, account_id=account.id,
                        reverses=deposit.id)  # fmt: skip
@@ -163,6 +164,10 @@ def test_balances_match_a_decimal_model_and_sum_to_zero(moves):
         model: dict[str, Decimal] = {}
         for step, (account_id, src, dst, amount) in enumerate(moves):
             source, dest = refs_of[account_id][src], refs_of[account_id][dst]
+            if src in (1, 2) and model.get(source, Decimal(0)) < amount:  # free and margin never go below 0
+                with pytest.raises(LedgerRefused, match="never goes below 0"):
+                    store.transfer(amount, source, dest, kind="move", ts=float(step), account_id=account_id)
+                continue
             store.transfer(amount, source, dest, kind="move", ts=float(step), account_id=account_id)
             with decimal.localcontext(EXACT):  # the model must not round either
                 model[source] = model.get(source, Decimal(0)) - amount

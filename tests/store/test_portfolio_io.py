@@ -18,14 +18,14 @@ def CURRENCY(spec):
 
 
 GOOD_CSV = """label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin,account,contract_size
-btc-long,bybit,BTCUSDT,linear,long,0.1000000000000000000001,50012.5,10,500.25,main,
+btc-long,bybit,BTCUSDT,linear,long,0.12345678,50012.500000000001,10,500.25,main,
 eth-short,bybit,ETHUSDT,,short,3,3000,5,1800,,
 btc-inv,binance-coinm,BTCUSD_PERP,inverse,short,7,60000,20,0.0006,coin,100
 """
 
 EXPECTED = [
-    PositionSpec("btc-long", "bybit", "BTCUSDT", "linear", "long", Decimal("0.1000000000000000000001"),
-                 Decimal("50012.5"), Decimal("10"), Decimal("500.25"), "main", None),
+    PositionSpec("btc-long", "bybit", "BTCUSDT", "linear", "long", Decimal("0.12345678"),
+                 Decimal("50012.500000000001"), Decimal("10"), Decimal("500.25"), "main", None),
     PositionSpec("eth-short", "bybit", "ETHUSDT", "linear", "short", Decimal("3"), Decimal("3000"), Decimal("5"),
                  Decimal("1800"), None, None),
     PositionSpec("btc-inv", "binance-coinm", "BTCUSD_PERP", "inverse", "short", Decimal("7"), Decimal("60000"),
@@ -46,7 +46,7 @@ def test_reads_a_good_json_with_exact_numbers(tmp_path):
     path.write_text(
         """[
   {"label": "btc-long", "venue": "bybit", "symbol": "BTCUSDT", "side": "long", "account": "main",
-   "quantity": 0.1000000000000000000001, "entry_price": 50012.5, "leverage": 10, "isolated_margin": "500.25"},
+   "quantity": 0.12345678, "entry_price": 50012.500000000001, "leverage": 10, "isolated_margin": "500.25"},
   {"label": "eth-short", "venue": "bybit", "symbol": "ETHUSDT", "contract": "linear", "side": "short",
    "quantity": 3, "entry_price": 3000, "leverage": 5, "isolated_margin": 1800, "contract_size": null},
   {"label": "btc-inv", "venue": "binance-coinm", "symbol": "BTCUSD_PERP", "contract": "inverse", "side": "short",
@@ -71,8 +71,8 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(store, tmp_path):
     with pytest.raises(ImportProblems) as caught:
         read_positions(path)
     assert caught.value.problems == [
-        Problem(3, "quantity", "'-1' must be a positive number"),
-        Problem(4, "entry_price", "'abc' is not a number"),
+        Problem(3, "quantity", "-1 must be greater than 0"),
+        Problem(4, "entry_price", "'abc' is not a decimal number"),
         Problem(4, "isolated_margin", "is empty"),
         Problem(
             4, "venue", "'kraken' is not one of binance-usdm, binance-coinm, bybit, okx, gate, hyperliquid, custom"
@@ -81,7 +81,7 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(store, tmp_path):
         Problem(5, "label", "'ok-1' repeats the label of row 2"),
     ]
     message = str(caught.value)
-    assert message.splitlines()[0] == "row 3, column quantity: '-1' must be a positive number"
+    assert message.splitlines()[0] == "row 3, column quantity: -1 must be greater than 0"
     assert len(message.splitlines()) == 6
     assert store.positions(None) == [] and store.ledger() == [] and store.accounts() == []
 
@@ -152,3 +152,67 @@ def test_import_refuses_labels_already_in_the_book(store, tmp_path):
     with pytest.raises(ImportProblems, match="row 2, column label: 'btc-long' already exists in the book"):
         import_positions(store, read_positions(source), ts=2.0, default_account="main", currency_of=CURRENCY)
     assert (store.positions(None), store.ledger()) == before
+
+
+# -- bounds (issue 10, finding 6): every cell of every row is held to isodesk.margin.bounds --------------------------
+
+HEADER = "label,venue,symbol,contract,side,quantity,entry_price,leverage,isolated_margin,account\n"
+ROW = {"label": "ok", "venue": "bybit", "symbol": "BTCUSDT", "contract": "linear", "side": "long", "quantity": "0.5",
+       "entry_price": "50000", "leverage": "10", "isolated_margin": "2500", "account": "main"}  # fmt: skip
+
+
+def _csv(path, *rows):
+    path.write_text(HEADER + "".join(",".join(row[c] for c in HEADER.strip().split(",")) + "\n" for row in rows),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("column", "cell", "message"), [
+    ("isolated_margin", "1E+308", "1E+308 is more than the largest amount isodesk keeps (10^12)"),
+    ("isolated_margin", "1E+999999999", "1E+999999999 is more than the largest amount isodesk keeps (10^12)"),
+    ("isolated_margin", "1E-21", "0.000000000000000000001 has more than 8 decimal places (the ledger keeps "
+                                 "0.00000001)"),
+    ("quantity", "1E+400", "1E+400 is more than 10^12"),
+    ("quantity", '"1,5"', "'1,5' has a comma; write the decimal point as '.' and no thousands separators (1,5 is not "
+                          "read as 1.5 or as 15)"),
+    ("entry_price", "1E-21", "0.000000000000000000001 is outside the prices isodesk accepts (10^-12 to 10^12)"),
+    ("entry_price", "NaN", "'NaN' is not a decimal number"),
+    ("leverage", "1000", "1000× is outside 1× to 200× (no venue offers more)"),
+    ("label", "a\x00b", "has a control character '\\x00' at position 2; only printable text is kept"),
+    ("label", "evil\x1b[2J", "has a control character '\\x1b' at position 5; only printable text is kept"),
+    ("label", "x" * 65, "is 65 characters long; at most 64"),
+    ("symbol", "BTC\x07USDT", "has a control character '\\x07' at position 4; only printable text is kept"),
+    ("account", "main\x1b]0;pwned\x07", "has a control character '\\x1b' at position 5; only printable text is kept"),
+])
+def test_every_cell_is_held_to_the_bounds(store, tmp_path, column, cell, message):
+    path = _csv(tmp_path / "bad.csv", ROW, {**ROW, "label": "bad", column: cell})
+    with pytest.raises(ImportProblems) as caught:
+        read_positions(path)
+    assert caught.value.problems == [Problem(3, column, message)]
+    text = str(caught.value)
+    assert text.startswith(f"row 3, column {column}: ") and "\x00" not in text and "\x1b" not in text
+    assert store.positions(None) == [] and store.ledger() == [] and store.accounts() == []
+
+
+def test_json_numbers_and_text_are_held_to_the_same_bounds(tmp_path):
+    path = tmp_path / "bad.json"
+    row = {**ROW, "quantity": 0.5, "entry_price": 50000, "leverage": 10, "isolated_margin": 2500}
+    bad = json.dumps({**row, "label": "huge\x00", "isolated_margin": 1}).replace('"isolated_margin": 1,',
+                                                                                  '"isolated_margin": 1E+308,')
+    assert "1E+308" in bad and "\\u0000" in bad
+    path.write_text(f"[{json.dumps(row)}, {bad}]")
+    with pytest.raises(ImportProblems) as caught:
+        read_positions(path)
+    assert caught.value.problems == [
+        Problem(2, "label", "has a control character '\\x00' at position 5; only printable text is kept"),
+        Problem(2, "isolated_margin", "1E+308 is more than the largest amount isodesk keeps (10^12)"),
+    ]
+
+
+def test_a_problem_shows_a_header_with_an_escape_sequence_escaped(tmp_path):
+    path = tmp_path / "cols.csv"
+    path.write_text(HEADER.strip() + ",\x1b[2Jcolour\n" + ",".join(ROW.values()) + ",red\n")
+    with pytest.raises(ImportProblems) as caught:
+        read_positions(path)
+    assert str(caught.value).startswith("row 1, column \\x1b[2Jcolour: unknown column")
+    assert "\x1b" not in str(caught.value)

@@ -1,6 +1,17 @@
-"""Prices: batched inserts, the latest mark per symbol, polling by id, history."""
+"""Prices: batched inserts, the latest mark per symbol, polling by id, history, compaction."""
 
 from __future__ import annotations
+
+import math
+
+import pytest
+
+from isodesk.feeds.guard import stored_price_problem
+from isodesk.store.store import (
+    DEFAULT_PRICE_RETENTION_S,
+    PRICE_RETENTION_KEY,
+    stored_price_usable,
+)
 
 
 def test_insert_latest_after_and_history(store):
@@ -39,3 +50,125 @@ def test_many_prices_in_one_call(store):
     assert store.latest_prices()["S0"] == (2499.0 - 2499 % 7, 1.0 + (2499 - 2499 % 7) / 1000)
     assert len(store.prices_after(0)) == 2500
     assert store.insert_prices([]) == 0
+
+
+# -- finding 9: the prices table stays bounded and the latest prices stay cheap ---------------------
+
+NOW = 1_717_200_000.0
+
+
+def _steps(store, call) -> int:
+    """How many thousands of SQLite VM instructions ``call()`` runs (a measure of rows visited)."""
+    count = [0]
+
+    def tick() -> int:
+        count[0] += 1
+        return 0
+
+    store.db.conn.set_progress_handler(tick, 1000)
+    try:
+        call()
+    finally:
+        store.db.conn.set_progress_handler(None, 0)
+    return count[0]
+
+
+def test_latest_prices_seeks_the_index_instead_of_scanning(store):
+    """Finding 9: status took 0.55 s at 115k rows, 2.1 s at 2M: every row was visited."""
+    rows = [(NOW - 50_000 + i, f"S{i % 5}", 100.0 + i % 17) for i in range(50_000)]
+    store.db.conn.executemany("INSERT INTO prices (ts, symbol, price) VALUES (?, ?, ?)", rows)
+    store.db.conn.commit()
+    assert _steps(store, store.latest_prices) < 5  # a scan of every row takes hundreds
+    latest = store.latest_prices(now=NOW)
+    assert latest == {f"S{k}": (NOW - 5 + k, 100.0 + (49_995 + k) % 17) for k in range(5)}
+    assert _steps(store, lambda: store.latest_prices(now=NOW)) < 5
+
+
+def test_latest_prices_skip_rows_that_break_the_stored_price_rule(store):
+    store.insert_prices([
+        (NOW - 60, "BTCUSDT", 60_000.0),
+        (NOW - 50, "BTCUSDT", 1e-300),           # below the bounds
+        (NOW - 40, "BTCUSDT", 1e300),            # above
+        (NOW - 30, "BTCUSDT", math.inf),
+        (NOW * 1000, "BTCUSDT", 61_000.0),       # a millisecond timestamp
+        (NOW + 60, "BTCUSDT", 62_000.0),         # a minute in the future
+        (NOW - 20, "ETHUSDT", 3_000.0),
+        (NOW + 9, "ETHUSDT", 3_001.0),           # within the 10 s of clock skew
+        (NOW - 10, "DOGEUSDT", -1.0),            # nothing usable at all
+    ])
+    assert store.latest_prices(now=NOW) == {"BTCUSDT": (NOW - 60, 60_000.0), "ETHUSDT": (NOW + 9, 3_001.0)}
+    # no wall clock (a replay): the future rule does not apply, the others do
+    assert store.latest_prices() == {"BTCUSDT": (NOW + 60, 62_000.0), "ETHUSDT": (NOW + 9, 3_001.0)}
+
+
+def test_the_stored_price_rule_is_the_guards(store):
+    """The store cannot import feeds: its rule and ``guard.stored_price_problem`` must agree row by row."""
+    stamps = [NOW - 1e6, NOW, NOW + 10.0, NOW + 10.5, 1e11, 1.0000001e11, NOW * 1000, -5.0, math.inf, -math.inf]
+    prices = [60_000.0, 1e-12, 9e-13, 1e12, 1.1e12, 0.0, -1.0, math.inf]
+    rows = [(ts, f"X{i}-{j}", price) for i, ts in enumerate(stamps) for j, price in enumerate(prices)]
+    store.insert_prices(rows)
+    for now in (NOW, None):
+        expected = {symbol for ts, symbol, price in rows if stored_price_problem(ts, price, now) is None}
+        assert {symbol for ts, symbol, price in rows if stored_price_usable(ts, price, now)} == expected
+        assert set(store.latest_prices(now=now)) == expected
+        assert 0 < len(expected) < len(rows)
+
+
+def test_compaction_keeps_recent_ticks_and_the_last_of_each_older_minute(store):
+    day = 24 * 3600.0
+    now = 1_717_200_000.0  # a whole minute
+    ticks = [(now - 3 * day + s, sym, 100.0 + s) for s in range(0, 300, 10) for sym in ("A", "B")]
+    ticks += [(now - 3600 + s, "A", 200.0 + s) for s in range(0, 300, 5)]
+    store.insert_prices(ticks)
+    ids_before = {(ts, sym): i for i, ts, sym, _ in store.prices_after(0)}
+    latest = store.latest_prices(now=now)
+    removed = store.compact_prices(now, retention_s=day)
+    kept = store.prices_after(0)
+    old = [(ts, sym, price) for _, ts, sym, price in kept if ts < now - day]
+    # 300 s of ticks every 10 s = 5 minutes per symbol; the last tick of each minute stays
+    assert sorted(old) == sorted((now - 3 * day + m * 60 + 50, sym, 100.0 + m * 60 + 50)
+                                 for m in range(5) for sym in ("A", "B"))
+    assert [r for r in kept if r[1] >= now - day] == [r for r in store.prices_after(0) if r[1] >= now - day]
+    assert len([r for r in kept if r[1] >= now - day]) == 60  # the last hour untouched
+    assert removed == len(ticks) - len(kept) == 60 - 10
+    assert all(ids_before[(ts, sym)] == i for i, ts, sym, _ in kept)  # ids kept: a polling feed is undisturbed
+    assert store.latest_prices(now=now) == latest
+    assert store.compact_prices(now, retention_s=day) == 0  # nothing new to do
+
+
+def _mark(store) -> float | None:
+    row = store.db.execute("SELECT through_ts FROM prices_compaction").fetchone()
+    return None if row is None else row[0]
+
+
+def test_compaction_is_incremental_bounded_and_reads_the_retention_setting(store):
+    now = 1_717_200_000.0
+    month = [(now - 30 * 86400 + 60 * m, "A", 1.0 + m) for m in range(30 * 24 * 60 - 61)]  # a month of minutes
+    hour = [(now - 3600 + s, "A", 2.0 + s) for s in range(0, 3600, 2)]  # then an hour of ticks every 2 s
+    store.insert_prices(month + hour)
+    store.set_setting(PRICE_RETENTION_KEY, 1800)  # keep half an hour of ticks
+    calls = []
+    while _mark(store) != now - 1800:  # each call goes over about PRICE_COMPACT_ROWS rows, whole minutes
+        calls.append(store.compact_prices(now))
+    assert calls == [0, 0, 900 - 30]  # the month (already one a minute) in two calls, then the ticks
+    assert store.db.execute("SELECT count(*) FROM prices").fetchone()[0] == len(month) + 30 + 900
+    store.insert_prices([(now + s, "A", 3.0 + s) for s in range(0, 600, 2)])
+    steps = _steps(store, lambda: calls.append(store.compact_prices(now + 60)))
+    assert calls[-1] == 30 - 1 and _mark(store) == now - 1740  # the one minute that aged out
+    assert steps < 10  # not the month again
+    assert DEFAULT_PRICE_RETENTION_S == 24 * 3600.0
+
+
+def test_compaction_of_a_crowded_minute_takes_it_whole(store):
+    now = 1_717_200_000.0
+    store.insert_prices([(now - 7200 + i / 1000, sym, 1.0) for i in range(15_000) for sym in ("A", "B")])
+    assert store.compact_prices(now, retention_s=3600) == 2 * (15_000 - 1)
+    assert store.db.execute("SELECT count(*) FROM prices").fetchone()[0] == 2
+    assert store.compact_prices(now, retention_s=3600) == 0 and _mark(store) == now - 3600
+
+
+def test_compaction_refuses_nonsense(store):
+    with pytest.raises(ValueError, match="must be finite"):
+        store.compact_prices(math.nan)
+    with pytest.raises(ValueError, match="retention_s >= 0"):
+        store.compact_prices(NOW, retention_s=-1)

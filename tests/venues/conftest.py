@@ -1,4 +1,5 @@
-"""Fixtures for the venue tests: an in-memory keyring, a recorded Binance USDⓈ-M on 127.0.0.1, a store.
+"""Fixtures for the venue tests: an in-memory keyring, a recorded Binance USDⓈ-M and Hyperliquid on
+127.0.0.1, a store.
 
 No test here reaches the internet: every ccxt client is pointed at the local server.
 """
@@ -6,6 +7,7 @@ No test here reaches the internet: every ccxt client is pointed at the local ser
 from __future__ import annotations
 
 import copy
+import json
 import logging
 
 import keyring
@@ -68,6 +70,29 @@ def binance():
 
 
 @pytest.fixture
+def hyperliquid():
+    """A recorded Hyperliquid /info: markets and marks, and the account of :data:`WALLET`
+    (``server.state["clearinghouseState"]`` may be edited by a test)."""
+    state = {"clearinghouseState": recorded("hyperliquid", "clearinghouseState")}
+    server = VenueServer()
+
+    def info(query, body):
+        request = json.loads(body or b"{}")
+        kind = request.get("type")
+        if kind == "metaAndAssetCtxs":
+            return 200, recorded("hyperliquid", "metaAndAssetCtxs")
+        if kind == "clearinghouseState" and request.get("user") == WALLET:
+            return 200, state["clearinghouseState"]
+        return 422, {"error": f"unexpected {kind}"}
+
+    server.route("POST", "/info", info)
+    server.state = state
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def binance_keys(memory_keyring):
     from isodesk.venues.keys import save_credentials
     from isodesk.venues.registry import venue_spec
@@ -95,5 +120,8 @@ def positions_body():
 
 @pytest.fixture
 def debug_logs(caplog):
+    """Every log record at DEBUG, ccxt's request log (``isodesk.venues.http``) included, whatever
+    level an earlier CLI run (the log file) left on the ``isodesk`` logger."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="isodesk")
     return caplog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -17,10 +18,10 @@ def run(capsys, *argv):
 
 
 def test_keys_set_prompts_and_stores_in_the_keyring(memory_keyring, monkeypatch, capsys):
-    answers = iter([API_KEY, API_SECRET])
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
-    code, out, _ = run(capsys, "keys", "set", "binance-usdm")
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{API_KEY}\r\n{API_SECRET}\n"))  # a pipe: one value a line
+    code, out, err = run(capsys, "keys", "set", "binance-usdm")
     assert code == 0 and "saved in the system keyring" in out and API_KEY not in out
+    assert err.splitlines() == ["binance-usdm API key:", "binance-usdm API secret:"]  # prompts on stderr
     assert json.loads(memory_keyring.entries[("isodesk", "binance-usdm")]) == {"apiKey": API_KEY,
                                                                                "secret": API_SECRET}
     code, out, _ = run(capsys, "keys", "delete", "binance-usdm")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from decimal import Decimal
 
@@ -14,28 +13,6 @@ from isodesk.venues import MalformedResponse
 from isodesk.venues.keys import save_credentials
 from isodesk.venues.registry import venue_spec
 from tests.venues.conftest import WALLET
-from tests.venues.server import VenueServer, recorded
-
-
-@pytest.fixture
-def hyperliquid():
-    state = {"clearinghouseState": recorded("hyperliquid", "clearinghouseState")}
-    server = VenueServer()
-
-    def info(query, body):
-        request = json.loads(body or b"{}")
-        kind = request.get("type")
-        if kind == "metaAndAssetCtxs":
-            return 200, recorded("hyperliquid", "metaAndAssetCtxs")
-        if kind == "clearinghouseState" and request.get("user") == WALLET:
-            return 200, state["clearinghouseState"]
-        return 422, {"error": f"unexpected {kind}"}
-
-    server.route("POST", "/info", info)
-    server.state = state
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_hyperliquid_marks_flow(hyperliquid):

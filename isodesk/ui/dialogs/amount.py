@@ -1,25 +1,42 @@
-"""Exact, locale-aware amounts for the forms: text in, ``Decimal`` out, never through a float.
+"""Exact amounts, prices, quantities and leverages for the forms: text in, ``Decimal`` out, never
+through a float.
 
-``QDoubleValidator`` would round through a double; we parse ourselves with the locale's decimal
-point and group separator (``1,234.5`` in en_US, ``1.234,5`` in de_DE) and explain every refusal in
-a sentence the form shows inline.
+A form accepts exactly what the command line, file import and the desk accept: the text is read
+by :func:`isodesk.margin.bounds.parse_decimal` (a ``.`` decimal point; a comma is refused with the
+reason, since ``1,5`` could mean 1.5 or 15 and a wrong guess moves the wrong amount of money) and
+held to the bounds of its kind (``check_amount``, ``check_price``, ``check_quantity``,
+``check_leverage``); a refusal is the bounds' own sentence, shown inline. ``QDoubleValidator``
+would round through a double and read the locale's separators, so it is not used. The locale only
+formats figures for display (:func:`format_amount` with ``group=True``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
 from PySide6.QtCore import QLocale, Signal
 from PySide6.QtWidgets import QLineEdit, QWidget
 
-MAX_DECIMALS = 8
+from isodesk.margin.bounds import (
+    AMOUNT_DECIMALS,
+    BoundsError,
+    check_amount,
+    check_leverage,
+    check_price,
+    check_quantity,
+)
+
+MAX_DECIMALS = AMOUNT_DECIMALS
 STEP = Decimal(1).scaleb(-MAX_DECIMALS)
-_DIGITS = frozenset("0123456789")
-_SPACES = frozenset(" \u00a0\u202f\u2009")
+KINDS: dict[str, Callable[[object, str], Decimal]] = {
+    "amount": check_amount, "price": check_price, "quantity": check_quantity, "leverage": check_leverage,
+}  # fmt: skip
 
 
 class AmountError(ValueError):
-    """Text that is not an acceptable amount; the message says why, for the form to show."""
+    """Text that is not an acceptable amount; the message says why (the bounds' reason, without
+    the field name the form puts in front), for the form to show."""
 
 
 def _separators(locale: QLocale | None) -> tuple[str, str]:
@@ -27,54 +44,31 @@ def _separators(locale: QLocale | None) -> tuple[str, str]:
     return loc.decimalPoint(), loc.groupSeparator()
 
 
-def parse_amount(text: str, locale: QLocale | None = None, *, decimals: int = MAX_DECIMALS,
-                 allow_zero: bool = False) -> Decimal:
-    """The exact positive ``Decimal`` written in ``text`` under ``locale`` (default: ``QLocale()``).
+def parse_amount(text: str, *, kind: str = "amount", field: str = "amount") -> Decimal:
+    """The exact ``Decimal`` written in ``text``, within the bounds of ``kind`` (``amount``,
+    ``price``, ``quantity`` or ``leverage``); :class:`AmountError` with the bounds' reason otherwise.
 
-    Group separators are accepted in the integer part only, between groups of three digits; more
-    than ``decimals`` decimals, signs, exponents and anything but digits are refused with
-    :class:`AmountError`.
+    Exactly what :func:`isodesk.margin.bounds.parse_decimal` reads (``.`` as the decimal point, no
+    group separators, an exponent allowed), whatever the locale.
     """
-    point, group = _separators(locale)
-    s = text.strip()
-    if not s:
-        raise AmountError("enter an amount")
-    if s[0] in "-\u2212" or s.startswith(QLocale(locale or QLocale()).negativeSign()):
-        raise AmountError("must be positive")
-    s = s.removeprefix("+")
-    if group in _SPACES or group.isspace():  # French, Swiss…: any space groups digits
-        s = "".join(group if c in _SPACES else c for c in s)
-    if s.count(point) > 1:
-        raise AmountError(f"more than one decimal point {point!r}")
-    whole, _, frac = s.partition(point)
-    if group and group in frac:
-        raise AmountError(f"{group!r} groups digits here; it cannot follow the decimal point {point!r}")
-    if group and group in whole:
-        parts = whole.split(group)
-        if not (1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])):
-            raise AmountError(f"{group!r} separates groups of three digits here; write decimals with {point!r}")
-        whole = "".join(parts)
-    for c in whole + frac:
-        if c not in _DIGITS:
-            if c in ".,'" and c != point:
-                raise AmountError(f"{c!r} is not the decimal point here; write decimals with {point!r}")
-            raise AmountError(f"{text.strip()!r} is not a number (digits and {point!r} only)")
-    if not whole and not frac:
-        raise AmountError(f"{text.strip()!r} is not a number")
-    if len(frac) > decimals:
-        raise AmountError(f"at most {decimals} decimals")
-    value = Decimal(f"{whole or '0'}.{frac}") if frac else Decimal(whole)
-    if value == 0 and not allow_zero:
-        raise AmountError("must be more than 0")
-    return value
+    try:
+        return KINDS[kind](text, field)
+    except BoundsError as exc:
+        raise AmountError(str(exc).removeprefix(f"{exc.field}: ")) from None
+
+
+def plain_amount(value: Decimal) -> str:
+    """``value`` as a form's field holds it: ``.`` decimal point, no grouping, no exponent, trailing
+    zeros dropped (what :func:`parse_amount` reads back exactly)."""
+    text = format(value.normalize(), "f") if value != value.to_integral_value() else str(int(value))
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_amount(value: Decimal, locale: QLocale | None = None, *, group: bool = False) -> str:
-    """``value`` as the user would type it under ``locale`` (no exponent, trailing zeros dropped)."""
+    """``value`` for display under ``locale`` (no exponent, trailing zeros dropped; with ``group``,
+    thousands grouped). A field's text is :func:`plain_amount`, which every locale reads."""
     point, sep = _separators(locale)
-    text = format(value.normalize(), "f") if value != value.to_integral_value() else str(int(value))
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    whole, _, frac = text.partition(".")
+    whole, _, frac = plain_amount(value).partition(".")
     if group and sep:
         digits = whole.lstrip("-")
         groups = []
@@ -97,7 +91,8 @@ def exact(value: float) -> Decimal:
 
 
 class AmountEdit(QLineEdit):
-    """A line edit for one exact amount; ``value()`` is the Decimal or None, ``error()`` why not.
+    """A line edit for one exact amount (or price, quantity, leverage: ``kind``); ``value()`` is the
+    Decimal within the bounds or None, ``error()`` why not.
 
     Signals:
         amount_changed(): the text changed (by the user or :meth:`set_amount`).
@@ -106,32 +101,39 @@ class AmountEdit(QLineEdit):
     amount_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, locale: QLocale | None = None, placeholder: str = "",
-                 decimals: int = MAX_DECIMALS):
+                 kind: str = "amount"):
         super().__init__(parent)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         self._locale = locale if locale is not None else QLocale()
-        self._decimals = decimals
-        self.setPlaceholderText(placeholder or format_amount(Decimal("0.0"), self._locale) or "0")
+        self._kind = kind
+        self.setPlaceholderText(placeholder or "0")
         self.textChanged.connect(self.amount_changed)
 
     def locale_(self) -> QLocale:
-        """The locale the text is read in."""
+        """The locale figures around this field are displayed in (the text itself is read the same
+        in every locale)."""
         return self._locale
 
+    def kind(self) -> str:
+        """``amount``, ``price``, ``quantity`` or ``leverage``: the bounds the value is held to."""
+        return self._kind
+
     def value(self) -> Decimal | None:
-        """The amount, or None when the text is not an acceptable amount."""
+        """The value, or None when the text is not acceptable."""
         try:
-            return parse_amount(self.text(), self._locale, decimals=self._decimals)
+            return parse_amount(self.text(), kind=self._kind)
         except AmountError:
             return None
 
     def error(self) -> str:
-        """Why the text is not an amount ("" when it is)."""
+        """Why the text is not acceptable ("" when it is): the bounds' reason."""
         try:
-            parse_amount(self.text(), self._locale, decimals=self._decimals)
+            parse_amount(self.text(), kind=self._kind)
         except AmountError as exc:
             return str(exc)
         return ""
 
     def set_amount(self, value: Decimal | None) -> None:
-        """Show ``value`` in the locale's notation (empty for None)."""
-        self.setText("" if value is None else format_amount(value, self._locale))
+        """Show ``value`` as the field reads it back (empty for None)."""
+        self.setText("" if value is None else plain_amount(value))

@@ -20,6 +20,7 @@ from isodesk.desk.levels import Level, Thresholds
 from isodesk.desk.operations import removable_limit
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Risk
+from isodesk.margin.bounds import MAX_REASON, BoundsError, check_text
 from isodesk.ui.columns import fmt_leverage
 from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
 from isodesk.ui.dialogs.base import (
@@ -117,6 +118,7 @@ class CollateralDialog(DeskDialog):
         self.reason_edit.setObjectName("reason-edit")
         self.reason_edit.setPlaceholderText("optional, kept in the journal")
         self.reason_edit.setMaxLength(200)
+        self.reason_edit.textChanged.connect(self.schedule)
         form.addRow("Reason", self.reason_edit)
         self.body.addLayout(form)
 
@@ -228,7 +230,15 @@ class CollateralDialog(DeskDialog):
         self.preview.show_values(before, after, currency=self.currency,
                                  tone=self._tone(self.before_risk, self.after_risk, book.sides[row]))
         risk_problem = self._risk_problem(mode)
-        return problem or risk_problem
+        return problem or self._reason_problem() or risk_problem
+
+    def _reason_problem(self) -> str:
+        """Why the journal reason cannot be kept (printable text, at most 500 characters), or ""."""
+        try:
+            check_text(self.reason_edit.text(), "reason", max_length=MAX_REASON, required=False)
+        except BoundsError as exc:
+            return str(exc)
+        return ""
 
     def _num(self, value: Decimal) -> str:
         return format_amount(value, self.locale_, group=True)

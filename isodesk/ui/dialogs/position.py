@@ -19,6 +19,7 @@ from isodesk.desk.levels import Thresholds
 from isodesk.desk.operations import MONEY_STEP, account_name, realized_pnl
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Position, problems
+from isodesk.margin.bounds import MAX_AMOUNT, BoundsError, check_amount, check_text
 from isodesk.margin.catalog import UnknownSymbol
 from isodesk.margin.markets import market_of
 from isodesk.margin.venues import VENUES
@@ -98,14 +99,14 @@ class OpenPositionDialog(DeskDialog):
         self.side_group, side_box = segmented(self, SIDES, side)
         self.long_button, self.short_button = self.side_group.buttons()
         form.addRow("Side", side_box)
-        self.quantity = AmountEdit(self, locale=self.locale_, placeholder="size")
+        self.quantity = AmountEdit(self, locale=self.locale_, placeholder="size", kind="quantity")
         self.quantity.setObjectName("quantity")
         self.quantity_unit = QLabel("", self)
         form.addRow("Quantity", _with_unit(self.quantity, self.quantity_unit))
-        self.entry = AmountEdit(self, locale=self.locale_, placeholder="price")
+        self.entry = AmountEdit(self, locale=self.locale_, placeholder="price", kind="price")
         self.entry.setObjectName("entry")
         form.addRow("Entry price", self.entry)
-        self.leverage = AmountEdit(self, locale=self.locale_, placeholder="e.g. 10")
+        self.leverage = AmountEdit(self, locale=self.locale_, placeholder="e.g. 10", kind="leverage")
         self.leverage.setObjectName("leverage")
         self.leverage.set_amount(Decimal(10))
         self.leverage_hint = QLabel("", self)
@@ -253,6 +254,11 @@ class OpenPositionDialog(DeskDialog):
         assert qty is not None and entry is not None and lev is not None
         face = qty * size if contract == "inverse" else qty
         notional = face / entry if contract == "inverse" else face * entry
+        if notional / lev > MAX_AMOUNT:  # no margin could hold it (and 8 decimals of it overflow a Decimal)
+            try:
+                check_amount(notional / lev, "initial margin", currency)
+            except BoundsError as exc:
+                return str(exc)
         initial = (notional / lev).quantize(MONEY_STEP)
         if self._margin_auto:
             self.margin.blockSignals(True)
@@ -295,6 +301,10 @@ class OpenPositionDialog(DeskDialog):
         label = self.label_edit.text().strip()
         if not label:
             return "label: give the position a name"
+        try:
+            check_text(label, "label")
+        except BoundsError as exc:
+            return str(exc)
         if label in self.snapshot.book.labels:
             return f"label: a position named {label!r} already exists"
         return ""
@@ -356,7 +366,7 @@ class ClosePositionDialog(DeskDialog):
         self.body.addWidget(title)
         self.body.addWidget(self.subtitle)
         form = QFormLayout()
-        self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark")
+        self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark", kind="price")
         self.price.setObjectName("price")
         self.price.amount_changed.connect(self.schedule)
         form.addRow("Close at", self.price)

@@ -1,0 +1,152 @@
+"""The desk's rules for commands and levels, pure: the desk and the forms both call these, so a form
+can never accept what the desk refuses, nor the reverse.
+
+Each ``*_problem`` function returns the sentence the trader sees (the field first), or ``""`` when
+the value passes. The desk raises it as :class:`~isodesk.desk.commands.CommandRejected`; a form
+shows it under its fields and keeps its button disabled. Amounts are exact ``Decimal`` in the
+settlement currency; limits computed by the engine are floats and are compared as such.
+No Qt, no database.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+
+from isodesk.desk.levels import Level, Thresholds, classify
+from isodesk.desk.snapshot import Snapshot
+from isodesk.margin.bounds import BoundsError, check_amount, check_leverage, check_price, check_quantity, check_text
+
+MONEY_STEP = Decimal("0.00000001")
+LIMIT_TOLERANCE = 1e-12  # relative slack when an exact amount meets a float limit at its last digit
+
+__all__ = [
+    "Level", "Thresholds", "add_problem", "amount_problem", "classify", "close_price_problem", "initial_margin",
+    "open_problem", "removable_limit", "remove_problem", "withdraw_problem",
+]
+
+
+def amount_problem(amount: object, field: str = "amount", currency: str = "") -> str:
+    """The bounds problem of an amount (:mod:`isodesk.margin.bounds`), or ``""``."""
+    try:
+        check_amount(amount, field, currency)
+    except BoundsError as exc:
+        return str(exc)
+    return ""
+
+
+def add_problem(amount: Decimal, free: Decimal, currency: str, account: str) -> str:
+    """Why ``amount`` cannot move from the free balance ``free`` into a position, or ``""``."""
+    problem = amount_problem(amount, currency=currency)
+    if problem:
+        return problem
+    if amount > free:
+        return f"amount: {amount} is more than the free balance {free} {currency} of {account} (max addable)"
+    return ""
+
+
+def withdraw_problem(amount: Decimal, free: Decimal, currency: str, account: str) -> str:
+    """Why ``amount`` cannot leave the account's free balance ``free``, or ``""``."""
+    problem = amount_problem(amount, currency=currency)
+    if problem:
+        return problem
+    if amount > free:
+        return f"amount: {amount} {currency} is more than the free balance {free} of {account}"
+    return ""
+
+
+def removable_limit(snap: Snapshot, row: int) -> float:
+    """Collateral removable from a snapshot row's position (settlement currency), by the venue's rule.
+
+    Binance publishes the rule (its max removable, computed by the engine): what stays must cover
+    the maintenance margin and the initial margin at the mark. Venues that publish no rule (Bybit,
+    OKX, Gate) get the same conservative rule. NaN when there is no fresh mark.
+    """
+    if snap.stale[row] or not math.isfinite(snap.cols["mark"][row]):
+        return math.nan
+    published = float(snap.cols["max_removable"][row])
+    if math.isfinite(published):
+        return published
+    cols = {k: float(snap.cols[k][row]) for k in ("isolated_margin", "maintenance_margin", "margin_balance",
+                                                   "notional", "leverage")}
+    return max(0.0, min(cols["isolated_margin"] - cols["maintenance_margin"],
+                        cols["margin_balance"] - cols["notional"] / cols["leverage"]))
+
+
+def remove_problem(amount: Decimal, limit: float, *, margin: Decimal, label: str, symbol: str,
+                   currency: str) -> str:
+    """Why ``amount`` cannot leave a position holding ``margin`` whose removable limit is ``limit``
+    (NaN: no fresh mark), or ``""``."""
+    problem = amount_problem(amount, currency=currency)
+    if problem:
+        return problem
+    if not math.isfinite(limit):
+        return f"no fresh mark for {symbol}: collateral cannot be removed on a stale price"
+    if amount >= margin:
+        return f"amount: {amount} would leave no margin in {label}"
+    if float(amount) > limit * (1 + LIMIT_TOLERANCE):
+        return (f"amount: {amount} is more than the {limit:,.8f} {currency} the venue lets you remove from {label} "
+                "now (max removable)")
+    return ""
+
+
+def initial_margin(quantity: Decimal, entry_price: Decimal, leverage: Decimal, *, contract: str,
+                   contract_size: Decimal) -> Decimal:
+    """Initial margin (settlement currency, exact, 8 decimals) of a position: notional ÷ leverage."""
+    face = quantity * contract_size if contract == "inverse" else quantity
+    notional = face / entry_price if contract == "inverse" else face * entry_price
+    return (notional / leverage).quantize(MONEY_STEP)
+
+
+def open_problem(*, label: str, quantity: Decimal, entry_price: Decimal, leverage: Decimal, margin: Decimal,
+                 contract: str, contract_size: Decimal, currency: str, free: Decimal | None, account: str,
+                 taken_labels: set[str] | frozenset[str] | tuple[str, ...] = (),
+                 distance_frac: float | None = None, liquidation_price: float | None = None,
+                 mark: float | None = None) -> str:
+    """Why this position cannot be opened from ``account`` with ``free`` balance (None: no such account),
+    or ``""``. ``distance_frac``/``liquidation_price`` at ``mark`` come from the engine when known."""
+    try:
+        check_text(label, "label")
+        check_quantity(quantity)
+        check_price(entry_price, "entry_price")
+        check_leverage(leverage)
+        check_amount(margin, "margin", currency)
+    except BoundsError as exc:
+        return str(exc)
+    if label.strip() in taken_labels:
+        return f"label: a position named {label.strip()!r} already exists"
+    initial = initial_margin(quantity, entry_price, leverage, contract=contract, contract_size=contract_size)
+    if margin < initial:
+        return f"margin: {margin} is below the initial margin {initial} {currency} that {leverage}× leverage needs"
+    if free is None:
+        return f"account: there is no {account} account yet; deposit {currency} into it first"
+    if margin > free:
+        return f"margin: {margin} {currency} is more than the free balance {free} of {account}"
+    if distance_frac is not None and math.isfinite(distance_frac) and distance_frac <= 0:
+        return (f"the position would be liquidated at once: mark {mark:,.8g} is past its liquidation price "
+                f"{liquidation_price:,.8g}")
+    return ""
+
+
+def close_price_problem(price: Decimal, mark: float | None, *, band: float = 0.5) -> str:
+    """Why ``price`` cannot close a position whose fresh mark is ``mark`` (None: none), or ``""``.
+
+    A close price further than ``band`` (a fraction: 0.5 = 50 %) from the mark is a typing mistake
+    far more often than a fill; the trader closes at such a price only with a fresh mark near it.
+    """
+    try:
+        check_price(price, "price")
+    except BoundsError as exc:
+        return str(exc)
+    if mark is not None and math.isfinite(mark) and mark > 0 and abs(float(price) / mark - 1.0) > band:
+        return (f"price: {price} is {abs(float(price) / mark - 1.0) * 100:.0f} % away from the mark {mark:,.8g}; "
+                f"a close price must be within {band * 100:.0f} % of it")
+    return ""
+
+
+def levels(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """The level of each position from its distance to liquidation (fraction of the mark) and its
+    previous level, with the thresholds' hysteresis (:func:`isodesk.desk.levels.classify`)."""
+    return classify(distance, previous, thresholds)
