@@ -48,6 +48,7 @@ from isodesk.desk.levels import Level, Thresholds
 from isodesk.desk.rules import levels as classify
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
+from isodesk.desk.stored_prices import guarded_latest_prices
 from isodesk.desk.writer import BookBusy, WriterLock
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
@@ -142,7 +143,7 @@ class Desk:
     def _take_stored_prices(self) -> None:
         """Latest stored price of each market that passes the stored-price rule (never a future, a
         millisecond or an out-of-bounds row); a newer stored price replaces an older mark."""
-        for symbol, (ts, price) in self.store.latest_prices(now=self._clock()).items():
+        for symbol, (ts, price) in guarded_latest_prices(self.store, self._clock()).items():
             if ts >= self._market_ts.get(symbol, -math.inf):
                 self._market_price[symbol], self._market_ts[symbol] = price, ts
 

@@ -7,12 +7,14 @@ then own them (a sqlite3 connection belongs to the thread that made it).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from isodesk.desk.desk import Desk
 from isodesk.desk.setup import open_book, shipped_catalog
+from isodesk.desk.stored_prices import guarded_latest_prices
 from isodesk.desk.writer import BookBusy, describe, holder_of
 from isodesk.feeds.base import Feed
 from isodesk.feeds.factory import make_feed
@@ -46,7 +48,7 @@ class DeskConfig:
 
 def starting_prices(store: Store) -> dict[str, float]:
     """Start price per market of the open book: the latest stored price, else the entry price."""
-    latest = store.latest_prices()
+    latest = guarded_latest_prices(store, time.time())
     prices: dict[str, float] = {}
     for record in store.positions(("open",)):
         market = market_of(record.venue, record.symbol)

@@ -307,3 +307,39 @@ def test_a_wick_through_the_liquidation_price_within_one_step_liquidates(tmp_pat
         assert desk.store.position(sol.id).close_price == Decimal(repr(liq * 0.995))
     finally:
         desk.close()
+
+
+def test_a_lone_bad_stored_price_is_not_a_mark_and_the_app_does_not_act_on_it(tmp_path):
+    """Finding 5: one bad row another program writes into `prices` (SOL at 1.0 after ~150) is not the
+    mark the desk shows or the simulated feed starts from; a move the next stored row confirms is."""
+    from isodesk.desk.session import starting_prices
+
+    db = _demo(tmp_path)
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO prices (ts, symbol, price, source) VALUES (?, 'SOLUSDT', 1.0, 'x')", [now])
+    store = Store.open(db)
+    try:
+        stored_sol = store.latest_prices(now=now + 1)["SOLUSDT"][1]
+        assert stored_sol == 1.0
+        assert starting_prices(store)["SOLUSDT"] > 100
+        desk = open_desk(DeskConfig(db=db, feed="simulated"))
+        try:
+            desk.step()
+            sol = _sol_long(desk.store)
+            assert desk.market_price("binance-usdm", "SOLUSDT") > 100
+            assert desk.store.position(sol.id).status == "open"
+        finally:
+            desk.close()
+    finally:
+        store.close()
+    (tmp_path / "confirmed").mkdir()
+    other = _demo(tmp_path / "confirmed")  # a fall the next stored row confirms is the mark
+    with sqlite3.connect(other) as conn:
+        conn.executemany("INSERT INTO prices (ts, symbol, price, source) VALUES (?, 'SOLUSDT', ?, 'x')",
+                         [(now, 1.0), (now + 1, 1.1)])
+    store = Store.open(other)
+    try:
+        assert starting_prices(store)["SOLUSDT"] == 1.1
+    finally:
+        store.close()
