@@ -47,8 +47,8 @@ from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.levels import Level, Thresholds
 from isodesk.desk.rules import levels as classify
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
-from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
 from isodesk.desk.stored_prices import guarded_latest_prices
+from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
 from isodesk.desk.writer import BookBusy, WriterLock
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
