@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from isodesk.desk import commands as c
-from isodesk.desk import operations
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.venue_jobs import ImportFromVenue
 
@@ -56,9 +55,6 @@ _SPECS: tuple[CommandSpec, ...] = (
 )
 REGISTRY: Mapping[type, CommandSpec] = {spec.type: spec for spec in _SPECS}
 BY_KIND: Mapping[str, CommandSpec] = {spec.kind: spec for spec in _SPECS}
-
-# The handlers of the write commands that move money live in operations; the desk handles the rest.
-MONEY_HANDLERS: Mapping[type, Callable[..., operations.Outcome]] = operations.HANDLERS  # by type: see execute
 
 
 def spec_of(command: object) -> CommandSpec | None:
