@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 TierRow = Sequence[Any]
+TIER_BASES = ("notional", "contracts")
 
 
 class TierError(ValueError):
@@ -31,6 +32,13 @@ class TierTable:
 
     All arrays are float64 and read-only. ``caps[-1]`` is ``inf`` for an unbounded last row;
     ``max_leverage`` is ``nan`` where the venue publishes none.
+
+    ``basis`` says what floors and caps count: ``"notional"`` (the position value in the
+    settlement currency; Binance USDⓈ-M, Bybit, Hyperliquid) or ``"contracts"`` (the position
+    size in contracts, fixed whatever the price; OKX ``minSz``/``maxSz``, Binance COIN-M
+    ``qtyFloor``/``qtyCap``). ``contract_value`` converts a linear position's quantity (base
+    units) to contracts: ``contracts = quantity / contract_value`` (OKX ``ctVal``, e.g. 0.01 BTC);
+    an inverse position's quantity is already in contracts.
     """
 
     floors: np.ndarray
@@ -38,9 +46,12 @@ class TierTable:
     mmr: np.ndarray
     amounts: np.ndarray
     max_leverage: np.ndarray
+    basis: str = "notional"
+    contract_value: float = 1.0
 
     @classmethod
-    def from_rows(cls, rows: Sequence[TierRow], *, name: str = "tiers") -> TierTable:
+    def from_rows(cls, rows: Sequence[TierRow], *, name: str = "tiers", basis: str = "notional",
+                  contract_value: float = 1.0) -> TierTable:
         """Validate rows ``[floor, cap, mmr, amount|None, max_leverage|None]`` and build the table.
 
         Amounts that are all ``None`` are derived by the published recurrence
@@ -72,7 +83,17 @@ class TierTable:
         else:
             amounts = [_finite(a, name, i, "maintenance_amount") for i, a in enumerate(raw_amounts)]
         max_lev = [math.nan if r[4] is None else _finite(r[4], name, i, "max_leverage") for i, r in enumerate(rows)]
-        return cls(*(_frozen(np.array(v, dtype=np.float64)) for v in (floors, caps, mmr, amounts, max_lev)))
+        if basis not in TIER_BASES:
+            raise TierError(f"{name}: basis {basis!r} is not one of {', '.join(TIER_BASES)}")
+        if not (math.isfinite(contract_value) and contract_value > 0):
+            raise TierError(f"{name}: contract value {contract_value!r} is not a positive number")
+        arrays = (_frozen(np.array(v, dtype=np.float64)) for v in (floors, caps, mmr, amounts, max_lev))
+        return cls(*arrays, basis=basis, contract_value=float(contract_value))
+
+    def same_rows(self, other: TierTable) -> bool:
+        """True when both tables hold the same rows on the same basis and contract value."""
+        return (self.basis == other.basis and self.contract_value == other.contract_value
+                and self.rows() == other.rows())
 
     @classmethod
     def single(cls, mmr: float, maintenance_amount: float = 0.0) -> TierTable:
