@@ -179,10 +179,14 @@ class Desk:
         return self.snapshot
 
     def _finish_jobs(self, clock: float) -> None:
-        for result in self._venue_jobs.finish(self, ts=clock):
+        def answer(result: Result) -> None:  # inside the job's own write transaction
             origin = self._queued_jobs.pop(result.request_id, None)
             if origin is not None:
-                self._answer_queued(result, origin, clock)
+                command_log.record_answer(self.store, request_id=result.request_id, kind=result.kind, body={},
+                                          origin=origin, ts=clock, accepted=result.accepted,
+                                          reply=registry.result_to_json(result))
+
+        for result in self._venue_jobs.finish(self, ts=clock, writing=self._writing, answer=answer):
             self._late_results.append(result)
 
     # -- other processes ----------------------------------------------------------------------------

@@ -24,8 +24,15 @@ LIMIT_TOLERANCE = 1e-12  # relative slack when an exact amount meets a float lim
 
 __all__ = [
     "Level", "Thresholds", "add_problem", "amount_problem", "classify", "close_price_problem", "initial_margin",
-    "open_problem", "removable_limit", "remove_problem", "withdraw_problem",
+    "open_problem", "plain", "removable_limit", "remove_problem", "withdraw_problem",
 ]
+
+
+def plain(value: Decimal) -> str:
+    """An exact amount as the trader reads it in a sentence: no exponent, no trailing zeros
+    (``12500.00`` → ``12500``, ``1E+3`` → ``1000``), so the form and the desk print the same figure."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def amount_problem(amount: object, field: str = "amount", currency: str = "") -> str:
@@ -43,7 +50,8 @@ def add_problem(amount: Decimal, free: Decimal, currency: str, account: str) -> 
     if problem:
         return problem
     if amount > free:
-        return f"amount: {amount} is more than the free balance {free} {currency} of {account} (max addable)"
+        return (f"amount: {plain(amount)} is more than the free balance {plain(free)} {currency} of {account} "
+                "(max addable)")
     return ""
 
 
@@ -53,7 +61,7 @@ def withdraw_problem(amount: Decimal, free: Decimal, currency: str, account: str
     if problem:
         return problem
     if amount > free:
-        return f"amount: {amount} {currency} is more than the free balance {free} of {account}"
+        return f"amount: {plain(amount)} {currency} is more than the free balance {plain(free)} of {account}"
     return ""
 
 
@@ -85,10 +93,10 @@ def remove_problem(amount: Decimal, limit: float, *, margin: Decimal, label: str
     if not math.isfinite(limit):
         return f"no fresh mark for {symbol}: collateral cannot be removed on a stale price"
     if amount >= margin:
-        return f"amount: {amount} would leave no margin in {label}"
+        return f"amount: {plain(amount)} would leave no margin in {label}"
     if float(amount) > limit * (1 + LIMIT_TOLERANCE):
-        return (f"amount: {amount} is more than the {limit:,.8f} {currency} the venue lets you remove from {label} "
-                "now (max removable)")
+        return (f"amount: {plain(amount)} is more than the {limit:,.8f} {currency} the venue lets you remove "
+                f"from {label} now (max removable)")
     return ""
 
 
@@ -119,11 +127,12 @@ def open_problem(*, label: str, quantity: Decimal, entry_price: Decimal, leverag
         return f"label: a position named {label.strip()!r} already exists"
     initial = initial_margin(quantity, entry_price, leverage, contract=contract, contract_size=contract_size)
     if margin < initial:
-        return f"margin: {margin} is below the initial margin {initial} {currency} that {leverage}× leverage needs"
+        return (f"margin: {plain(margin)} is below the initial margin {plain(initial)} {currency} that "
+                f"{plain(leverage)}× leverage needs")
     if free is None:
         return f"account: there is no {account} account yet; deposit {currency} into it first"
     if margin > free:
-        return f"margin: {margin} {currency} is more than the free balance {free} of {account}"
+        return f"margin: {plain(margin)} {currency} is more than the free balance {plain(free)} of {account}"
     if distance_frac is not None and math.isfinite(distance_frac) and distance_frac <= 0:
         return (f"the position would be liquidated at once: mark {mark:,.8g} is past its liquidation price "
                 f"{liquidation_price:,.8g}")
@@ -141,7 +150,8 @@ def close_price_problem(price: Decimal, mark: float | None, *, band: float = 0.5
     except BoundsError as exc:
         return str(exc)
     if mark is not None and math.isfinite(mark) and mark > 0 and abs(float(price) / mark - 1.0) > band:
-        return (f"price: {price} is {abs(float(price) / mark - 1.0) * 100:.0f} % away from the mark {mark:,.8g}; "
+        away = abs(float(price) / mark - 1.0) * 100
+        return (f"price: {plain(price)} is {away:.0f} % away from the mark {mark:,.8g}; "
                 f"a close price must be within {band * 100:.0f} % of it")
     return ""
 

@@ -9,7 +9,10 @@ same request id; until then the desk has answered "started".
 from __future__ import annotations
 
 import concurrent.futures
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from isodesk.desk.commands import CommandRejected, Result, new_request_id
@@ -56,9 +59,15 @@ class VenueJobs:
         self._running.append((command, future))
         return Result(command.request_id, True, f"reading {spec.venue}…", snapshot_version=desk.version)
 
-    def finish(self, desk: Desk, *, ts: float) -> list[Result]:
-        """Write every finished read into the book (on the desk thread); their final results."""
+    def finish(self, desk: Desk, *, ts: float, writing: Callable[[], AbstractContextManager[None]],
+               answer: Callable[[Result], None]) -> list[Result]:
+        """Write every finished read into the book (on the desk thread); their final results.
+
+        Each import runs inside ``writing()`` (the desk's transaction) and ``answer(result)`` is
+        called inside it too, so a queued command's answer commits with its effects or not at all.
+        """
         from isodesk.desk.venue_sync import sync_positions
+        from isodesk.store import StoreError
         from isodesk.venues.errors import VenueError
 
         done = [(c, f) for c, f in self._running if f.done()]
@@ -69,15 +78,26 @@ class VenueJobs:
         for command, future in done:
             try:
                 read = future.result()
-                report = sync_positions(desk.store, command.venue, read.positions, desk.catalog, ts=ts)
-                report.skipped = list(read.skipped) + report.skipped
+                with writing():
+                    report = sync_positions(desk.store, command.venue, read.positions, desk.catalog, ts=ts)
+                    report.skipped = list(read.skipped) + report.skipped
+                    message = (f"{command.venue}: {len(report.created)} new, {len(report.updated)} updated, "
+                               f"{len(report.skipped)} skipped, {len(report.flagged)} flagged by reconciliation")
+                    result = Result(command.request_id, True, message, payload=report, kind=type(command).__name__)
+                    answer(result)
+            except StoreError as exc:  # its answer could not be recorded: nothing of it was written
+                results.append(Result(command.request_id, False, f"nothing imported: {exc}",
+                                      snapshot_version=desk.version, kind=type(command).__name__))
+                continue
             except (VenueError, ValueError) as exc:
-                results.append(Result(command.request_id, False, str(exc), snapshot_version=desk.version))
+                result = Result(command.request_id, False, str(exc), snapshot_version=desk.version,
+                                kind=type(command).__name__)
+                with contextlib.suppress(StoreError), writing():
+                    answer(result)
+                results.append(result)
                 continue
             desk.reload()
-            message = (f"{command.venue}: {len(report.created)} new, {len(report.updated)} updated, "
-                       f"{len(report.skipped)} skipped, {len(report.flagged)} flagged by reconciliation")
-            results.append(Result(command.request_id, True, message, snapshot_version=desk.version, payload=report))
+            results.append(replace(result, snapshot_version=desk.version))
         return results
 
     def close(self) -> None:

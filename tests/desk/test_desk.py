@@ -132,7 +132,7 @@ def test_top_up_after_liquidation_is_refused(two_btc_longs, feed, clock, store):
         (lambda d: OpenPosition(label="x", venue="binance-usdm", symbol="BTCUSDT", side="long",
                                 quantity=Decimal("0.1"), entry_price=Decimal(60000), leverage=Decimal(10),
                                 margin=Decimal(500)),
-         "margin: 500 is below the initial margin 600.00000000 USDT that 10× leverage needs"),
+         "margin: 500 is below the initial margin 600 USDT that 10× leverage needs"),
         (lambda d: OpenPosition(label="loose", venue="binance-usdm", symbol="BTCUSDT", side="long",
                                 quantity=Decimal("0.01"), entry_price=Decimal(60000), leverage=Decimal(10),
                                 margin=Decimal(60)),

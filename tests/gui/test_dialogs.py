@@ -463,3 +463,90 @@ def test_unknown_account_journal_is_refused(qtbot, desk):
     with qtbot.waitSignal(desk.controller.result, timeout=5000) as blocker:
         desk.controller.send(ReadJournal(account="nope"))
     assert not blocker.args[0].accepted and "no account named 'nope'" in blocker.args[0].reason
+
+
+# -- one rule for the form and the desk ----------------------------------------------------------------------------
+
+def _desk_answer(qtbot, desk, command):
+    """Send ``command`` straight to the desk (no form) and return its Result."""
+    with qtbot.waitSignal(desk.controller.result, timeout=5000,
+                          check_params_cb=lambda r: r.request_id == command.request_id) as blocker:
+        desk.controller.send(command)
+    return blocker.args[0]
+
+
+@pytest.mark.parametrize(("mode", "label", "amount"), [
+    ("add", "btc-core-long", "1000000"),        # beyond the free balance
+    ("remove", "btc-scalp-short", "21.5"),      # beyond the venue's max removable (21)
+    ("remove", "btc-scalp-short", "601"),       # all the margin
+    ("add", "btc-core-long", "0.000000001"),    # beyond the store's precision
+])
+def test_the_form_refuses_with_the_desks_own_sentence(qtbot, desk, mode, label, amount):
+    from isodesk.desk.commands import RemoveCollateral
+
+    pid = desk.pid(label)
+    dialog = _dialog(qtbot, CollateralDialog, desk, position_id=pid, mode=mode)
+    _type(qtbot, dialog.amount, amount)
+    _settled(qtbot, dialog)
+    assert not dialog.confirm_button.isEnabled()
+    command = (AddCollateral if mode == "add" else RemoveCollateral)(pid, Decimal(amount))
+    result = _desk_answer(qtbot, desk, command)
+    assert not result.accepted
+    if "decimal places" in result.reason:  # the form's field parser says it before the rules run
+        assert "more than 8 decimal places" in dialog.problem()
+    else:
+        assert dialog.problem() == result.reason
+
+
+def test_close_price_far_from_the_mark_is_refused_in_the_form_as_by_the_desk(qtbot, desk):
+    from isodesk.desk.commands import ClosePosition
+
+    pid = desk.pid("btc-scalp-short")  # mark 60,000
+    dialog = _dialog(qtbot, ClosePositionDialog, desk, position_id=pid)
+    _type(qtbot, dialog.price, "100000")
+    _settled(qtbot, dialog)
+    assert not dialog.confirm_button.isEnabled()
+    assert "67 % away from the mark 60,000" in dialog.problem()
+    result = _desk_answer(qtbot, desk, ClosePosition(pid, price=Decimal("100000")))
+    assert not result.accepted and dialog.problem() == result.reason
+    _type(qtbot, dialog.price, "59100")
+    _settled(qtbot, dialog)
+    assert dialog.confirm_button.isEnabled()
+
+
+def test_an_unknown_outcome_offers_only_to_send_the_same_request_again(qtbot, desk, monkeypatch):
+    """The desk commits the top-up and then fails before answering: the form says the outcome is
+    unknown, locks its inputs, and "Send again" resends the same request id; the desk answers
+    "repeated" and the money moved once."""
+    from isodesk.desk.commands import Reply
+    from isodesk.desk.desk import Desk as RealDesk
+
+    real_apply = RealDesk.apply
+    calls: list[str] = []
+
+    def apply_then_fail_once(self, command, *args, **kwargs):
+        result = real_apply(self, command, *args, **kwargs)
+        calls.append(command.request_id)
+        if len(calls) == 1:
+            raise OSError("disk went away after the commit")
+        return result
+
+    pid = desk.pid("btc-core-long")
+    free_before = desk.free("binance-usdm:USDT")
+    dialog = _dialog(qtbot, CollateralDialog, desk, position_id=pid)
+    _type(qtbot, dialog.amount, "250")
+    _settled(qtbot, dialog)
+    monkeypatch.setattr(RealDesk, "apply", apply_then_fail_once)
+    with qtbot.waitSignal(dialog.command_rejected, timeout=5000) as blocker:
+        _click(qtbot, dialog.confirm_button)
+    assert blocker.args[0].reply == Reply.UNKNOWN
+    assert dialog.isVisible()
+    assert dialog.desk_message().startswith("Outcome unknown: the desk failed while running this command")
+    assert dialog.confirm_button.text() == "Send again" and dialog.confirm_button.isEnabled()
+    assert not dialog.amount.isEnabled()  # a changed amount would be a new request that could run twice
+    with qtbot.waitSignal(dialog.command_accepted, timeout=5000) as blocker:
+        _click(qtbot, dialog.confirm_button)
+    assert blocker.args[0].reply == Reply.REPEATED
+    assert calls == [calls[0], calls[0]]  # the very same request id both times
+    qtbot.waitUntil(lambda: desk.snap.cols["isolated_margin"][desk.row("btc-core-long")] == 6_450.0)
+    assert desk.free("binance-usdm:USDT") == pytest.approx(free_before - 250)

@@ -53,3 +53,48 @@ def test_unreachable_venue_answers_with_a_clear_rejection(binance, binance_keys,
     assert not final.accepted and "binance-usdm" in final.reason
     assert store.positions() == []
     desk.close()
+
+
+def _queue(store, command):
+    """Queue ``command`` in the book as the CLI does when the app holds the book."""
+    from isodesk.desk import registry
+    from isodesk.store import command_log
+
+    kind, body = registry.encode(command)
+    now = time.time()
+    command_log.submit(store, request_id=command.request_id, kind=kind, body=body, origin="cli test", ts=now,
+                       expires_at=now + 60)
+
+
+def test_a_queued_venue_import_commits_with_its_answer(binance, binance_keys, store, catalog):
+    from isodesk.store import command_log
+
+    desk = Desk(store, None, catalog=catalog)
+    command = ImportFromVenue("binance-usdm", base_url=binance.url)
+    _queue(store, command)
+    (final,) = _wait_for_final(desk)
+    assert final.accepted, final.reason
+    row = command_log.find(store, command.request_id)
+    assert row is not None and row.state == "done" and row.accepted
+    assert {p.label for p in store.positions()} == {s.label for s in final.payload.created}
+    desk.close()
+
+
+def test_a_queued_venue_import_whose_answer_cannot_be_recorded_writes_nothing(binance, binance_keys, store, catalog):
+    """Its answer and its positions are one transaction: if the answer cannot be recorded (here the
+    row was answered meanwhile), no position is written either; the command ran at most once."""
+    from isodesk.store import command_log
+
+    desk = Desk(store, None, catalog=catalog)
+    command = ImportFromVenue("binance-usdm", base_url=binance.url)
+    _queue(store, command)
+    desk.step()  # takes the command: the venue read starts, the row is 'running'
+    assert command_log.find(store, command.request_id).state == "running"
+    with store.transaction():
+        store.db.conn.execute("UPDATE commands SET state = 'done', accepted = 0 WHERE request_id = ?",
+                              [command.request_id])
+    (final,) = _wait_for_final(desk)
+    assert not final.accepted and final.reason.startswith("nothing imported: ")
+    assert store.positions() == []
+    assert sum(store.balances().values()) == 0
+    desk.close()

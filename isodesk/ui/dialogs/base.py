@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from isodesk.desk.commands import Command, Result
+from isodesk.desk.commands import Command, Reply, Result
 from isodesk.desk.levels import Level, Thresholds
 from isodesk.desk.setup import shipped_catalog
 from isodesk.desk.snapshot import Snapshot
@@ -256,6 +256,8 @@ class DeskDialog(QDialog):
         self.catalog = catalog()
         self.pending: str | None = None
         self.last_result: Result | None = None
+        self.unconfirmed: Command | None = None  # sent, answered "unknown": only this exact command may go again
+        self._sent: Command | None = None
         self._problem = ""
         self.setModal(False)
         self.setWindowModality(Qt.WindowModality.NonModal)
@@ -319,6 +321,11 @@ class DeskDialog(QDialog):
         self._timer.stop()
         self._problem = self.evaluate()
         waiting = self.pending is not None
+        if self.unconfirmed is not None:
+            self.confirm_button.setEnabled(not waiting)  # "Send again" of the unconfirmed request
+            self.reason_label.setText("")
+            self.previewed.emit()
+            return
         self.confirm_button.setEnabled(not self._problem and not waiting)
         self.reason_label.setText(self._problem)
         self.reason_label.setStyleSheet(f"color: {self.theme.danger.name()};")
@@ -355,11 +362,17 @@ class DeskDialog(QDialog):
         """Evaluate once more and send the command; the form waits for the desk's answer."""
         if self.pending is not None:
             return
+        if self.unconfirmed is not None:
+            self._send(self.unconfirmed)  # the same request id: the desk does it at most once
+            return
         self.refresh()
         if self._problem:
             return
-        command = self.build_command()
+        self._send(self.build_command())
+
+    def _send(self, command: Command) -> None:
         self.pending = self.controller.send(command)
+        self._sent = command
         self.confirm_button.setEnabled(False)
         self.set_inputs_enabled(False)
         self._set_status("Sent to the desk; waiting for its answer…")
@@ -371,6 +384,17 @@ class DeskDialog(QDialog):
             return
         self.pending = None
         self.last_result = result
+        if result.reply == Reply.UNKNOWN:
+            # The outcome is not known: a new command could do it twice. The inputs stay locked and
+            # Confirm becomes "Send again", which resends this very request (same id).
+            self.unconfirmed = self._sent
+            self._set_status(f"Outcome unknown: {result.reason}", error=True)
+            self.confirm_button.setText("Send again")
+            self.confirm_button.setEnabled(True)
+            self.command_rejected.emit(result)
+            return
+        self.unconfirmed = None
+        self.confirm_button.setText(self.confirm_text)
         self.set_inputs_enabled(True)
         if result.accepted:
             self._set_status(result.reason)

@@ -1,8 +1,9 @@
 """Adjust the isolated margin of one position: add from the free balance, or remove back into it.
 
 Limits come from the snapshot the form shows: max addable is the account's free balance, max
-removable the venue's rule (:func:`isodesk.desk.operations.removable_limit`, the desk's own
-function). Amounts outside them are refused in the form with the reason; a removal that leaves the
+removable the venue's rule (:func:`isodesk.desk.rules.removable_limit`). Every amount goes through
+the desk's own rules (:mod:`isodesk.desk.rules`), so the form refuses exactly what the desk refuses,
+with the same sentence; a removal that leaves the
 position at WARNING or DANGER needs an explicit tick. The preview is the pure engine on this one
 position, debounced; the desk re-checks everything when the command arrives.
 """
@@ -15,9 +16,10 @@ from decimal import Decimal
 from PySide6.QtCore import QLocale, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from isodesk.desk import rules
 from isodesk.desk.commands import AddCollateral, Command, RemoveCollateral
 from isodesk.desk.levels import Level, Thresholds
-from isodesk.desk.operations import removable_limit
+from isodesk.desk.rules import removable_limit
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Risk
 from isodesk.margin.bounds import MAX_REASON, BoundsError, check_text
@@ -208,20 +210,15 @@ class CollateralDialog(DeskDialog):
         problem = ""
         if amount is None:
             problem = f"amount: {self.amount.error()}"
-        elif mode == "add" and amount > free:
-            problem = (f"amount: {self._num(amount)} is more than the free balance {self._num(free)} {self.currency} "
-                       f"of {book.accounts[row]} (max addable)")
-        elif mode == "remove" and limit is None:
-            problem = f"no fresh mark for {book.symbols[row]}: collateral cannot be removed on a stale price"
-        elif mode == "remove" and limit is not None and amount > limit:
-            problem = (f"amount: {self._num(amount)} is more than the {self._num(limit)} {self.currency} the venue "
-                       f"lets you remove from {self.label} now (max removable)")
+        elif mode == "add":  # the desk's own rules (isodesk.desk.rules), on the snapshot's figures
+            problem = rules.add_problem(amount, free, self.currency, book.accounts[row])
+        else:
+            problem = rules.remove_problem(amount, removable if math.isfinite(removable) else math.nan,
+                                           margin=margin_now, label=self.label, symbol=book.symbols[row],
+                                           currency=self.currency)
         after_margin = None
         if amount is not None and not problem:
             after_margin = margin_now + amount if mode == "add" else margin_now - amount
-            if after_margin <= 0:
-                problem = f"amount: {self._num(amount)} would leave no margin in {self.label}"
-                after_margin = None
         after = None
         if after_margin is not None or (amount is not None and mode == "add"):
             shown = after_margin if after_margin is not None else margin_now + amount  # type: ignore[operator]

@@ -1,9 +1,11 @@
 """Positions by hand: open one (venue, symbol from the tier tables, side, size, entry, leverage, margin)
 and close one at a price (default: the mark), which realizes its PnL into the free balance.
 
-The open form refuses in the form what the desk's ``_open`` refuses: unknown symbol, leverage above
-the bracket's maximum, margin below the initial margin or above the free balance, a position that
-would be liquidated at once at the current mark, a label already in the book.
+Both forms validate through the desk's own rules (:mod:`isodesk.desk.rules`: ``open_problem``,
+``close_price_problem``) plus the engine's position checks, so they refuse what the desk's ``_open``
+and ``_close`` refuse, with the same sentence: unknown symbol, leverage above the bracket's maximum,
+margin below the initial margin or above the free balance, a position that would be liquidated at
+once at the current mark, a label already in the book, a close price far from a fresh mark.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from decimal import ROUND_UP, Decimal
 from PySide6.QtCore import QLocale, QStringListModel, Qt, Slot
 from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
+from isodesk.desk import rules
 from isodesk.desk.commands import ClosePosition, Command, OpenPosition
 from isodesk.desk.levels import Thresholds
 from isodesk.desk.operations import MONEY_STEP, account_name, realized_pnl
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Position, problems
-from isodesk.margin.bounds import MAX_AMOUNT, BoundsError, check_amount, check_text
+from isodesk.margin.bounds import MAX_AMOUNT, BoundsError, check_amount
 from isodesk.margin.catalog import UnknownSymbol
 from isodesk.margin.markets import market_of
 from isodesk.margin.venues import VENUES
 from isodesk.store.records import PositionRecord
-from isodesk.ui.columns import fmt_leverage, fmt_price
+from isodesk.ui.columns import fmt_leverage
 from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
 from isodesk.ui.dialogs.base import (
     DeskDialog,
@@ -285,29 +288,17 @@ class OpenPositionDialog(DeskDialog):
         self._after_level(risk)
         if found:
             return "; ".join(f"{f.replace('_', ' ')}: {m}" for f, m in found)
-        if margin < initial:
-            return (f"margin: {self._num(margin)} is below the initial margin {self._num(initial)} {currency} "
-                    f"that {self._num(lev)}× leverage needs")
-        if account is None:
-            return (f"account: there is no {account_name(venue, currency)} account yet; deposit {currency} into it "
-                    "first (Funds)")
-        free = floor_amount(account.free_balance)
-        if margin > free:
-            return (f"margin: {self._num(margin)} {currency} is more than the free balance {self._num(free)} "
-                    f"of {account.name}")
-        if risk is not None and risk.distance_frac is not None and risk.distance_frac <= 0:
-            return (f"the position would be liquidated at once: mark {fmt_price(mark or math.nan)} is past its "
-                    f"liquidation price {fmt_price(risk.liquidation_price or math.nan)}")
         label = self.label_edit.text().strip()
         if not label:
             return "label: give the position a name"
-        try:
-            check_text(label, "label")
-        except BoundsError as exc:
-            return str(exc)
-        if label in self.snapshot.book.labels:
-            return f"label: a position named {label!r} already exists"
-        return ""
+        # The desk's own rule (isodesk.desk.rules.open_problem) on what this form knows.
+        return rules.open_problem(
+            label=label, quantity=qty, entry_price=entry, leverage=lev, margin=margin, contract=contract,
+            contract_size=size, currency=currency, account=account_name(venue, currency),
+            free=floor_amount(account.free_balance) if account is not None else None,
+            taken_labels=frozenset(self.snapshot.book.labels),
+            distance_frac=risk.distance_frac if risk is not None else None,
+            liquidation_price=risk.liquidation_price if risk is not None else None, mark=mark)
 
     def _after_level(self, risk) -> None:
         if risk is None or risk.distance_frac is None:
@@ -406,6 +397,9 @@ class ClosePositionDialog(DeskDialog):
             price = self.price.value()
             if price is None:
                 return f"price: {self.price.error()}"
+            problem = rules.close_price_problem(price, mark)  # the desk's rule: within 50 % of a fresh mark
+            if problem:
+                return problem
         elif mark is None:
             return f"price: no fresh mark for {snap.book.symbols[row]}; give the close price"
         else:
