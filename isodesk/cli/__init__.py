@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from isodesk import __version__
 from isodesk.cli import book, calc, check, keys, replay, screenshot, status, whatif
@@ -20,9 +21,20 @@ from isodesk.store import StoreError
 COMMANDS = (calc, status, replay, book, keys, screenshot, whatif, check)
 
 
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one-line refusals of a bad value: ``isodesk deposit: argument AMOUNT: …``
+    and where to find the usage, instead of the whole usage block above the reason (missing or
+    unknown arguments keep the usage, which is then the answer)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="isodesk", description="Risk dashboard for isolated-margin crypto-derivatives positions.")
     parser.add_argument("--version", action="version", version=f"isodesk {__version__}")
     add_app_options(parser)

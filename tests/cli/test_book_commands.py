@@ -173,7 +173,7 @@ def test_an_amount_beyond_the_bounds_exits_2_naming_it_and_writes_nothing(demo_d
         main([command, "--db", str(demo_db), "--account", "binance-usdm:USDT", "--", amount])
     err = capsys.readouterr().err
     assert caught.value.code == 2
-    assert err.splitlines()[-1] == f"isodesk {command}: error: argument AMOUNT: {reason}"
+    assert err == f"isodesk {command}: argument AMOUNT: {reason} (see isodesk {command} --help)\n"  # one line
     assert _tables(demo_db) == before  # the ledger (and everything else) is unchanged
 
 
