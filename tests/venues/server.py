@@ -1,6 +1,7 @@
 """A local HTTP server on 127.0.0.1 that answers like a venue from recorded responses.
 
-Routes map ``(METHOD, path)`` to a JSON body (or a callable ``(query, body) -> (status, body)``);
+Routes map ``(METHOD, path)`` to a JSON body (or a callable ``(query, body) -> (status, body)``, or
+one with ``wants_request = True`` called with the whole :class:`Request`: headers, raw query);
 every request is recorded (method, path, query, headers) so a test can check what the real ccxt
 client sent. ``mode`` switches the whole server to ``"drop"`` (close the connection without a
 response) or ``"error"`` (HTTP 500) to play a dead or failing venue.
@@ -34,6 +35,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_query: str = ""  # the query string as sent (a signature is computed over it)
 
 
 @dataclass
@@ -73,9 +75,10 @@ class VenueServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body,
+                                  parts.query)
                 with server.lock:
-                    server.requests.append(Request(self.command, parts.path, parse_qs(parts.query),
-                                                   dict(self.headers), body))
+                    server.requests.append(request)
                     mode = server.mode
                     response = server.routes.get((self.command, parts.path))
                 if mode == "drop":
@@ -86,6 +89,8 @@ class VenueServer:
                     status, payload = 500, {"code": -1001, "msg": "Internal error; unable to process your request."}
                 elif response is None:
                     status, payload = 404, {"code": -5, "msg": f"no recorded response for {self.command} {parts.path}"}
+                elif callable(response) and getattr(response, "wants_request", False):
+                    status, payload = response(request)  # a handler that checks headers or the raw query
                 elif callable(response):
                     status, payload = response(parse_qs(parts.query), body)
                 else:
