@@ -67,6 +67,7 @@ class VenueServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall a request
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
