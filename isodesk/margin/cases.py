@@ -64,15 +64,23 @@ def position_from_case(case: Mapping[str, Any]) -> Position:
         quantity, contract_size = _number(inputs, "contracts"), _number(inputs, "contract_size")
     else:
         quantity, contract_size = _number(inputs, "quantity"), 1.0
-    if VENUES[venue].fee_in_requirement and "taker_fee_rate" not in inputs:
-        raise CaseError(f"inputs.taker_fee_rate: missing ({venue} counts the close fee)")
+    variant = inputs.get("formula_variant")
+    if variant is not None and not isinstance(variant, str):
+        raise CaseError(f"inputs.formula_variant: {variant!r} is not a name")
+    try:
+        counts_fee = VENUES[venue].formula(variant).counts_fee
+    except ValueError as exc:
+        raise CaseError(f"inputs.formula_variant: {exc}") from None
+    if counts_fee and "taker_fee_rate" not in inputs:
+        name = f"{venue} {variant}" if variant else venue
+        raise CaseError(f"inputs.taker_fee_rate: missing ({name} counts the close fee)")
     position = Position(
         venue=venue, side=str(case.get("side")), contract=str(contract),
         entry_price=_number(inputs, "entry_price"), quantity=quantity, contract_size=contract_size,
         isolated_margin=_number(inputs, "isolated_margin"),
         leverage=_number(inputs, "leverage", required=False),
         taker_fee_rate=_number(inputs, "taker_fee_rate", required=False) if "taker_fee_rate" in inputs else 0.0,
-        formula_variant=inputs.get("formula_variant"), tiers=_tiers(venue, inputs), label=str(case.get("id", "")),
+        formula_variant=variant, tiers=_tiers(venue, inputs), label=str(case.get("id", "")),
     )
     try:
         return check(position)

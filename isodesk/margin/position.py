@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from isodesk.margin.tiers import TierTable
-from isodesk.margin.venues import BYBIT_VARIANTS, VENUES, Requirement, venue_rule
+from isodesk.margin.venues import VENUES, Formula, Requirement, venue_rule
 
 SIDES = {"long": 1, "short": -1}
 CONTRACTS = ("linear", "inverse")
@@ -33,8 +33,10 @@ class Position:
     ``quantity``: linear, the size in base units (BTC); inverse, the number of contracts, each
     worth ``contract_size`` USD. ``isolated_margin`` (W) excludes unrealized PnL. ``leverage`` is
     the position's setting, used only where a rule needs the initial-margin rate (NaN if unknown).
-    ``taker_fee_rate`` counts only for venues whose requirement includes the close fee (OKX, Gate).
-    ``formula_variant`` is Bybit's ``entry_mm`` (default) or ``exact_mm``.
+    ``taker_fee_rate`` counts only where the formula includes the close fee (OKX, Gate, Bybit
+    ``uta``/``uta_entry``). ``formula_variant`` names one of the venue's formulas
+    (:attr:`~isodesk.margin.venues.VenueRule.variants`; Bybit: ``uta``, the default, ``uta_entry``,
+    ``entry_mm``, ``exact_mm``); ``None`` is the venue's default.
     """
 
     venue: str
@@ -67,11 +69,24 @@ class Position:
         return self.quantity * self.contract_size if self.contract == "inverse" else self.quantity
 
     @property
+    def formula(self) -> Formula:
+        """The liquidation rule this position uses (its ``formula_variant``, else the venue's default)."""
+        return VENUES[self.venue].formula(self.formula_variant)
+
+    @property
     def requirement(self) -> Requirement:
-        """Which requirement this position is liquidated at (see :class:`Requirement`)."""
-        if self.venue == "bybit":
-            return BYBIT_VARIANTS[self.formula_variant or "entry_mm"]
-        return VENUES[self.venue].default_requirement
+        """Where this position's maintenance margin is valued (see :class:`Requirement`)."""
+        return self.formula.maintenance
+
+    @property
+    def counted_fee_rate(self) -> float:
+        """The close-fee rate the requirement counts: ``taker_fee_rate``, or 0 where the formula counts none."""
+        return self.taker_fee_rate if self.formula.counts_fee else 0.0
+
+    @property
+    def contracts(self) -> float:
+        """The size in contracts: inverse, ``quantity``; linear, ``quantity / tiers.contract_value``."""
+        return self.tiers.contracts_of(self.quantity, self.contract == "inverse")
 
     def entry_notional(self) -> float:
         """Notional at the entry price, in the settlement currency."""
@@ -99,14 +114,15 @@ def problems(p: Position) -> list[tuple[str, str]]:
         out.append(("leverage", f"{p.leverage!r} must be a positive finite number"))
     if not (_finite(p.taker_fee_rate) and 0 <= p.taker_fee_rate < 0.1):
         out.append(("taker_fee_rate", f"{p.taker_fee_rate!r} must be a fraction in [0, 0.1)"))
-    if p.venue == "bybit" and p.formula_variant not in (None, *BYBIT_VARIANTS):
-        out.append(("formula_variant", f"{p.formula_variant!r} is not one of {', '.join(BYBIT_VARIANTS)}"))
+    if p.formula_variant is not None and p.formula_variant not in rule.variants:
+        out.append(("formula_variant", f"{p.formula_variant!r} is not one of {', '.join(rule.variants)}"))
     if not out and not math.isnan(p.leverage):
-        k = p.tiers.bracket(p.entry_notional())
+        k = p.tiers.row_for(p.entry_notional(), p.contracts)
         cap = float(p.tiers.max_leverage[k])
         if not math.isnan(cap) and p.leverage > cap + 1e-9:
-            out.append(("leverage", f"{p.leverage:g}x is above the {cap:g}x maximum of the bracket for a "
-                        f"notional of {p.entry_notional():,.2f}"))
+            size = (f"a size of {p.contracts:,.8g} contracts" if p.tiers.sized
+                    else f"a notional of {p.entry_notional():,.2f}")
+            out.append(("leverage", f"{p.leverage:g}x is above the {cap:g}x maximum of the bracket for {size}"))
     return out
 
 

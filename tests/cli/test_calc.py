@@ -77,7 +77,7 @@ def test_unreadable_cases_file_exits_nonzero(tmp_path, capsys):
         (["--venue", "binance-usdm", "--symbol", "BTCUSDX", "--side", "long", "--entry", "1", "--qty", "1",
           "--margin", "1"], "'BTCUSDX' is not a binance-usdm linear symbol (did you mean BTCUSDT"),
         (["--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long", "--entry", "60000", "--qty", "0",
-          "--margin", "100"], "--qty: 0.0 must be a positive finite number"),
+          "--margin", "100"], "--qty: 0 must be greater than 0"),
         (["--venue", "binance-usdm", "--symbol", "BTCUSDT", "--side", "long"], "missing --entry, --qty, --margin"),
         (["--venue", "custom", "--side", "long", "--entry", "1", "--qty", "1", "--margin", "1"],
          "venue custom needs --mmr or --tiers"),
@@ -97,3 +97,76 @@ def test_custom_venue_with_one_rate(capsys):
                         "--margin", "20", "--mmr", "0.01", "--json")
     assert code == 0
     assert json.loads(out)["liquidation_price"] == pytest.approx((20 + 200) / (2 * 1.01))
+
+
+# -- issue 11: the venue's rule, the close fee on its own key, numbers through the bounds ----------
+
+BYBIT = ["--venue", "bybit", "--side", "long", "--entry", "60000", "--qty", "1", "--margin", "6000", "--mmr", "0.005",
+         "--fee", "0.00055"]
+
+
+def test_bybit_default_is_the_unified_account_rule_with_the_fee_on_its_own_key(capsys):
+    code, out, _ = _run(capsys, *BYBIT, "--mark", "58000", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["formula"] == "uta"
+    # fee to close at the fee-inclusive bankruptcy price: W + Q(P_b − E) = f·Q·P_b
+    bankrupt = (60_000 - 6_000) / (1 - 0.00055)
+    fee = 0.00055 * bankrupt
+    assert doc["maintenance_margin"] == pytest.approx(58_000 * 0.005, rel=1e-12)  # at the mark, no fee in it
+    assert doc["close_fee"] == pytest.approx(fee, rel=1e-12)
+    assert doc["bankruptcy_price"] == pytest.approx(bankrupt, rel=1e-12)
+    # W + Q(P − E) = Q·P·r + fee
+    assert doc["liquidation_price"] == pytest.approx((60_000 - 6_000 + fee) / (1 - 0.005), rel=1e-12)
+    assert doc["margin_ratio"] == pytest.approx((58_000 * 0.005 + fee) / 4_000, rel=1e-12)
+
+
+def test_bybit_older_calculator_is_selectable_by_name(capsys):
+    code, out, _ = _run(capsys, *BYBIT, "--mark", "58000", "--variant", "entry_mm", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["formula"] == "entry_mm"
+    assert doc["maintenance_margin"] == pytest.approx(60_000 * 0.005, rel=1e-12) and doc["close_fee"] == 0.0
+    assert doc["liquidation_price"] == pytest.approx(60_000 - (6_000 - 300), rel=1e-12)
+
+
+def test_okx_size_tiers_from_a_tier_file_in_contracts(tmp_path, capsys):
+    path = tmp_path / "okx.json"
+    path.write_text(json.dumps({"basis": "contracts", "contract_value": 0.01,
+                                "rows": [[0, 1000, 0.004, None, 100], [1000, 5000, 0.005, None, 66.66],
+                                         [5000, None, 0.0075, None, 50]]}))
+    for qty, rate in (("10", 0.004), ("10.0001", 0.005)):  # 1,000 and 1,000.01 contracts of 0.01 BTC
+        code, out, err = _run(capsys, "--venue", "okx", "--side", "long", "--entry", "60000", "--qty", qty,
+                              "--margin", "12000", "--fee", "0.0005", "--tiers", str(path), "--mark", "59000",
+                              "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        q = float(qty)
+        assert doc["liquidation_price"] == pytest.approx((12_000 - q * 60_000) / (q * (rate + 0.0005 - 1)), rel=1e-12)
+        assert doc["maintenance_margin"] == pytest.approx(q * 59_000 * rate, rel=1e-12)
+        assert doc["close_fee"] == pytest.approx(q * 59_000 * 0.0005, rel=1e-12)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--entry", "60000,5", "--entry: '60000,5' has a comma"),
+    ("--entry", "NaN", "--entry: 'NaN' is not a decimal number"),
+    ("--mark", "inf", "--mark: 'inf' is not a decimal number"),
+    ("--mark", "1e13", "--mark: 10000000000000 is outside the prices"),
+    ("--qty", "-1", "--qty: -1 must be greater than 0"),
+    ("--margin", "1e13", "--margin: 10000000000000 is more than the largest amount"),
+    ("--leverage", "500", "--leverage: 500× is outside 1× to 200×"),
+    ("--mmr", "1.5", "--mmr: 1.5 is not a fraction in [0, 1)"),
+    ("--fee", "0,0005", "--fee: '0,0005' has a comma"),
+])
+def test_numbers_are_read_through_the_bounds_in_one_line(capsys, option, value, message):
+    argv = {"--venue": "okx", "--side": "long", "--entry": "60000", "--qty": "1", "--margin": "6000",
+            "--mmr": "0.005"}
+    argv[option] = value
+    code, out, err = _run(capsys, *[x for kv in argv.items() for x in kv])
+    assert code == 2 and out == ""
+    assert err.startswith(f"isodesk calc: {message}")
+    assert err.count("\n") == 1 and "usage:" not in err and "Traceback" not in err
+
+
+def test_an_unknown_variant_names_the_choices(capsys):
+    code, _, err = _run(capsys, *BYBIT, "--variant", "classic")
+    assert code == 2
+    assert "--variant: 'classic' is not one of uta, uta_entry, entry_mm, exact_mm" in err

@@ -81,8 +81,10 @@ def test_whatif_text_table_and_venue_symbols(demo_db, capsys):
         assert header in out
     line = next(x for x in out.splitlines() if x.startswith("btc-bybit-long"))
     # margin 3,025 + 6,000 = 9,025; at 52,000 uPnL = 52,000 − 60,500 = −8,500, balance 525 above Bybit's
-    # entry maintenance 0.5 % · 60,500 = 302.50 → survives; it needs 302.50 + 8,500 = 8,802.50.
-    assert "9,025.00" in line and " ok " in line and "8,802.50" in line
+    # unified-account requirement (its default rule, "uta"): maintenance at the mark 0.5 % · 52,000 = 260
+    # plus the fee to close at the bankruptcy price, 0.055 % · (60,500 − 9,025) / (1 − 0.055 %) = 28.33
+    # → survives; it needs 288.33 + 8,500 = 8,788.33.
+    assert "9,025.00" in line and " ok " in line and "8,788.33" in line
     # eth-hl-long at 5×: margin = 5 · 3,100 / 5 = 3,100
     assert "3,100.00" in next(x for x in out.splitlines() if x.startswith("eth-hl-long"))
 

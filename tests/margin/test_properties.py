@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from isodesk.margin import Position, PositionBatch, TierTable, compute, compute_one
 from isodesk.margin.engine import maintenance_requirement, price_levels
-from tests.margin.strategies import VENUE_VARIANTS, shipped, tables_for
+from tests.margin.strategies import BASES, VENUE_VARIANTS, shipped, tables_for
 from tests.margin.strategies import positions as shipped_positions
 
 TABLES = [
@@ -158,19 +158,25 @@ def test_margin_ratio_is_one_at_the_liquidation_price(book):
         assert ratio == pytest.approx(1.0, rel=1e-9, abs=0.0), (p, liq[i], ratio)
 
 
+@pytest.mark.parametrize("basis", BASES)
 @pytest.mark.parametrize(("venue", "contract", "variant"), VENUE_VARIANTS, ids=lambda v: str(v))
-def test_margin_ratio_is_one_at_the_liquidation_price_on_every_shipped_tier(venue, contract, variant):
+def test_margin_ratio_is_one_at_the_liquidation_price_on_every_shipped_tier(venue, contract, variant, basis):
     """Deterministic sweep: every tier of every table the venue draws from (strategies.tables_for),
-    entered mid-tier at the tier's maximum leverage, both sides, several price levels."""
+    entered mid-tier at the tier's maximum leverage, both sides, several price levels; on the
+    contracts basis mid-tier in contracts."""
     book = []
-    for t, tiers in enumerate(tables_for(venue, contract)):
+    for t, tiers in enumerate(tables_for(venue, contract, basis)):
         for k in range(len(tiers)):
             floor = float(tiers.floors[k])
             cap = float(tiers.caps[k]) if math.isfinite(tiers.caps[k]) else 4.0 * max(floor, 1.0)
-            notional = (floor + cap) / 2
+            middle = (floor + cap) / 2
             lev = float(tiers.max_leverage[k]) if math.isfinite(tiers.max_leverage[k]) else 20.0
             entry = (0.05, 3.0, 150.0, 60_000.0)[(t + k) % 4]
-            qty = notional / entry if contract == "linear" else max(1.0, round(notional * entry))
+            if tiers.sized:
+                qty = middle if contract == "inverse" else middle * tiers.contract_value
+            else:
+                qty = middle / entry if contract == "linear" else max(1.0, round(middle * entry))
+            notional = qty * entry if contract == "linear" else qty / entry
             for side in ("long", "short"):
                 book.append(Position(venue=venue, side=side, contract=contract, entry_price=entry, quantity=qty,
                                      isolated_margin=notional / lev, taker_fee_rate=0.0005,
@@ -182,3 +188,19 @@ def test_margin_ratio_is_one_at_the_liquidation_price_on_every_shipped_tier(venu
     ratio = compute(batch, liq).margin_ratio[has]
     worst = int(np.argmax(np.abs(ratio - 1.0)))
     assert np.abs(ratio - 1.0).max() <= 1e-9, book[int(np.flatnonzero(has)[worst])]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(shipped_positions(), st.floats(0.2, 3.0)), min_size=1, max_size=12))
+def test_batch_equals_single_calls_for_every_venue_formula_and_basis(items):
+    """One mixed batch (venues, formulas, both bases, linear and inverse) gives each position
+    exactly what it gets alone."""
+    book = [p for p, _ in items]
+    marks = np.array([p.entry_price * m for p, m in items])
+    arrays = compute(PositionBatch.from_positions(book), marks)
+    for i, (p, _) in enumerate(items):
+        one = compute_one(p, float(marks[i]))
+        for name in ("liquidation_price", "bankruptcy_price", "margin_ratio", "maintenance_margin", "close_fee",
+                     "unrealized_pnl", "margin_balance", "distance_frac", "max_removable", "tier"):
+            got, want = float(getattr(arrays, name)[i]), getattr(one, name)
+            assert (math.isnan(got) and want is None) or got == want, (name, p)

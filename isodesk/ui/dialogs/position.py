@@ -267,7 +267,7 @@ class OpenPositionDialog(DeskDialog):
             self.margin.blockSignals(True)
             self.margin.set_amount((notional / lev).quantize(MONEY_STEP, rounding=ROUND_UP))
             self.margin.blockSignals(False)
-        caps = tiers.max_leverage[tiers.bracket(float(notional))]
+        caps = tiers.max_leverage[tiers.row_for(float(notional), tiers.contracts_of(float(qty), contract == "inverse"))]
         self.leverage_hint.setText(f"max {fmt_leverage(float(caps))} at this size" if math.isfinite(caps) else "")
         margin = self.margin.value()
         preview = {"notional": float(notional), "initial": float(initial)}
