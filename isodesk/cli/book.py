@@ -16,6 +16,7 @@ from isodesk.cli.errors import UserError
 from isodesk.desk import Deposit, Desk, Result, Withdraw
 from isodesk.desk.commands import ImportPositions, Reply
 from isodesk.store.portfolio_io import write_positions
+from isodesk.store.tier_tables import position_rates
 
 
 def add_parser(sub: Any) -> None:
@@ -94,7 +95,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         positions = store.positions(statuses=None if args.all else ("open",))
         names = {a.id: a.name for a in store.accounts()}
-        write_positions(args.file, positions, names)
+        write_positions(args.file, positions, names, position_rates(store))
     except (ValueError, OSError) as exc:
         raise UserError(f"{args.file}: {exc}") from None
     finally:

@@ -8,7 +8,11 @@ millisecond timestamp, a row older than one already played, a lone spike the nex
 market contradicts) is skipped, and the summary lists it by file line with the reason
 (``rejected_rows``); a big move the next price confirms is a real move and is played. Symbols of
 the path that no open position uses are listed as ``unknown_symbols`` (their prices move nothing:
-often a typo). Without ``--json`` both lists are also written out for a reader after the summary.
+often a typo); so is a venue's series no open position of that venue uses (``hyperliquid
+ETHUSDT``). The file may carry a ``venue`` column (``ts,venue,symbol,price``): a venue's row marks
+that venue's positions only; a row without a venue is a reference price, which marks every
+venue's positions of its market until the venue's own rows begin (see :mod:`isodesk.desk.marks`).
+Without ``--json`` both lists are also written out for a reader after the summary.
 ``--strict`` refuses a file with any bad row instead: every bad line listed, nothing run (exit 2).
 """
 
@@ -28,17 +32,19 @@ from isodesk.desk import Desk, Snapshot
 from isodesk.desk.setup import shipped_catalog
 from isodesk.feeds.base import FeedError
 from isodesk.feeds.replay import RejectedRow, ReplayFeed
-from isodesk.margin.markets import market_of
+from isodesk.margin.markets import series_of
 from isodesk.paths import default_db_path
 from isodesk.store import Store
 
 
 def add_parser(sub: Any) -> None:
     """Register ``replay``."""
-    p = sub.add_parser("replay", help="replay a price path (CSV ts,symbol,price) against the book",
+    p = sub.add_parser("replay", help="replay a price path (CSV ts,[venue,]symbol,price) against the book",
                        description="Run the desk over a price path as fast as it can; print each event as a JSON "
                                    "line, then a summary of the final book. Works on a copy unless --commit.")
-    p.add_argument("prices", metavar="PRICES.csv", help="CSV with columns ts,symbol,price (ts ISO 8601 or Unix s)")
+    p.add_argument("prices", metavar="PRICES.csv", help="CSV with columns ts,symbol,price or ts,venue,symbol,price "
+                                                        "(ts ISO 8601 or Unix s; a row without a venue is a "
+                                                        "reference price for every venue)")
     add_db_options(p)
     p.add_argument("--commit", action="store_true", help="write the outcome into the database itself")
     p.add_argument("--json", action="store_true", help="JSON lines only (the default prints them, then the "
@@ -103,10 +109,14 @@ def summary(desk: Desk, snap: Snapshot, feed: ReplayFeed | None = None,
 
 
 def unknown_symbols(feed: ReplayFeed, store: Store) -> list[str]:
-    """The symbols of ``feed``'s path that no open position of ``store`` is marked by, in path order
-    (call it before the play: a position the path liquidates still counts)."""
-    markets = {market_of(p.venue, p.symbol) for p in store.positions(("open",))}
-    return [s for s in feed.symbols if s not in markets]
+    """The series of ``feed``'s path that no open position of ``store`` is marked by, in path order
+    (call it before the play: a position the path liquidates still counts): a market (``ETHUSDT``)
+    for reference rows no position of any venue uses, ``VENUE MARKET`` (``hyperliquid ETHUSDT``) for a
+    venue's rows no position of that venue uses."""
+    held = {series_of(p.venue, p.symbol) for p in store.positions(("open",))}
+    markets = {market for _venue, market in held}
+    return [f"{venue} {market}" if venue else market for venue, market in feed.series
+            if (venue and (venue, market) not in held) or (not venue and market not in markets)]
 
 
 def _by_line(rows: list[RejectedRow]) -> list[RejectedRow]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from isodesk.margin.catalog import TierCatalog
-from isodesk.paths import resource_path
+from isodesk.store.tier_tables import shipped_catalog
 
 
-@cache
 def catalog() -> TierCatalog:
-    """The tier catalog of ``resources/tiers`` (loaded lazily, once per process)."""
-    return TierCatalog(resource_path("tiers"))
+    """The tier catalog of ``resources/tiers`` (loaded lazily, once per process); a command on a
+    book puts the book's own tables first (:func:`isodesk.store.tier_tables.catalog_for`)."""
+    return shipped_catalog()

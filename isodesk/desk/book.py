@@ -18,7 +18,7 @@ from isodesk.desk.snapshot import BookInfo, frozen
 from isodesk.margin import Position, PositionBatch, PriceLevels
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import price_levels
-from isodesk.margin.markets import market_of
+from isodesk.margin.markets import PriceKey, market_of
 from isodesk.store.records import Account, PositionRecord
 
 
@@ -33,6 +33,8 @@ class LoadedBook:
     info: BookInfo
     markets: tuple[str, ...]
     market_index: np.ndarray      # intp per row, into ``markets``
+    series: tuple[PriceKey, ...]  # the positions' own price series (venue, market), sorted
+    series_index: np.ndarray      # intp per row, into ``series``
     open_rows: np.ndarray          # bool per row
     frozen_mark: np.ndarray        # float per row: liquidation mark for liquidated rows, NaN otherwise
     frozen_ts: np.ndarray          # float per row
@@ -51,8 +53,8 @@ class LoadedBook:
 
 
 def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decimal) -> Position:
-    """The engine's view of a stored position, with the venue's tiers and fee."""
-    tiers = catalog.table(record.venue, record.contract, record.symbol)
+    """The engine's view of a stored position, with the venue's tiers (or its own rate) and fee."""
+    tiers = catalog.table(record.venue, record.contract, record.symbol, position_id=record.id)
     return Position(
         venue=record.venue, side=record.side, contract=record.contract, entry_price=float(record.entry_price),
         quantity=float(record.quantity),
@@ -78,6 +80,9 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
     markets_of_rows = [market_of(r.venue, r.symbol) for r in records]
     markets = tuple(sorted(set(markets_of_rows)))
     lookup = {m: i for i, m in enumerate(markets)}
+    series_of_rows = [(r.venue, m) for r, m in zip(records, markets_of_rows, strict=True)]
+    series = tuple(sorted(set(series_of_rows)))
+    series_lookup = {k: i for i, k in enumerate(series)}
     liquidated = [r.status == "liquidated" for r in records]
     info = BookInfo(
         position_ids=frozen(np.array([r.id for r in records], dtype=np.int64)),
@@ -91,6 +96,7 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
     return LoadedBook(
         records=tuple(records), positions=positions, batch=batch, levels=price_levels(batch), info=info,
         markets=markets, market_index=np.array([lookup[m] for m in markets_of_rows], dtype=np.intp),
+        series=series, series_index=np.array([series_lookup[k] for k in series_of_rows], dtype=np.intp),
         open_rows=~np.array(liquidated, dtype=bool),
         frozen_mark=np.array([float(r.close_price) if r.status == "liquidated" and r.close_price else math.nan
                               for r in records]),

@@ -163,8 +163,27 @@ class ImportPositions:
     request_id: str = field(default_factory=new_request_id)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreTierTables:
+    """Store one venue's tier tables in the book (``isodesk tiers refresh`` / ``tiers import``).
+
+    ``tables``: each table as :meth:`isodesk.venues.tier_bodies.VenueTierTable.to_json` writes it
+    (exact texts); ``source``: ``refresh`` or ``import``; ``fetched_at``: Unix seconds when the
+    venue answered (refresh) or the file was read (import); ``complete``: the tables are everything
+    the venue lists (a refresh), so stored ones it no longer lists are reported removed (kept).
+    The desk records an alert on every open position whose table changed and recomputes.
+    """
+
+    venue: str
+    source: str
+    tables: tuple[Mapping[str, object], ...]
+    fetched_at: float
+    complete: bool = False
+    request_id: str = field(default_factory=new_request_id)
+
+
 Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
-           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal | ImportPositions)
+           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal | ImportPositions | StoreTierTables)
 
 
 class Reply(StrEnum):

@@ -45,6 +45,7 @@ from isodesk.desk.commands import (
 )
 from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.levels import Level, Thresholds
+from isodesk.desk.marks import MarkBoard, RowMarks
 from isodesk.desk.rules import levels as classify
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.stored_prices import guarded_latest_prices
@@ -53,9 +54,10 @@ from isodesk.desk.writer import BookBusy, WriterLock
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, mark_figures
-from isodesk.margin.markets import market_of
+from isodesk.margin.markets import REFERENCE, market_of
 from isodesk.store import Account, Store, StoreError, command_log
 from isodesk.store.ledger import pnl_ref, position_ref
+from isodesk.store.tier_tables import catalog_for
 from isodesk.venues.reconcile import DEFAULT_TOLERANCE_PCT, TOLERANCE_KEY
 
 log = logging.getLogger("isodesk.desk")
@@ -115,10 +117,9 @@ class Desk:
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
         self._queued_jobs: dict[str, str] = {}  # request id → origin, of queued venue imports running
-        self._market_price: dict[str, float] = {}
-        self._market_ts: dict[str, float] = {}
-        self._step_low: dict[str, float] = {}   # lowest and highest accepted price of each market in this step
-        self._step_high: dict[str, float] = {}
+        # the latest price of every series (venue, market) and which one marks each position (desk.marks)
+        self._board = MarkBoard(tick_clock=feed is not None and feed.clock_from_ticks)
+        self._row_marks: RowMarks | None = None
         self._take_stored_prices()
         self._last_clock: float | None = None
         self._last_tick_at: float | None = None
@@ -128,6 +129,7 @@ class Desk:
         self._book_version = command_log.book_version(store)
         self._last_alert_id = self._max_alert_id()
         self.book = self._load()
+        self._follow_book()
         self._accounts = self._read_accounts()
         self._level = np.zeros(len(self.book), dtype=np.int8)
         self._stale = np.zeros(len(self.book), dtype=bool)
@@ -141,11 +143,26 @@ class Desk:
         return not self.observe_only
 
     def _take_stored_prices(self) -> None:
-        """Latest stored price of each market that passes the stored-price rule (never a future, a
-        millisecond or an out-of-bounds row); a newer stored price replaces an older mark."""
-        for symbol, (ts, price) in guarded_latest_prices(self.store, self._clock()).items():
-            if ts >= self._market_ts.get(symbol, -math.inf):
-                self._market_price[symbol], self._market_ts[symbol] = price, ts
+        """Latest stored price of each series (venue, market) that passes the stored-price rule (never
+        a future, a millisecond or an out-of-bounds row); a newer stored price replaces an older mark.
+        A venue's stored price fresh now establishes its series (see :mod:`isodesk.desk.marks`)."""
+        now = self._clock()
+        self._board.take_stored(guarded_latest_prices(self.store, now), now, self.stale_after_s)
+
+    def _follow_book(self) -> None:
+        """Tell a feed that follows the book (``follow_book``) the book's open price series."""
+        hook = getattr(self.feed, "follow_book", None)
+        if hook is None:
+            return
+        book = self.book
+        open_rows = np.flatnonzero(book.open_rows)
+        held, first = np.unique(book.series_index[open_rows], return_index=True)
+        series: dict[tuple[str, str], float] = {}
+        for index, row in zip(held, open_rows[first], strict=True):
+            key = book.series[int(index)]
+            known = self._board.price(key) or self._board.price((REFERENCE, key[1]))
+            series[key] = known[1] if known is not None else float(book.batch.entry[row])
+        hook(series)
 
     def _max_alert_id(self) -> int:
         return int(self.store.db.conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchall()[0][0])
@@ -161,12 +178,11 @@ class Desk:
         ticks: list[Tick] = []
         if self.feed is not None and not self.paused:
             ticks = self.feed.poll(wall)
-        fresh: frozenset[str] = frozenset()
-        self._step_low, self._step_high = {}, {}
+        self._board.begin_step()
         if ticks:
             self._take_ticks(ticks)
             self._last_tick_at = wall
-            fresh = frozenset(t.symbol for t in ticks)
+        fresh = self._board.fresh
         clock = wall
         if self.feed is not None and self.feed.clock_from_ticks:
             clock = self._last_clock if self._last_clock is not None else wall
@@ -283,14 +299,9 @@ class Desk:
 
     def _take_ticks(self, ticks: Sequence[Tick]) -> None:
         if not self.observe_only and (self.feed is None or not self.feed.writes_prices_table):
-            self.store.insert_prices([(t.ts, t.symbol, t.price) for t in ticks],
+            self.store.insert_prices([(t.ts, t.symbol, t.price, t.venue) for t in ticks],
                                      source=self.feed.name if self.feed else "")
-        low, high = self._step_low, self._step_high
-        for t in ticks:
-            self._market_price[t.symbol] = t.price
-            self._market_ts[t.symbol] = t.ts
-            low[t.symbol] = min(low.get(t.symbol, t.price), t.price)
-            high[t.symbol] = max(high.get(t.symbol, t.price), t.price)
+        self._board.take_ticks(ticks)
         latest = max(t.ts for t in ticks)
         self._last_clock = latest if self._last_clock is None else max(self._last_clock, latest)
 
@@ -299,18 +310,19 @@ class Desk:
                                     and self._last_clock is not None) else self._clock()
 
     def _marks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's mark and its time: its own venue's price, or the reference price until the
+        venue's arrives (:mod:`isodesk.desk.marks`); a closed row's frozen mark."""
         book = self.book
-        prices = np.array([self._market_price.get(m, math.nan) for m in book.markets], dtype=np.float64)
-        stamps = np.array([self._market_ts.get(m, math.nan) for m in book.markets], dtype=np.float64)
-        mark = prices[book.market_index] if len(book) else np.zeros(0)
-        ts = stamps[book.market_index] if len(book) else np.zeros(0)
+        rows = self._row_marks = self._board.rows(book)
+        mark, ts = rows.mark.copy(), rows.ts.copy()
         closed = ~book.open_rows
         mark[closed], ts[closed] = book.frozen_mark[closed], book.frozen_ts[closed]
         return mark, ts
 
-    def _recompute(self, clock: float, *, fresh: frozenset[str]) -> Snapshot:
-        """Recompute every position; liquidate only positions whose market has a price in ``fresh``
-        (accepted by the feed's guard in this step). Commands and reloads pass an empty set."""
+    def _recompute(self, clock: float, *, fresh: frozenset[tuple[str, str]]) -> Snapshot:
+        """Recompute every position; liquidate only positions whose marking series (venue, market)
+        has a price in ``fresh`` (accepted by the feed's guard in this step). Commands and reloads
+        pass an empty set."""
         book = self.book
         mark, mark_ts = self._marks()
         risk = mark_figures(book.batch, mark, book.levels)
@@ -331,17 +343,18 @@ class Desk:
             return self._recompute(clock, fresh=fresh)
         return self._publish(risk, clock, mark_ts)
 
-    def _crossed(self, risk: RiskArrays, live: np.ndarray, fresh: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows to liquidate and the price each crossed at: a live position whose market had accepted
-        ticks in this step and whose worst price of the step (the lowest for a long, the highest for a
-        short) reached its liquidation price. Every tick of the step counts, not only the last: a wick
-        through the liquidation price liquidates even if the step ends above it."""
+    def _crossed(self, risk: RiskArrays, live: np.ndarray, fresh: frozenset[tuple[str, str]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to liquidate and the price each crossed at: a live position whose marking series (its
+        venue's own, or the reference until the venue's arrives) had accepted ticks in this step and
+        whose worst price of the step (the lowest for a long, the highest for a short) reached its
+        liquidation price. Every tick of the step counts, not only the last: a wick through the
+        liquidation price liquidates even if the step ends above it. Another venue's price never does."""
         book = self.book
-        if not fresh or not len(book):
+        marks = self._row_marks
+        if not fresh or not len(book) or marks is None:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
-        ticked = np.array([m in fresh for m in book.markets], dtype=bool)[book.market_index]
-        low = np.array([self._step_low.get(m, math.nan) for m in book.markets])[book.market_index]
-        high = np.array([self._step_high.get(m, math.nan) for m in book.markets])[book.market_index]
+        ticked, low, high = marks.ticked, marks.low, marks.high
         long = book.batch.side > 0
         worst = np.where(long, low, high)
         liq = risk.liquidation_price
@@ -372,7 +385,7 @@ class Desk:
                            f"{risk.liquidation_price[row]:,.6g} (mark {risk.mark[row]:,.6g})")
                 self._event(EventKind.LEVEL, int(row), new.label, old.label, clock, float(risk.mark[row]), message)
             for row in went_stale:
-                message = f"{book.info.labels[row]}: no fresh price for {book.markets[book.market_index[row]]}"
+                message = f"{book.info.labels[row]}: no fresh price for {self._series_text(int(row))}"
                 self._event(EventKind.STALE, int(row), "stale", Level(int(level[row])).label, clock,
                             float(risk.mark[row]), message)
             for row in recovered:
@@ -451,10 +464,20 @@ class Desk:
             version=self.version, taken_at=time.monotonic(), clock=clock, step_started_at=self._step_started,
             book=book.info,
             cols=freeze_columns(cols), level=frozen(self._level.copy()), stale=frozen(self._stale.copy()),
+            by_reference=frozen(self._by_reference()),
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
             feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds,
             reconcile_tolerance_pct=self.reconcile_tolerance_pct, writer=self.writer, writer_note=self.writer_note,
             failures=self.failures, last_failure=self.last_failure)
+
+    def _by_reference(self) -> np.ndarray:
+        """Per row: True where an open position is marked by a reference price (its venue's own has
+        not arrived), False where by its venue's own price, by nothing, or closed."""
+        marks = self._row_marks
+        if marks is None or len(marks.own) != len(self.book):
+            return np.zeros(len(self.book), dtype=bool)
+        by_reference: np.ndarray = self.book.open_rows & ~marks.own & ~np.isnan(marks.mark)
+        return by_reference
 
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
         book = self.book
@@ -617,6 +640,7 @@ class Desk:
         return [(a, self.store.free_balance(a.id), self.store.realized_loss(a.id)) for a in self.store.accounts()]
 
     def _load(self) -> LoadedBook:
+        self.catalog = catalog_for(self.store, self.catalog)  # the book's tier tables first, as they are now
         records = self.store.positions(statuses=("open", "liquidated"))
         liquidated = {r.id for r in records if r.status == "liquidated"}
         margins: dict[int, Decimal] = {}
@@ -632,6 +656,7 @@ class Desk:
         """Re-read the book from the store, carrying levels over by position id."""
         old_ids, old_level, old_stale = self.book.info.position_ids, self._level, self._stale
         self.book = self._load()
+        self._follow_book()
         self._accounts = self._read_accounts()
         carried = {int(pid): (lvl, st) for pid, lvl, st in zip(old_ids, old_level, old_stale, strict=True)}
         self._level = np.array([carried.get(int(pid), (Level.SAFE, False))[0] for pid in self.book.info.position_ids],
@@ -662,9 +687,18 @@ class Desk:
         return self.refresh_from_store()
 
     def market_price(self, venue: str, symbol: str) -> float | None:
-        """The latest price of the market that marks ``symbol`` on ``venue`` (None if none yet)."""
-        price = self._market_price.get(market_of(venue, symbol))
-        return None if price is None else float(price)
+        """The latest price that marks ``symbol`` on ``venue``: the venue's own, or the market's
+        reference price until the venue's arrives (:mod:`isodesk.desk.marks`); None if none yet."""
+        known = self._board.price(self._board.marking(venue, market_of(venue, symbol)))
+        return None if known is None else float(known[1])
+
+    def _series_text(self, row: int) -> str:
+        """The price series that marks ``row``, for a message: ``BTCUSDT on hyperliquid`` or
+        ``BTCUSDT (reference price)``."""
+        book = self.book
+        venue, market = book.series[int(book.series_index[row])]
+        own = self._row_marks is not None and bool(self._row_marks.own[row])
+        return f"{market} on {venue}" if own else f"{market} (reference price)"
 
     def risk_of(self, position_id: int) -> dict[str, float] | None:
         """The latest snapshot's figures of one position (floats, NaN where none)."""
@@ -672,6 +706,10 @@ class Desk:
         if row is None:
             return None
         return {name: float(arr[row]) for name, arr in self.snapshot.cols.items()}
+
+    def note_event(self, event: PositionEvent) -> None:
+        """Deliver ``event`` with the next :meth:`drain_events` (a command's own alerts)."""
+        self._events.append(event)
 
     def drain_events(self) -> list[PositionEvent]:
         """Events since the last call, in order (level changes, liquidations, stale prices)."""

@@ -15,6 +15,7 @@ class EventKind(StrEnum):
     RECOVERED = "recovered"
     FAILURE = "failure"      # a desk step failed (position_id 0); the desk reloaded the book
     EXTERNAL = "external"    # an alert another process wrote into the book
+    TIERS = "tiers"          # the venue's tier table of an open position changed (tiers refresh/import)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
 """Importing a position file into the book: the file's own checks plus the engine's.
 
 Rows are checked by ``isodesk.store.portfolio_io`` (columns, and every number and text within
-``isodesk.margin.bounds``) and here against the venue: a known symbol with shipped tiers, a leverage
-its bracket allows, a position the engine can compute, and one not already past its liquidation
-price at the mark (the latest price of its market stored in the book, else its entry price; the
-desk would liquidate it on its first tick). A row without an account goes to the venue wallet of
-its settlement currency (``binance-usdm:USDT``); inverse rows without a contract size get the
-venue's.
+``isodesk.margin.bounds``) and here against the venue: a symbol with a tier table (the book's, from
+``isodesk tiers refresh``/``import``, else the shipped snapshot) or a row ``mmr`` (the trader's own
+maintenance rate, then the position's single-tier table), a leverage its bracket allows, a position
+the engine can compute, and one not already past its liquidation price at the mark (the latest
+price of its market stored in the book, else its entry price; the desk would liquidate it on its
+first tick). A row without an account goes to the venue wallet of its settlement currency
+(``binance-usdm:USDT``); inverse rows without a contract size get the venue's (a row with its own
+``mmr`` on a symbol without a table must give its ``contract_size``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from isodesk.margin import Position, compute_one, problems
 from isodesk.margin.bounds import price_in_bounds
 from isodesk.margin.catalog import TierCatalog, UnknownSymbol
 from isodesk.margin.markets import market_of
+from isodesk.margin.tiers import TierTable
 from isodesk.store import Store
 from isodesk.store.portfolio_io import PositionSpec, import_positions, read_positions
 
@@ -38,10 +41,18 @@ def venue_validator(catalog: TierCatalog, marks: Mapping[str, float] | None = No
         venue, contract, symbol = row["venue"], row["contract"], row["symbol"]
         if venue == "custom":
             return [("venue", "custom venues need tiers typed in the app; they cannot be imported from a file")]
-        try:
-            tiers = catalog.table(venue, contract, symbol)
-        except UnknownSymbol as exc:
-            return [("symbol", str(exc).removeprefix("symbol: "))]
+        known = catalog.has_table(venue, contract, symbol)
+        if row.get("mmr") is not None:
+            tiers = TierTable.single(float(row["mmr"]))
+            if contract == "inverse" and not known and row.get("contract_size") is None:
+                return [("contract_size", f"give the USD value of one contract: {venue} has no table for {symbol!r} "
+                                          "to take it from")]
+        else:
+            try:
+                tiers = catalog.table(venue, contract, symbol)
+            except UnknownSymbol as exc:
+                return [("symbol", str(exc).removeprefix("symbol: ") + "; or give the row an mmr column with "
+                                   "your own maintenance rate (0.01 = 1 %)")]
         size = row.get("contract_size") or decimal_of(catalog.contract_size(venue, contract, symbol))
         position = Position(venue=venue, side=row["side"], contract=contract, entry_price=float(row["entry_price"]),
                             quantity=float(row["quantity"]), contract_size=float(size),

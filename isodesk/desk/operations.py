@@ -23,6 +23,7 @@ from isodesk.desk.commands import (
     ImportPositions,
     OpenPosition,
     RemoveCollateral,
+    StoreTierTables,
     UndoAdjustment,
     Withdraw,
 )
@@ -303,7 +304,8 @@ def _remove(desk: Desk, cmd: RemoveCollateral, ts: float) -> Outcome:
         account = desk.store.account_by_id(record.account_id)
         assert account is not None
         _refuse(rules.remove_problem(amount, max_removable(desk, row), margin=record.isolated_margin,
-                                     label=record.label, symbol=record.symbol, currency=account.currency))
+                                     label=record.label, symbol=record.symbol, currency=account.currency,
+                                     strict_isolated=desk.catalog.strict_isolated(record.venue, record.symbol)))
         entry = desk.store.transfer(amount, position_ref(record.id), free_ref(record.account_id),
                                     kind="remove_margin", ts=ts, account_id=record.account_id, memo=reason,
                                     request_id=cmd.request_id, expected_source_balance=desk.book.margins[row])
@@ -367,6 +369,13 @@ def _import(desk: Desk, cmd: ImportPositions, ts: float) -> Outcome:
     return Outcome(f"imported {len(ids)} position{'s' if len(ids) != 1 else ''} from {path}", book_changed=True)
 
 
+def _store_tiers(desk: Desk, cmd: StoreTierTables, ts: float) -> Outcome:
+    from isodesk.desk.tier_updates import store_tier_tables
+
+    return store_tier_tables(desk, cmd, ts)
+
+
 HANDLERS: dict[type, Callable[[Desk, Any, float], Outcome]] = {
     Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
-            AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import}
+            AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import,
+            StoreTierTables: _store_tiers}

@@ -46,7 +46,7 @@ class CommandSpec:
 _SPECS: tuple[CommandSpec, ...] = (
     *(CommandSpec(t, "write", queueable=True) for t in (
         c.Deposit, c.Withdraw, c.OpenPosition, c.ClosePosition, c.AddCollateral, c.RemoveCollateral,
-        c.UndoAdjustment, c.SetThresholds, c.AcknowledgeAlert, c.ImportPositions)),
+        c.UndoAdjustment, c.SetThresholds, c.AcknowledgeAlert, c.ImportPositions, c.StoreTierTables)),
     CommandSpec(c.SetPaused, "control"),
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),

@@ -84,12 +84,22 @@ def removable_limit(snap: Snapshot, row: int) -> float:
 
 
 def remove_problem(amount: Decimal, limit: float, *, margin: Decimal, label: str, symbol: str,
-                   currency: str) -> str:
+                   currency: str, strict_isolated: bool = False) -> str:
     """Why ``amount`` cannot leave a position holding ``margin`` whose removable limit is ``limit``
-    (NaN: no fresh mark), or ``""``."""
+    (NaN: no fresh mark), or ``""``.
+
+    ``strict_isolated``: the venue lets no margin be removed at all. Hyperliquid docs, Trading →
+    Margining: "Some assets are isolated-only, which are the same as isolated margin, but with an
+    additional constraint that margin cannot be removed. In isolated-only markets, margin is
+    proportionally removed as the position is closed." (``meta``: ``marginMode`` ``strictIsolated``,
+    older ``onlyIsolated``.)
+    """
     problem = amount_problem(amount, currency=currency)
     if problem:
         return problem
+    if strict_isolated:
+        return (f"{label}: {symbol} is isolated-only on its venue, which lets no margin be removed from it "
+                "(add margin, or close part of the position)")
     if not math.isfinite(limit):
         return f"no fresh mark for {symbol}: collateral cannot be removed on a stale price"
     if amount >= margin:

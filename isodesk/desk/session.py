@@ -14,11 +14,11 @@ from pathlib import Path
 
 from isodesk.desk.desk import Desk
 from isodesk.desk.setup import open_book, shipped_catalog
-from isodesk.desk.stored_prices import guarded_latest_prices
+from isodesk.desk.stored_prices import guarded_latest_prices, latest_market_prices
 from isodesk.desk.writer import BookBusy, describe, holder_of
 from isodesk.feeds.base import Feed
 from isodesk.feeds.factory import make_feed
-from isodesk.margin.markets import market_of
+from isodesk.margin.markets import PriceKey, market_of
 from isodesk.paths import default_db_path
 from isodesk.store import Store
 
@@ -47,8 +47,9 @@ class DeskConfig:
 
 
 def starting_prices(store: Store) -> dict[str, float]:
-    """Start price per market of the open book: the latest stored price, else the entry price."""
-    latest = guarded_latest_prices(store, time.time())
+    """Start price per market of the open book: the latest stored price of the market (its newest
+    series, a venue's own or the reference), else the entry price of its first open position."""
+    latest = latest_market_prices(guarded_latest_prices(store, time.time()))
     prices: dict[str, float] = {}
     for record in store.positions(("open",)):
         market = market_of(record.venue, record.symbol)
@@ -57,6 +58,24 @@ def starting_prices(store: Store) -> dict[str, float]:
         else:
             prices.setdefault(market, float(record.entry_price))
     return prices
+
+
+def starting_series(store: Store) -> dict[PriceKey, float]:
+    """Start price per price series ``(venue, market)`` the open book holds: the series' own latest
+    stored price, else its market's (:func:`starting_prices`). The venues the simulated feed gives
+    their own marks and ``--feed live`` runs a feed for."""
+    now = time.time()
+    latest = guarded_latest_prices(store, now)
+    markets = latest_market_prices(latest)
+    series: dict[PriceKey, float] = {}
+    for record in store.positions(("open",)):
+        market = market_of(record.venue, record.symbol)
+        key = (record.venue, market)
+        if key in series:
+            continue
+        known = latest.get(key) or markets.get(market)
+        series[key] = known[1] if known is not None else float(record.entry_price)
+    return series
 
 
 def open_desk(config: DeskConfig) -> Desk:
@@ -75,7 +94,8 @@ def open_desk(config: DeskConfig) -> Desk:
         if config.feed_factory is not None:
             feed = config.feed_factory(store)
         else:
-            feed = make_feed(config.feed, symbols=starting_prices(store), db_path=config.db_path, seed=config.seed)
+            feed = make_feed(config.feed, symbols=starting_prices(store), db_path=config.db_path, seed=config.seed,
+                             series=starting_series(store))
         setter = getattr(feed, "set_speed", None)
         if setter is not None and config.speed != 1.0:
             setter(config.speed)

@@ -10,21 +10,20 @@ for reading (``store.read_only``).
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
 from isodesk.desk.demo import seed_demo
 from isodesk.margin.catalog import TierCatalog
-from isodesk.paths import default_db_path, resource_path
-from isodesk.store import Store
+from isodesk.paths import default_db_path
+from isodesk.store import Store, tier_tables
 
 
-@functools.lru_cache(maxsize=1)
 def shipped_catalog() -> TierCatalog:
     """The tier catalog of the shipped ``resources/tiers`` (one per process: its files never change
-    while isodesk runs, and parsing them costs ~0.4 s)."""
-    return TierCatalog(resource_path("tiers"))
+    while isodesk runs). A desk puts its book's own tables in front of it
+    (:func:`isodesk.store.tier_tables.catalog_for`)."""
+    return tier_tables.shipped_catalog()
 
 
 def open_book(db: str | Path | None, *, demo: bool = False, ts: float | None = None) -> Store:

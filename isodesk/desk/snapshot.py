@@ -80,6 +80,9 @@ class Snapshot:
     ``cols`` maps each name of :data:`NUMERIC_COLUMNS` to a read-only float64 array (NaN where a
     figure does not exist); ``level`` (int8 :class:`~isodesk.desk.levels.Level`) and ``stale``
     (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first.
+    ``by_reference`` (bool, read-only) is True where an open position is marked by the market's
+    reference price because its venue's own price has not arrived yet (see
+    :mod:`isodesk.desk.marks`); every other mark is the position's own venue's.
     ``venue_liquidation_price`` is the venue's own figure from the last import (NaN: never
     imported) and ``reconcile_diff_pct`` isodesk's liquidation price against it, in percent; a
     difference beyond ``reconcile_tolerance_pct`` is flagged.
@@ -108,6 +111,7 @@ class Snapshot:
     writer_note: str = ""
     failures: int = 0
     last_failure: str | None = None
+    by_reference: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.book)

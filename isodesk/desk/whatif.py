@@ -15,6 +15,7 @@ from isodesk.desk.setup import shipped_catalog
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.scenario import Outcome, Scenario, ScenarioBook, evaluate
 from isodesk.store import Store
+from isodesk.store.tier_tables import catalog_for
 
 
 def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioBook:
@@ -23,7 +24,7 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
     Every account of the store is listed (also those without open positions); money is in each
     account's settlement currency as float64, prices in quote per coin.
     """
-    catalog = catalog or shipped_catalog()
+    catalog = catalog_for(store, catalog or shipped_catalog())  # the book's own tier tables first
     accounts = store.accounts()
     records = store.positions(("open",))
     loaded = load_book(records, accounts, catalog, {})
@@ -40,6 +41,8 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
         currencies=tuple(a.currency for a in accounts),
         account_index=np.array([names.index(n) for n in loaded.info.accounts], dtype=np.intp),
         free=np.array([float(store.free_balance(a.id)) for a in accounts], dtype=np.float64),
+        no_removal=np.array([catalog.strict_isolated(v, s) for v, s in zip(loaded.info.venues, loaded.info.symbols,
+                                                                          strict=True)], dtype=bool),
     )
 
 

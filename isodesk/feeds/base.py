@@ -2,9 +2,13 @@
 
 A feed's ``poll(now)`` hands out the ticks that arrived since the last poll, already checked by a
 :class:`~isodesk.feeds.guard.TickGuard` (bad ticks are counted, never handed out; a move beyond the
-sanity band waits for the next tick of its market, which hands it out if it confirms it); ``health(now)``
+sanity band waits for the next tick of its series, which hands it out if it confirms it); ``health(now)``
 says whether the source is connected, how old its last tick is and how many ticks it refused.
 Times are Unix seconds (float); prices are mark prices in quote currency per coin.
+
+A tick belongs to a **series** ``(venue, market)`` (:attr:`Tick.key`): the mark one venue publishes
+for a market, or, when ``venue`` is None, a reference price of the market (see
+:mod:`isodesk.margin.markets`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,23 @@ class FeedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """One mark price: ``symbol`` (market name, e.g. ``BTCUSDT``), ``ts`` (Unix seconds), ``price`` (quote per coin)."""
+    """One mark price: ``symbol`` (market name, e.g. ``BTCUSDT``), ``ts`` (Unix seconds), ``price`` (quote
+    per coin) and ``venue``, the isodesk venue that published it (``hyperliquid``), or None for a
+    reference price of the market that marks every venue's position until the venue's own price comes."""
 
     symbol: str
     ts: float
     price: float
+    venue: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The tick's series ``(venue, symbol)``, venue ``""`` for a reference price."""
+        return (self.venue or "", self.symbol)
+
+    def label(self) -> str:
+        """``hyperliquid BTCUSDT`` (``BTCUSDT`` for a reference price): the series in a message."""
+        return f"{self.venue} {self.symbol}" if self.venue else self.symbol
 
 
 class FrozenCounts(dict[str, int]):
@@ -61,7 +77,8 @@ class FeedHealth:
     ``now - last_tick_ts`` in seconds for the ``now`` given to ``health()`` (None before the first
     tick). ``accepted`` / ``rejected`` count ticks since the feed was made; ``rejected_by_reason``
     (read-only) splits the rejections by the guard's reasons. ``finished`` is True for a replay
-    that has played out.
+    that has played out. ``parts`` holds the health of each feed of a feed made of several (one
+    live feed per venue), each on its own; empty for a single feed.
     """
 
     source: str
@@ -73,6 +90,7 @@ class FeedHealth:
     rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
     last_error: str | None = None
     finished: bool = False
+    parts: tuple[FeedHealth, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.rejected_by_reason, FrozenCounts):
@@ -86,6 +104,10 @@ class Feed(Protocol):
     ``clock_from_ticks`` is True when the desk's clock is the ticks' time (a replay);
     ``writes_prices_table`` is True when the ticks are already in the ``prices`` table (the sqlite
     feed), so the desk must not store them again.
+
+    Optional hooks the desk calls when a feed has them: ``follow_book(series)`` with the book's
+    price series ``{(venue, market): start price}`` whenever the book is (re)loaded, so a feed can
+    price what the book now holds (a new venue, a new market); ``pause``/``resume``/``set_speed``.
     """
 
     name: str

@@ -12,15 +12,20 @@ Per tick, a tick is rejected, counted by reason and logged (logger ``isodesk.fee
 - ``future``: the timestamp is more than :data:`FUTURE_TOLERANCE_S` (10 s) after the ``now`` given
   to :meth:`TickGuard.check` (only feeds whose clock is wall time give one; a replay does not);
 - ``time_backwards``: the timestamp is older than the last accepted (or held) tick of the same
-  market; with ``path_order`` (a replay: one timeline) older than the newest accepted tick of any
-  market. An equal timestamp is accepted.
+  series; with ``path_order`` (a replay: one timeline) older than the newest accepted tick of any
+  series. An equal timestamp is accepted.
+
+Every rule that compares a tick with earlier ones works per **series** ``(venue, market)``
+(:attr:`~isodesk.feeds.base.Tick.key`): Bybit's BTCUSDT, Binance's BTCUSDT and the reference
+BTCUSDT price are three series, so a bad Bybit tick never holds back or rejects a Binance one,
+and a basis between two venues is never taken for a jump.
 
 None of these rejected ticks becomes a reference for later ones, so one bad row (a millisecond
 stamp, a stamp from next year) never blocks the good ticks after it.
 
-The jump rule (two ticks of one market decide it). A tick whose price moved more than ``band``
-(fraction, default 0.5 = 50 %) from the last accepted price of its market is **held**: not handed
-out, not a reference, until the next good tick of that market decides:
+The jump rule (two ticks of one series decide it). A tick whose price moved more than ``band``
+(fraction, default 0.5 = 50 %) from the last accepted price of its series is **held**: not handed
+out, not a reference, until the next good tick of that series decides:
 
 - the next price is also beyond the band, on the same side: the move persisted, it is real. The
   held tick is accepted and handed out, immediately followed by the confirming tick (measured
@@ -29,14 +34,14 @@ out, not a reference, until the next good tick of that market decides:
   confirming one, because it is a real price: the extreme of a crash must reach the ``prices``
   table and the desk, in the same poll as its confirmation, so that a position whose liquidation
   price the crash crossed can be liquidated even when the confirming bar has rebounded a little
-  above that price (a desk that marks each market by the last tick of a poll only, acts on the
+  above that price (a desk that marks each series by the last tick of a poll only, acts on the
   confirming price alone);
 - the next price is back within the band of the reference, or beyond it on the other side: the
   held tick was a lone spike and is rejected as ``jump``; the next tick is then judged as usual
   against the unchanged reference.
 
 A held tick whose next price never comes (the end of a replay file) is rejected as
-``unconfirmed`` by :meth:`TickGuard.reject_unconfirmed`. The first tick of a market has no
+``unconfirmed`` by :meth:`TickGuard.reject_unconfirmed`. The first tick of a series has no
 reference and is taken if it passes the per-tick rules (a wrong first price is replaced as soon as
 the next two good prices agree with each other).
 
@@ -159,8 +164,8 @@ def _ts_problem_text(ts: float, now: float | None, tolerance_s: float) -> tuple[
 class TickGuard:
     """Accepts good ticks, holds big moves until the next price decides, counts the bad by reason.
 
-    ``band``: the largest relative move between two accepted ticks of one market taken without
-    confirmation (fraction, 0.5 = 50 %). ``symbols``: an optional allow-list.
+    ``band``: the largest relative move between two accepted ticks of one series (venue, market)
+    taken without confirmation (fraction, 0.5 = 50 %). ``symbols``: an optional allow-list of markets.
     ``future_tolerance_s``: seconds a tick may be stamped after ``now`` (when ``check`` is given
     one). ``path_order``: ticks form one timeline (a replay), so a tick older than the newest
     accepted one of any market is ``time_backwards``. ``on_reject``: told of each rejected tick with
@@ -182,8 +187,8 @@ class TickGuard:
         self.feed_name = feed_name
         self.accepted = 0
         self._rejected: dict[str, int] = {}
-        self._last: dict[str, tuple[float, float]] = {}  # symbol -> (ts, price) of the last accepted tick
-        self._held: dict[str, Tick] = {}  # symbol -> a tick beyond the band awaiting the next price
+        self._last: dict[tuple[str, str], tuple[float, float]] = {}  # series -> (ts, price) of the last accepted tick
+        self._held: dict[tuple[str, str], Tick] = {}  # series -> a tick beyond the band awaiting the next price
         self.last_tick_ts: float | None = None
 
     # -- counts -----------------------------------------------------------------------------------
@@ -200,12 +205,13 @@ class TickGuard:
 
     @property
     def held(self) -> tuple[Tick, ...]:
-        """The ticks held now, awaiting the next price of their market (neither accepted nor rejected yet)."""
+        """The ticks held now, awaiting the next price of their series (neither accepted nor rejected yet)."""
         return tuple(self._held.values())
 
-    def last_accepted(self, symbol: str) -> tuple[float, float] | None:
-        """``(ts, price)`` of the last accepted tick of ``symbol`` (Unix s, quote per coin), or None."""
-        return self._last.get(symbol)
+    def last_accepted(self, symbol: str, venue: str | None = None) -> tuple[float, float] | None:
+        """``(ts, price)`` of the last accepted tick of the series ``(venue, symbol)`` (Unix s, quote per
+        coin; venue None: the reference series), or None."""
+        return self._last.get((venue or "", symbol))
 
     def reject(self, reason: str, detail: object = None) -> None:
         """Count one rejection under ``reason`` (for checks a feed makes itself) and log it at DEBUG."""
@@ -238,9 +244,9 @@ class TickGuard:
         """Reject every held tick as ``unconfirmed`` (no next price will come: a replay's end); returns them."""
         held, self._held = list(self._held.values()), {}
         for tick in held:
-            reference = self._last[tick.symbol][1]
+            reference = self._last[tick.key][1]
             self._reject_tick(tick, UNCONFIRMED, f"a {_move(tick.price, reference):+.1%} move from {reference:g} "
-                                                 f"that no later price of {tick.symbol} confirmed")
+                                                 f"that no later price of {tick.label()} confirmed")
         return held
 
     def _problem(self, tick: Tick, now: float | None) -> tuple[str, str] | None:
@@ -257,9 +263,10 @@ class TickGuard:
             problem = _ts_problem_text(ts, now, self.future_tolerance_s)
             if problem is not None:
                 return problem
-        last = self._last.get(tick.symbol)
+        key = tick.key
+        last = self._last.get(key)
         newest = None if last is None else last[0]
-        held = self._held.get(tick.symbol) if self._held else None
+        held = self._held.get(key) if self._held else None
         if held is not None and (newest is None or held.ts > newest):
             newest = held.ts
         if self.path_order and self.last_tick_ts is not None and (newest is None or self.last_tick_ts > newest):
@@ -270,8 +277,9 @@ class TickGuard:
 
     def _decide(self, tick: Tick, out: list[Tick]) -> None:
         """Accept, hold, or settle a held tick with ``tick`` (a tick that passed the per-tick rules)."""
-        last = self._last.get(tick.symbol)
-        held = self._held.pop(tick.symbol, None) if self._held else None
+        key = tick.key
+        last = self._last.get(key)
+        held = self._held.pop(key, None) if self._held else None
         if last is None:
             self._accept(tick, out)
             return
@@ -281,14 +289,14 @@ class TickGuard:
             if abs(move) <= self.band:
                 self._accept(tick, out)
             else:
-                self._held[tick.symbol] = tick
+                self._held[key] = tick
                 log.debug("%s: holding %s (%+.1f %% from %g) until the next price", self.feed_name or "feed",
                           tick, move * 100, reference)
             return
         held_move = _move(held.price, reference)
         if abs(move) > self.band and (move > 0) == (held_move > 0):
             log.info("%s: %s moved %+.1f %% (%g -> %g), confirmed by the next price %g: taken",
-                     self.feed_name or "feed", tick.symbol, held_move * 100, reference, held.price, tick.price)
+                     self.feed_name or "feed", tick.label(), held_move * 100, reference, held.price, tick.price)
             self._accept(held, out)
         else:
             self._reject_tick(held, JUMP, f"a {held_move:+.1%} move from {reference:g} that the next price "
@@ -296,7 +304,7 @@ class TickGuard:
         self._decide(tick, out)  # nothing is held now: at most one more level
 
     def _accept(self, tick: Tick, out: list[Tick]) -> None:
-        self._last[tick.symbol] = (tick.ts, tick.price)
+        self._last[tick.key] = (tick.ts, tick.price)
         self.accepted += 1
         if self.last_tick_ts is None or tick.ts > self.last_tick_ts:
             self.last_tick_ts = tick.ts

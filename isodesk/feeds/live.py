@@ -3,9 +3,11 @@
 ``LiveFeed`` starts a daemon thread on the first ``poll`` (building one never touches the network).
 The thread loads the venue's markets once, then fetches the mark prices of the wanted isodesk
 markets (``BASEUSDT``) in one request every ``interval_s`` seconds (ccxt's own throttle keeps each
-request within the venue's published rate limit). Each price becomes a :class:`Tick` stamped with
-the local time it arrived, in a thread-safe queue; ``poll`` drains the queue through a
-:class:`TickGuard`, so the desk's thread never waits on the network.
+request within the venue's published rate limit). Each price becomes a :class:`Tick` of the
+venue's own series (``venue`` set: it marks that venue's positions only) stamped with the local
+time it arrived, in a thread-safe queue; ``poll`` drains the queue through a :class:`TickGuard`,
+so the desk's thread never waits on the network. :class:`~isodesk.feeds.multi.FeedGroup` runs one
+such feed per venue at once (``--feed live``).
 
 A failure (timeout, refused or dropped connection, HTTP error, malformed answer) marks the feed
 disconnected with the error (keys and signatures scrubbed) and retries with exponential back-off
@@ -21,7 +23,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +116,13 @@ class LiveFeed:
         if added:
             self._wake.set()
 
+    def follow_book(self, series: Mapping[tuple[str, str], float]) -> None:
+        """Also price the markets the book holds on this venue (``{(venue, market): price}``)."""
+        self.set_symbols(market for venue, market in series if venue == self.venue)
+
     @property
     def markets(self) -> list[str]:
+        """The isodesk markets priced, sorted."""
         with self._lock:
             return sorted(self._markets)
 
@@ -204,7 +211,7 @@ class LiveFeed:
                     batch = fetch_marks(client, wanted)
                     stamp = self._clock()
                     for market in sorted(batch.prices):
-                        self._queue.put(Tick(market, stamp, batch.prices[market]))
+                        self._queue.put(Tick(market, stamp, batch.prices[market], self.venue))
                     for market, detail in batch.problems:
                         self._queue.put(_Problem(market, detail))
                     self._succeeded()

@@ -1,7 +1,12 @@
-"""Replay a price path from a CSV file (``ts,symbol,price``) or from rows given in code.
+"""Replay a price path from a CSV file (``ts,symbol,price`` or ``ts,venue,symbol,price``) or from rows given in code.
 
 ``ts`` is ISO 8601 (``2024-06-01T12:00:00Z``, ``2024-06-01 12:00:00+02:00``; naive = UTC) or Unix
-seconds (int or float); ``price`` is the mark in quote currency per coin. The file is read and
+seconds (int or float); ``price`` is the mark in quote currency per coin. The header decides
+whether rows carry a ``venue`` (columns in any order): a row's venue names the isodesk venue whose
+own mark it is (``hyperliquid``, ``binance-usdm``…, any case); a file without the column, or a row
+whose venue cell is empty, gives reference prices, which mark every venue's positions of the
+market until the venue's own price comes. A venue isodesk does not know is a ``malformed`` row.
+The guard's order and jump rules work per series (venue, market). The file is read and
 every row checked when the feed is made, by the same :class:`~isodesk.feeds.guard.TickGuard` rules
 the play uses (with ``path_order``: the file is one timeline, played in file order):
 
@@ -41,8 +46,11 @@ from pathlib import Path
 from isodesk.feeds.base import FeedError, FeedHealth, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, MAX_TS_S, TickGuard
 from isodesk.margin.bounds import price_in_bounds
+from isodesk.margin.markets import venue_name
 
 COLUMNS = ("ts", "symbol", "price")
+#: Columns a header may add: ``venue`` (empty cell or no column: a reference price).
+OPTIONAL_COLUMNS = ("venue",)
 MAX_SPEED = 100_000.0
 MAX_LISTED = 50  # bad rows written out in a refusal's message (all of them are in ``bad_rows``)
 
@@ -63,6 +71,12 @@ def parse_price(text: str) -> float:
     if not price_in_bounds(value):
         raise ValueError(f"{text.strip()!r} is outside the prices isodesk accepts (10^-12 to 10^12)")
     return value
+
+
+def parse_venue(text: str) -> str | None:
+    """The isodesk venue named in ``text`` (``Hyperliquid`` → ``hyperliquid``), None when empty (a
+    reference price); ValueError naming the known venues otherwise."""
+    return venue_name(text)
 
 
 def parse_symbol(text: str) -> str:
@@ -109,12 +123,14 @@ class PathRow:
     tick: Tick | None
     problem: str | None = None
     symbol: str = ""
+    venue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RejectedRow:
     """A row the replay skips: its ``line``, the guard's ``reason`` (or ``malformed``), what was read
-    (``ts`` Unix s and ``price`` quote per coin, None when unreadable) and a sentence saying why."""
+    (``ts`` Unix s and ``price`` quote per coin, None when unreadable), a sentence saying why, and
+    the row's ``venue`` (None: a reference price, or not read)."""
 
     line: int
     reason: str
@@ -122,18 +138,24 @@ class RejectedRow:
     ts: float | None
     price: float | None
     detail: str
+    venue: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        """The row for a JSON summary (JSON has no NaN: a non-finite number is null, the detail says it)."""
+        """The row for a JSON summary (JSON has no NaN: a non-finite number is null, the detail says it);
+        ``venue`` only for a venue's row."""
         def number(value: float | None) -> float | None:
             return value if value is not None and math.isfinite(value) else None
 
-        return {"line": self.line, "reason": self.reason, "symbol": self.symbol, "ts": number(self.ts),
-                "price": number(self.price), "detail": self.detail}
+        out: dict[str, object] = {"line": self.line, "reason": self.reason, "symbol": self.symbol,
+                                  "ts": number(self.ts), "price": number(self.price), "detail": self.detail}
+        if self.venue:  # a reference row reads as it did before venues existed
+            out["venue"] = self.venue
+        return out
 
     def __str__(self) -> str:
         symbol = f"{self.symbol} " if self.symbol else ""
-        return f"line {self.line}: {self.reason}: {symbol}{self.detail}"
+        venue = f"{self.venue} " if self.venue else ""
+        return f"line {self.line}: {self.reason}: {venue}{symbol}{self.detail}"
 
 
 def _number(raw: object) -> float | None:
@@ -147,29 +169,34 @@ def _strict_row(values: dict[str, object], where: str) -> Tick:
     column = "ts"
     try:
         ts = _cell_ts(values.get("ts"), strict=True)
+        column = "venue"
+        venue = _cell_venue(values.get("venue"))
         column = "symbol"
         symbol = _cell_symbol(values.get("symbol"))
         column = "price"
         price = _cell_price(values.get("price"), strict=True)
     except ValueError as exc:
         raise FeedError(f"{where}, column {column}: {exc}") from None
-    return Tick(symbol=symbol, ts=ts, price=price)
+    return Tick(symbol=symbol, ts=ts, price=price, venue=venue)
 
 
 def _lenient_row(values: dict[str, object], line: int) -> PathRow:
     """A row read as far as it can be: numbers of any value become a tick for the guard to judge."""
-    raw_symbol = values.get("symbol")
+    raw_symbol, raw_venue = values.get("symbol"), values.get("venue")
     written = raw_symbol.strip() if isinstance(raw_symbol, str) else ""
+    written_venue = (raw_venue.strip() or None) if isinstance(raw_venue, str) else None
     column = "ts"
     try:
         ts = _cell_ts(values.get("ts"), strict=False)
+        column = "venue"
+        venue = _cell_venue(raw_venue)
         column = "symbol"
         symbol = _cell_symbol(raw_symbol)
         column = "price"
         price = _cell_price(values.get("price"), strict=False)
     except ValueError as exc:
-        return PathRow(line, None, f"column {column}: {exc}", written)
-    return PathRow(line, Tick(symbol=symbol, ts=ts, price=price))
+        return PathRow(line, None, f"column {column}: {exc}", written, written_venue)
+    return PathRow(line, Tick(symbol=symbol, ts=ts, price=price, venue=venue))
 
 
 def _unreadable(raw: object) -> ValueError:
@@ -188,6 +215,15 @@ def _cell_ts(raw: object, *, strict: bool) -> float:
     if strict and not math.isfinite(value):
         raise ValueError(f"{raw!r} is not a positive finite time")
     return value
+
+
+def _cell_venue(raw: object) -> str | None:
+    """The venue of a cell: None when the column is absent or the cell empty (a reference price)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not text")
+    return parse_venue(raw)
 
 
 def _cell_symbol(raw: object) -> str:
@@ -211,8 +247,9 @@ def _cell_price(raw: object, *, strict: bool) -> float:
 
 
 def _csv_cells(path: Path) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """``(line, cells by column)`` per data row of a ``ts,symbol,price`` CSV, or ``(line, problem)``
-    for a row with the wrong number of columns. Header and file problems raise FeedError."""
+    """``(line, cells by column)`` per data row of a ``ts,symbol,price`` CSV (``venue`` too when the
+    header has it), or ``(line, problem)`` for a row with the wrong number of columns. Header and
+    file problems raise FeedError."""
     name = path.name
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -230,8 +267,8 @@ def _csv_cells(path: Path) -> Iterator[tuple[int, dict[str, str] | str]]:
             missing = [c for c in COLUMNS if c not in columns]
             if missing:
                 raise FeedError(f"{name} line {reader.line_num}: header {','.join(header)!r} lacks "
-                                f"{', '.join(missing)} (expected ts,symbol,price)")
-            index = {c: columns.index(c) for c in COLUMNS}
+                                f"{', '.join(missing)} (expected ts,symbol,price or ts,venue,symbol,price)")
+            index = {c: columns.index(c) for c in (*COLUMNS, *OPTIONAL_COLUMNS) if c in columns}
             rows = 0
             for cells in reader:
                 line = reader.line_num
@@ -251,7 +288,7 @@ def _csv_cells(path: Path) -> Iterator[tuple[int, dict[str, str] | str]]:
 
 
 def read_path_csv(path: str | Path) -> list[Tick]:
-    """The ticks of a ``ts,symbol,price`` CSV, in file order, read strictly: the first row that cannot
+    """The ticks of a ``ts,[venue,]symbol,price`` CSV, in file order, read strictly: the first row that cannot
     be read or has no price within bounds raises FeedError naming file, line and column (the
     what-if editor's reader; the replay feed reads leniently with :func:`read_path_rows`)."""
     path = Path(path)
@@ -265,7 +302,7 @@ def read_path_csv(path: str | Path) -> list[Tick]:
 
 
 def read_path_rows(path: str | Path) -> list[PathRow]:
-    """Every data row of a ``ts,symbol,price`` CSV in file order, each a tick or the reason it is unreadable.
+    """Every data row of a ``ts,[venue,]symbol,price`` CSV in file order, each a tick or the reason it is unreadable.
 
     Only header and file problems raise FeedError; a value the guard will refuse (NaN, 0, a
     millisecond time) is read as it is written.
@@ -330,23 +367,30 @@ class ReplayFeed:
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[object] | Tick], name: str = "rows", *, speed: float | None = None,
                   band: float = DEFAULT_JUMP_BAND, strict: bool = False) -> ReplayFeed:
-        """A replay of ``rows`` of ``(ts, symbol, price)``; ``ts`` as Unix seconds, ISO text or datetime.
+        """A replay of ``rows`` of ``(ts, symbol, price)`` or ``(ts, venue, symbol, price)`` (venue None or
+        ``""``: a reference price), or of ticks; ``ts`` as Unix seconds, ISO text or datetime.
 
         Checked like a file, row numbers (from 1) standing for lines: a bad row is skipped and
         listed (``strict``: FeedError listing them). The feed's name is ``replay:<name>``.
         """
         read: list[PathRow] = []
         for number, row in enumerate(rows, start=1):
-            values: Sequence[object] = (row.ts, row.symbol, row.price) if isinstance(row, Tick) else row
-            if isinstance(values, (str, bytes)) or len(values) != 3:
-                read.append(PathRow(number, None, f"expected (ts, symbol, price), got {values!r}"))
+            values: Sequence[object] = (row.ts, row.venue or "", row.symbol, row.price) if isinstance(row, Tick) \
+                else row
+            if isinstance(values, (str, bytes)) or len(values) not in (3, 4):
+                read.append(PathRow(number, None, f"expected (ts, [venue,] symbol, price), got {values!r}"))
                 continue
-            read.append(_lenient_row(dict(zip(COLUMNS, values, strict=True)), number))
+            names = COLUMNS if len(values) == 3 else ("ts", "venue", "symbol", "price")
+            cells = dict(zip(names, values, strict=True))
+            if cells.get("venue", "") is None:
+                cells["venue"] = ""
+            read.append(_lenient_row(cells, number))
         return cls(name, speed=speed, band=band, strict=strict, _rows=read, _name=name)
 
     def _new_guard(self, sink: list[RejectedRow]) -> TickGuard:
         def record(tick: Tick, reason: str, detail: str) -> None:
-            sink.append(RejectedRow(self._line[id(tick)], reason, tick.symbol, tick.ts, tick.price, detail))
+            sink.append(RejectedRow(self._line[id(tick)], reason, tick.symbol, tick.ts, tick.price, detail,
+                                    tick.venue))
 
         return TickGuard(self.band, path_order=True, on_reject=record, feed_name=self.name)
 
@@ -387,11 +431,17 @@ class ReplayFeed:
 
     @property
     def symbols(self) -> list[str]:
-        """The symbols of the path's readable rows, in order of first appearance."""
+        """The symbols (markets) of the path's readable rows, in order of first appearance."""
         return list(dict.fromkeys(t.symbol for t in self.ticks))
 
+    @property
+    def series(self) -> list[tuple[str, str]]:
+        """The series ``(venue, market)`` of the path's readable rows (venue ``""``: reference prices),
+        in order of first appearance."""
+        return list(dict.fromkeys(t.key for t in self.ticks))
+
     def first_prices(self) -> dict[str, float]:
-        """The first playable price of each symbol on the path (quote per coin)."""
+        """The first playable price of each symbol on the path, whatever its venue (quote per coin)."""
         out: dict[str, float] = {}
         for t in self._accepted:
             out.setdefault(t.symbol, t.price)
@@ -522,7 +572,7 @@ class ReplayFeed:
 
 
 def _malformed(row: PathRow) -> RejectedRow:
-    return RejectedRow(row.line, MALFORMED, row.symbol, None, None, row.problem or "cannot be read")
+    return RejectedRow(row.line, MALFORMED, row.symbol, None, None, row.problem or "cannot be read", row.venue)
 
 
 def _checked_speed(speed: float) -> float:

@@ -25,13 +25,27 @@ over 40 seeds, the median wait for a 3 % fall is 1.6–3 minutes per symbol and 
 minutes, so a demo book whose positions sit 2–5 % from liquidation shows level changes within
 the first minute and a liquidation within a few minutes: what a demo of a liquidation monitor
 needs. Use ``speed`` to go faster or slower, or a replay file for a scripted path.
+
+Venues. Given ``venues`` (market → the venues that hold it), the feed publishes each venue's own
+mark of the market (ticks with ``venue`` set) instead of the market's reference price: the
+common walk above times ``exp(b)``, where ``b`` is the venue's basis in log price, an
+Ornstein–Uhlenbeck process that starts at 0 (every venue's first tick is the start price) and
+reverts to 0::
+
+    b ← φ·b + s·√(1 − φ²)·Z,   φ = 2^(−dt / half_life)
+
+with stationary standard deviation ``s = basis_bps`` (default 3 bps) and a half-life of
+``basis_half_life_s`` market seconds (default 60 s): the few-bps, slowly changing gaps seen
+between venues' marks of one coin. Each (market, venue) draws from its own stream, derived from
+``(seed, crc32(market), crc32(venue))``, so the common path and the other venues' marks do not
+change when a venue is added. A market no venue is listed for keeps its reference ticks.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +55,8 @@ from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
 from isodesk.margin.bounds import MAX_PRICE, MIN_PRICE
 
 DEFAULT_INTERVAL_S = 0.25
+DEFAULT_BASIS_BPS = 3.0
+DEFAULT_BASIS_HALF_LIFE_S = 60.0
 DEFAULT_JUMP_PROB = 0.002
 DEFAULT_JUMP_SIZE = 0.04
 MAX_CATCH_UP_STEPS = 50
@@ -55,6 +71,7 @@ _QUOTES = ("USDT", "USDC", "BUSD", "USD")
 # the walk stays inside the guard's price bounds (10^-12 … 10^12), a hair within them
 _LOG_FLOOR = math.log(float(MIN_PRICE)) + 1e-9
 _LOG_CEILING = math.log(float(MAX_PRICE)) - 1e-9
+_MIN_MARK, _MAX_MARK = math.exp(_LOG_FLOOR), math.exp(_LOG_CEILING)
 
 
 def base_coin(symbol: str) -> str:
@@ -89,6 +106,15 @@ class _Walk:
     normals: np.random.Generator
     uniforms: np.random.Generator
     fresh: bool = True  # the next step emits the start price unchanged
+    venues: dict[str, _Basis] | None = None  # venue -> its basis; None: reference ticks
+
+
+@dataclass
+class _Basis:
+    value: float  # log-price basis of the venue's mark over the common walk
+    normals: np.random.Generator
+    fresh: bool = True  # the next step publishes basis 0
+    mark: float = math.nan  # the last mark published (quote per coin)
 
 
 class SimulatedFeed:
@@ -99,7 +125,10 @@ class SimulatedFeed:
     (:func:`default_vol_per_sqrt_s`; also used for symbols a mapping leaves out). ``jump_prob`` is
     the probability of a jump per step per symbol at speed 1; ``jump_size`` the mean jump in log
     price; ``drift`` the log drift per market second. ``start_ts`` is the Unix time (s) of the
-    first step (default: the first poll's ``now``).
+    first step (default: the first poll's ``now``). ``venues`` (market → venue names) turns on
+    per-venue marks with a basis of ``basis_bps`` (basis points, stationary standard deviation)
+    reverting with a half-life of ``basis_half_life_s`` market seconds; None keeps reference ticks
+    for every market and ignores the venues :meth:`follow_book` is told of.
     """
 
     clock_from_ticks = False
@@ -108,7 +137,9 @@ class SimulatedFeed:
     def __init__(self, symbols: Mapping[str, float], *, seed: int = 7, interval_s: float = DEFAULT_INTERVAL_S,
                  vol_per_sqrt_s: Mapping[str, float] | float | None = None, jump_prob: float = DEFAULT_JUMP_PROB,
                  jump_size: float = DEFAULT_JUMP_SIZE, drift: float = 0.0, start_ts: float | None = None,
-                 max_catch_up: int = MAX_CATCH_UP_STEPS, band: float = DEFAULT_JUMP_BAND, name: str = "simulated"):
+                 max_catch_up: int = MAX_CATCH_UP_STEPS, band: float = DEFAULT_JUMP_BAND, name: str = "simulated",
+                 venues: Mapping[str, Iterable[str]] | None = None, basis_bps: float = DEFAULT_BASIS_BPS,
+                 basis_half_life_s: float = DEFAULT_BASIS_HALF_LIFE_S):
         self.name = name
         self.seed = int(seed)
         self.interval_s = _positive("interval_s", interval_s)
@@ -126,6 +157,11 @@ class SimulatedFeed:
                     raise ValueError(f"vol_per_sqrt_s[{sym!r}]: {vol!r} must be >= 0")
         elif vol_per_sqrt_s is not None and not (math.isfinite(vol_per_sqrt_s) and vol_per_sqrt_s >= 0):
             raise ValueError(f"vol_per_sqrt_s: {vol_per_sqrt_s!r} must be >= 0")
+        if not (math.isfinite(basis_bps) and 0.0 <= basis_bps <= 10_000.0):
+            raise ValueError(f"basis_bps: {basis_bps!r} must be between 0 and 10,000 basis points")
+        self.basis_frac = float(basis_bps) / 10_000.0
+        self.basis_half_life_s = _positive("basis_half_life_s", basis_half_life_s)
+        self.per_venue = venues is not None
         self.vol_per_sqrt_s = vol_per_sqrt_s
         self.jump_prob = float(jump_prob)
         self.jump_size = float(jump_size)
@@ -142,6 +178,8 @@ class SimulatedFeed:
         self.market_time_s = 0.0
         self.skipped_steps = 0
         self.set_symbols(symbols)
+        if venues is not None:
+            self.set_venues(venues)
 
     # -- configuration ----------------------------------------------------------------------------
 
@@ -167,6 +205,40 @@ class SimulatedFeed:
             seq = np.random.SeedSequence([self.seed & 0xFFFFFFFF, zlib.crc32(symbol.encode())])
             normals, uniforms = (np.random.default_rng(s) for s in seq.spawn(2))
             self._walks[symbol] = _Walk(math.log(start), start, self.vol_of(symbol), normals, uniforms)
+
+    def set_venues(self, venues: Mapping[str, Iterable[str]]) -> None:
+        """Publish each listed venue's own mark of each market (market → venues) from the next step;
+        a market must already be simulated (ValueError otherwise). Venues already listed keep their
+        basis; none is removed. Turns per-venue marks on."""
+        self.per_venue = True
+        for symbol, names in venues.items():
+            walk = self._walks.get(symbol)
+            if walk is None:
+                raise ValueError(f"venues: {symbol!r} is not a simulated market; give its start price first")
+            if walk.venues is None:
+                walk.venues = {}
+            for venue in names:
+                if venue and venue not in walk.venues:
+                    seq = np.random.SeedSequence([self.seed & 0xFFFFFFFF, zlib.crc32(symbol.encode()),
+                                                  zlib.crc32(venue.encode())])
+                    walk.venues[venue] = _Basis(0.0, np.random.default_rng(seq))
+
+    def follow_book(self, series: Mapping[tuple[str, str], float]) -> None:
+        """Price what the book holds: ``{(venue, market): start price}``. A new market starts at its
+        price; with per-venue marks on, a new venue of a market gets its own mark from the next step."""
+        self.set_symbols({market: price for (_venue, market), price in series.items()
+                          if market not in self._walks and math.isfinite(price) and price > 0})
+        if self.per_venue:
+            wanted: dict[str, list[str]] = {}
+            for venue, market in series:
+                if venue and market in self._walks:
+                    wanted.setdefault(market, []).append(venue)
+            self.set_venues(wanted)
+
+    def venues_of(self, symbol: str) -> list[str]:
+        """The venues whose own mark of ``symbol`` is published, in order of addition (empty: reference ticks)."""
+        walk = self._walks.get(symbol)
+        return list(walk.venues) if walk is not None and walk.venues else []
 
     @property
     def symbols(self) -> list[str]:
@@ -199,8 +271,13 @@ class SimulatedFeed:
             self._rebase = True
 
     def prices(self) -> dict[str, float]:
-        """The current simulated price of every symbol (quote per coin)."""
+        """The current common (reference) price of every symbol (quote per coin)."""
         return {s: math.exp(w.log_price) for s, w in self._walks.items()}
+
+    def venue_prices(self) -> dict[tuple[str, str], float]:
+        """The last mark published of every (venue, market) (quote per coin; none before its first step)."""
+        return {(v, s): b.mark for s, w in self._walks.items() for v, b in (w.venues or {}).items()
+                if math.isfinite(b.mark)}
 
     # -- the feed ---------------------------------------------------------------------------------
 
@@ -228,10 +305,32 @@ class SimulatedFeed:
         self._next_k += n
         columns = [self._advance(walk, n) for walk in self._walks.values()]
         self.market_time_s += n * self.interval_s * self._speed
-        symbols = list(self._walks)
-        ticks = [Tick(symbol, float(ts), float(col[i]))
-                 for i, ts in enumerate(stamps) for symbol, col in zip(symbols, columns, strict=True)]
+        series = [(symbol, venue, col) for (symbol, walk), common in zip(self._walks.items(), columns, strict=True)
+                  for venue, col in self._marks(walk, common)]
+        ticks = [Tick(symbol, float(ts), float(col[i]), venue)
+                 for i, ts in enumerate(stamps) for symbol, venue, col in series]
         return self.guard.check(ticks, now)
+
+    def _marks(self, walk: _Walk, common: np.ndarray) -> list[tuple[str | None, np.ndarray]]:
+        """The columns a walk publishes: its common prices as reference ticks, or each venue's mark."""
+        if not walk.venues:
+            return [(None, common)]
+        n = common.size
+        phi = 2.0 ** (-self.interval_s * self._speed / self.basis_half_life_s)
+        scale = self.basis_frac * math.sqrt(1.0 - phi * phi)
+        out: list[tuple[str | None, np.ndarray]] = []
+        for venue, basis in walk.venues.items():
+            z = basis.normals.standard_normal(n)
+            values = np.empty(n)
+            b = basis.value
+            for i in range(n):
+                if i or not basis.fresh:  # a venue's first step publishes the common price itself
+                    b = phi * b + scale * float(z[i])
+                values[i] = b
+            marks = np.clip(common * np.exp(values), _MIN_MARK, _MAX_MARK)
+            basis.value, basis.fresh, basis.mark = b, False, float(marks[-1])
+            out.append((venue, marks))
+        return out
 
     def _advance(self, walk: _Walk, n: int) -> np.ndarray:
         dt = self.interval_s * self._speed

@@ -3,7 +3,12 @@
 The table (owned by ``isodesk.store``; this module only reads it)::
 
     prices(id INTEGER PRIMARY KEY, ts REAL NOT NULL, symbol TEXT NOT NULL, price REAL NOT NULL,
-           source TEXT NOT NULL DEFAULT '')
+           source TEXT NOT NULL DEFAULT '', venue TEXT NOT NULL DEFAULT '')
+
+``venue`` names the isodesk venue whose own mark the row is (``hyperliquid``); ``''`` (the
+default, so a writer that knows nothing of venues keeps working) is a reference price of the
+market. A table without the column (a book not yet opened by this isodesk) is read as reference
+prices only. A venue isodesk does not know makes the row ``malformed``.
 
 The feed opens its own read-only connection lazily, in the thread that first polls, and reads the
 rows with ``id`` greater than the last one it saw, in id order, at most :data:`BATCH_ROWS` per
@@ -11,8 +16,9 @@ poll. By default it starts after the largest id present at its first successful 
 history is not replayed as fresh ticks (when the table does not exist yet at the first poll, every
 row that appears later is new). Every row passes the feed's :class:`~isodesk.feeds.guard.TickGuard`
 on its own, with the ``now`` of the poll: a row with a millisecond or future timestamp, a price
-out of bounds or older than one already taken is rejected and counted, and never blocks the rows
-after it; a row that cannot be read as ``(ts, symbol, price)`` numbers is ``malformed``. A missing
+out of bounds or older than one already taken (of its series: venue and market) is rejected and
+counted, and never blocks the rows after it; a row that cannot be read as ``(ts, symbol, price)``
+numbers is ``malformed``. A missing
 file or table, a locked or busy database is reported in ``health()`` (``connected=False``,
 ``last_error``) and retried at the next poll; ``poll`` never raises for them.
 """
@@ -29,6 +35,7 @@ from typing import Any
 
 from isodesk.feeds.base import FeedHealth, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, TickGuard
+from isodesk.margin.markets import venue_name
 
 log = logging.getLogger("isodesk.feed")
 
@@ -57,6 +64,7 @@ class SqlitePricesFeed:
         self._last_id: int | None = None if start_after_id is None else int(start_after_id)
         self._seen_missing_table = False
         self._conn: sqlite3.Connection | None = None
+        self._venue_column: bool | None = None  # whether the table has ``venue`` (looked up once per connection)
         self._lock = threading.Lock()
         self._connected = False
         self._last_error: str | None = None
@@ -76,6 +84,7 @@ class SqlitePricesFeed:
         return self._conn
 
     def _drop_connection(self) -> None:
+        self._venue_column = None
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -98,14 +107,22 @@ class SqlitePricesFeed:
                 return []
             self._connected, self._last_error = True, None
         ticks: list[Tick] = []
-        for row_id, ts, symbol, price in rows:
+        for row_id, ts, symbol, price, written_venue in rows:
             if not (isinstance(ts, (int, float)) and isinstance(price, (int, float))):  # TEXT or NULL in the row
                 self.guard.reject(MALFORMED, f"prices row {row_id}: ts={ts!r} symbol={symbol!r} price={price!r}")
                 continue
             if not isinstance(symbol, str) or not symbol:
                 self.guard.reject(MALFORMED, f"prices row {row_id}: symbol {symbol!r} is not a market name")
                 continue
-            ticks.append(Tick(symbol=symbol, ts=float(ts), price=float(price)))
+            try:
+                venue = venue_name(written_venue) if isinstance(written_venue, str) else None
+            except ValueError as exc:
+                self.guard.reject(MALFORMED, f"prices row {row_id}: {exc}")
+                continue
+            if written_venue is not None and not isinstance(written_venue, str):
+                self.guard.reject(MALFORMED, f"prices row {row_id}: venue {written_venue!r} is not text")
+                continue
+            ticks.append(Tick(symbol=symbol, ts=float(ts), price=float(price), venue=venue))
         ticks.sort(key=lambda t: t.ts if math.isfinite(t.ts) else math.inf)
         return self.guard.check(ticks, now)
 
@@ -115,7 +132,12 @@ class SqlitePricesFeed:
             (max_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM prices").fetchone()
             self._last_id = 0 if self._seen_missing_table else int(max_id)
             log.debug("%s: starting after prices id %d", self.name, self._last_id)
-        rows = conn.execute("SELECT id, ts, symbol, price FROM prices WHERE id > ? ORDER BY id LIMIT ?",
+        if self._venue_column is None:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(prices)")}
+            if columns:  # no columns: no table yet, asked again at the next read
+                self._venue_column = "venue" in columns
+        venue = "venue" if self._venue_column else "NULL"
+        rows = conn.execute(f"SELECT id, ts, symbol, price, {venue} FROM prices WHERE id > ? ORDER BY id LIMIT ?",
                             (self._last_id, self.batch_rows)).fetchall()
         if rows:
             self._last_id = int(rows[-1][0])

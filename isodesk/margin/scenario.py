@@ -154,7 +154,9 @@ class ScenarioBook:
 
     ``marks``: current price per market (quote per coin); ``free``: free balance per account
     (settlement currency). ``market_index`` and ``account_index`` map rows into ``markets`` and
-    ``accounts``.
+    ``accounts``. ``no_removal`` (bool per row, default all False) marks positions the venue lets
+    no margin be removed from (Hyperliquid isolated-only assets): an edit that lowers their margin
+    is refused.
     """
 
     batch: PositionBatch
@@ -167,9 +169,12 @@ class ScenarioBook:
     currencies: tuple[str, ...]  # per account
     account_index: np.ndarray  # intp per row
     free: np.ndarray           # float64 per account
+    no_removal: np.ndarray | None = None  # bool per row
 
     def __post_init__(self) -> None:
         n = len(self.batch)
+        if self.no_removal is None:
+            object.__setattr__(self, "no_removal", np.zeros(n, dtype=bool))
         if not (len(self.position_ids) == len(self.labels) == len(self.market_index) == len(self.account_index) == n):
             raise ScenarioError("scenario book: every per-row array needs one entry per position")
         if not (len(self.marks) == len(self.markets) and len(self.free) == len(self.accounts) == len(self.currencies)):
@@ -177,7 +182,9 @@ class ScenarioBook:
         if not np.all(np.isfinite(self.marks) & (self.marks > 0)):
             bad = [m for m, p in zip(self.markets, self.marks, strict=True) if not (math.isfinite(p) and p > 0)]
             raise ScenarioError(f"scenario book: no usable current mark for {', '.join(bad)}")
-        for name in ("position_ids", "market_index", "marks", "account_index", "free"):
+        if len(self.no_removal) != n:  # type: ignore[arg-type]
+            raise ScenarioError("scenario book: no_removal needs one entry per position")
+        for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal"):
             arr = np.array(getattr(self, name), copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -332,6 +339,12 @@ def edited_batch(book: ScenarioBook, scenario: Scenario) -> tuple[PositionBatch,
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta):
             raise ScenarioError(f"{book.labels[r]}: margin edit {delta!r} is not a finite number")
         margin[r] += float(delta)
+    assert book.no_removal is not None
+    locked = np.flatnonzero(book.no_removal & (margin < batch.margin))
+    if locked.size:
+        r = int(locked[0])
+        raise ScenarioError(f"{book.labels[r]}: the venue lets no margin be removed from this isolated-only "
+                            "position (add margin, or close part of it)")
     drained = np.flatnonzero(~(margin > 0))
     if drained.size:
         r = int(drained[0])

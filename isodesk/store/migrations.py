@@ -308,3 +308,77 @@ def _balances_and_compaction(db: sqlite_utils.Database) -> None:
         "INSERT INTO balance_checkpoints (ref, through_id, balance) VALUES (?, ?, ?)",
         [(ref, rows[-1][0], money.to_text(balance)) for ref, balance in balances.items() if ref != ledger.EXTERNAL],
     )
+
+
+_TIER_TABLES = [
+    # The venues' tier tables, one row per venue, contract kind and symbol, in the book so that a
+    # book and the rules its numbers were computed with travel together (isodesk.store.tier_tables).
+    # ``rows``: a JSON list of [floor, cap|null, rate, deduction|null, max_leverage|null], each an
+    # exact decimal text; ``removed_at``: when a full refresh no longer listed the symbol (the row
+    # is kept: positions may still hold it).
+    """
+    CREATE TABLE tier_tables (
+        venue TEXT NOT NULL CHECK (venue <> ''),
+        contract TEXT NOT NULL CHECK (contract IN ('linear', 'inverse')),
+        symbol TEXT NOT NULL CHECK (symbol <> ''),
+        basis TEXT NOT NULL CHECK (basis IN ('notional', 'contracts')),
+        rows TEXT NOT NULL CHECK (json_valid(rows) AND json_type(rows) = 'array' AND json_array_length(rows) > 0),
+        settlement TEXT NOT NULL CHECK (settlement <> ''),
+        contract_value TEXT NOT NULL CHECK (contract_value <> ''),
+        contract_size TEXT,
+        strict_isolated INTEGER NOT NULL DEFAULT 0 CHECK (strict_isolated IN (0, 1)),
+        source TEXT NOT NULL CHECK (source IN ('refresh', 'import', 'shipped')),
+        fetched_at REAL NOT NULL,
+        changed_at REAL NOT NULL,
+        removed_at REAL,
+        PRIMARY KEY (venue, contract, symbol),
+        CHECK ((contract = 'inverse') = (contract_size IS NOT NULL))
+    ) STRICT
+    """,
+    # A position's own maintenance rate (the ``mmr`` column of an imported file): one tier at that
+    # rate for that position, whatever table its symbol has. Kept while the position exists.
+    """
+    CREATE TABLE position_rates (
+        position_id INTEGER PRIMARY KEY REFERENCES positions(id),
+        mmr TEXT NOT NULL CHECK (mmr <> ''),
+        source TEXT NOT NULL CHECK (source <> ''),
+        set_at REAL NOT NULL
+    ) STRICT
+    """,
+    # One counter moved by every change of either table: a catalog built from them is still good
+    # while the counter has not moved.
+    "CREATE TABLE tier_clock (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT",
+    "INSERT INTO tier_clock (id, version) VALUES (1, 0)",
+    *(f"""
+    CREATE TRIGGER {clock}_{table}_{event} AFTER {event.upper()} ON {table}
+    BEGIN UPDATE {clock} SET version = version + 1 WHERE id = 1; END
+    """ for clock in ("tier_clock", "book_clock") for table in ("tier_tables", "position_rates")
+      for event in ("insert", "update", "delete")),
+]
+
+
+@_migration("0006_tier_tables")
+def _tier_tables(db: sqlite_utils.Database) -> None:
+    """The venues' tier tables and positions' own rates in the book, and their change counter
+    (the book's counter moves too, so a running desk reloads them)."""
+    for statement in _TIER_TABLES:
+        db.execute(statement)
+
+
+_PRICES_VENUE = [
+    # Prices are kept per series (venue, market): ``venue`` names the isodesk venue whose own mark
+    # the row is. '' is a reference price of the market (every row written before this migration,
+    # and every writer that names no venue: the default keeps ``INSERT (ts, symbol, price)`` working).
+    "ALTER TABLE prices ADD COLUMN venue TEXT NOT NULL DEFAULT ''",
+    # The latest price of each series (two seeks per series), a series' history and compaction per
+    # series each read one range of this index; the old (symbol, ts) index is its prefix's twin.
+    "CREATE INDEX prices_series_ts ON prices(symbol, venue, ts)",
+    "DROP INDEX prices_symbol_ts",
+]
+
+
+@_migration("0007_prices_venue")
+def _prices_venue(db: sqlite_utils.Database) -> None:
+    """The venue of each price (existing rows become reference prices, venue ''), indexed per series."""
+    for statement in _PRICES_VENUE:
+        db.execute(statement)

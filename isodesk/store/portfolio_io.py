@@ -1,7 +1,10 @@
 """Import and export of positions as CSV or JSON (chosen by the file suffix).
 
 Columns: ``label, venue, symbol, contract, side, quantity, entry_price, leverage, isolated_margin``
-plus the optional ``account`` and ``contract_size``. ``contract`` defaults to ``linear``.
+plus the optional ``account``, ``contract_size`` and ``mmr``. ``contract`` defaults to ``linear``.
+``mmr`` is the trader's own maintenance rate for the position (a fraction: ``0.01`` = 1 %), for a
+symbol whose venue table the book lacks: it is kept in the book (``position_rates``, see
+:mod:`isodesk.store.tier_tables`) and used as the position's single-tier table from then on.
 ``quantity``: linear, base units; inverse, the number of contracts, each ``contract_size`` USD (left
 empty, the caller fills in the venue's contract size before importing)
 (required for inverse rows, refused for linear ones). Prices are quote per coin; ``isolated_margin``
@@ -37,21 +40,40 @@ from isodesk.margin.bounds import (
     check_price,
     check_quantity,
     check_text,
+    parse_decimal,
     printable,
 )
 from isodesk.store import ledger as refs
 from isodesk.store.records import CONTRACTS, SIDES, VENUES, PositionRecord
 from isodesk.store.store import Store
+from isodesk.store.tier_tables import set_position_rate
 
 REQUIRED = ("label", "venue", "symbol", "side", "quantity", "entry_price", "leverage", "isolated_margin")
-OPTIONAL = ("contract", "account", "contract_size")
+OPTIONAL = ("contract", "account", "contract_size", "mmr")
 COLUMNS = (
     "label", "venue", "symbol", "contract", "side", "quantity", "entry_price", "leverage", "isolated_margin",
-    "account", "contract_size",
+    "account", "contract_size", "mmr",
 )  # fmt: skip
+#: The largest number of decimals of an ``mmr`` cell (Bybit publishes 0.0056, Hyperliquid 1/6…).
+MMR_DECIMALS = 12
+
+
+def check_rate(value: object, field: str = "mmr") -> Decimal:
+    """A maintenance rate written as a fraction: an exact decimal in (0, 1), at most
+    :data:`MMR_DECIMALS` decimals (``0.01`` = 1 %); ``BoundsError`` naming the field otherwise."""
+    text = str(value).strip()
+    rate = parse_decimal(text, field)
+    if not rate.is_finite() or not 0 < rate < 1:
+        raise BoundsError(field, f"{text!r} must be a rate between 0 and 1 (0.01 = 1 %)")
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MMR_DECIMALS:
+        raise BoundsError(field, f"{text!r} has more than {MMR_DECIMALS} decimals")
+    return rate
+
+
 NUMBERS: dict[str, Callable[[object, str], Decimal]] = {
     "quantity": check_quantity, "entry_price": check_price, "leverage": check_leverage,
-    "isolated_margin": check_amount, "contract_size": check_quantity,
+    "isolated_margin": check_amount, "contract_size": check_quantity, "mmr": check_rate,
 }  # fmt: skip
 TEXTS = ("label", "symbol", "account")
 
@@ -73,6 +95,7 @@ class PositionSpec:
     isolated_margin: Decimal
     account: str | None = None
     contract_size: Decimal | None = None
+    mmr: Decimal | None = None
     row: int = field(default=0, compare=False)
 
 
@@ -263,11 +286,14 @@ def _shown(value: Any) -> str:
 # -- writing ----------------------------------------------------------------------------------------
 
 
-def write_positions(path: str | Path, positions: list[PositionRecord], account_names: Mapping[int, str]) -> None:
+def write_positions(path: str | Path, positions: list[PositionRecord], account_names: Mapping[int, str],
+                    rates: Mapping[int, Decimal] | None = None) -> None:
     """Write ``positions`` to a ``.csv`` or ``.json`` file in the import columns, amounts as exact
-    strings and each position's account by name. ``ValueError`` for another suffix."""
+    strings, each position's account by name and its own maintenance rate (``rates``: position id →
+    rate, see :func:`isodesk.store.tier_tables.position_rates`) in ``mmr``. ``ValueError`` for
+    another suffix."""
     path = Path(path)
-    rows = [_export_row(p, account_names) for p in positions]
+    rows = [_export_row(p, account_names, rates or {}) for p in positions]
     suffix = path.suffix.lower()
     if suffix == ".csv":
         with path.open("w", newline="", encoding="utf-8") as f:
@@ -280,7 +306,8 @@ def write_positions(path: str | Path, positions: list[PositionRecord], account_n
         raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv or .json")
 
 
-def _export_row(p: PositionRecord, account_names: Mapping[int, str]) -> dict[str, str | None]:
+def _export_row(p: PositionRecord, account_names: Mapping[int, str],
+                rates: Mapping[int, Decimal]) -> dict[str, str | None]:
     return {
         "label": p.label,
         "venue": p.venue,
@@ -293,6 +320,7 @@ def _export_row(p: PositionRecord, account_names: Mapping[int, str]) -> dict[str
         "isolated_margin": str(p.isolated_margin),
         "account": account_names.get(p.account_id),
         "contract_size": None if p.contract_size is None else str(p.contract_size),
+        "mmr": str(rates[p.id]) if p.id in rates else None,
     }
 
 
@@ -302,7 +330,8 @@ def _export_row(p: PositionRecord, account_names: Mapping[int, str]) -> dict[str
 def import_positions(store: Store, specs: list[PositionSpec], *, ts: float, default_account: str,
                      currency_of: Callable[[PositionSpec], str]) -> list[int]:
     """Insert ``specs`` as open positions, each funded with its isolated margin by a ledger entry
-    ``external → position:<id>`` of kind ``import``, all in one transaction; return the new ids.
+    ``external → position:<id>`` of kind ``import``, all in one transaction; return the new ids. A
+    spec's ``mmr`` is kept as the position's own maintenance rate (:func:`set_position_rate`).
 
     Rows without an account go to ``default_account``; a missing account is created on the row's
     venue in the settlement currency ``currency_of(spec)`` gives (the venue's tier catalog knows it).
@@ -336,5 +365,7 @@ def import_positions(store: Store, specs: list[PositionSpec], *, ts: float, defa
                 spec.isolated_margin, refs.EXTERNAL, refs.position_ref(pid),
                 kind="import", ts=ts, account_id=account.id, memo=f"imported {spec.label}",
             )  # fmt: skip
+            if spec.mmr is not None:
+                set_position_rate(store, pid, spec.mmr, at=ts)
             ids.append(pid)
         return ids

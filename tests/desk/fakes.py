@@ -24,10 +24,10 @@ class ScriptedFeed:
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def push(self, symbol: str, price: float, ts: float) -> None:
-        """Queue one tick for the next poll."""
+    def push(self, symbol: str, price: float, ts: float, venue: str | None = None) -> None:
+        """Queue one tick for the next poll (``venue`` None: a reference price)."""
         with self.lock:
-            self.pending.append(Tick(symbol=symbol, ts=ts, price=price))
+            self.pending.append(Tick(symbol=symbol, ts=ts, price=price, venue=venue))
             self.pushed += 1
 
     def poll(self, now: float) -> list[Tick]:

@@ -308,3 +308,28 @@ def test_stored_price_problem_without_a_wall_clock_has_no_future_rule():
 
     assert stored_price_problem(T0 + 86400 * 365, 60000.0, None) is None
     assert stored_price_problem(T0 * 1000, 60000.0, None) == "ts_milliseconds"
+
+
+# -- series: venue and market ---------------------------------------------------------------------------
+
+def test_order_and_jumps_are_judged_per_series_venue_and_market():
+    guard = TickGuard()
+    ticks = [Tick("BTCUSDT", 10.0, 60_000.0, "binance-usdm"), Tick("BTCUSDT", 5.0, 60_030.0, "bybit"),
+             Tick("BTCUSDT", 4.0, 60_010.0),                      # the reference series: its own first tick
+             Tick("BTCUSDT", 11.0, 20_000.0, "bybit"),            # a Bybit -67 % spike: held
+             Tick("BTCUSDT", 11.0, 60_020.0, "binance-usdm"),     # Binance goes on, unheld
+             Tick("BTCUSDT", 9.0, 60_000.0, "binance-usdm"),      # backwards for Binance only
+             Tick("BTCUSDT", 12.0, 60_040.0, "bybit")]            # Bybit's next price: the spike was lone
+    out = guard.check(ticks)
+    assert [(x.venue, x.ts) for x in out] == [("binance-usdm", 10.0), ("bybit", 5.0), (None, 4.0),
+                                              ("binance-usdm", 11.0), ("bybit", 12.0)]
+    assert dict(guard.rejected_by_reason) == {"time_backwards": 1, "jump": 1}
+    assert guard.last_accepted("BTCUSDT", "bybit") == (12.0, 60_040.0)
+    assert guard.last_accepted("BTCUSDT") == (4.0, 60_010.0)
+
+
+def test_a_venues_basis_is_never_taken_for_a_jump_of_another_venue():
+    guard = TickGuard(band=0.001)  # 10 bps
+    out = guard.check([Tick("BTCUSDT", 1.0, 60_000.0, "binance-usdm"), Tick("BTCUSDT", 1.0, 60_090.0, "hyperliquid"),
+                       Tick("BTCUSDT", 2.0, 60_001.0, "binance-usdm"), Tick("BTCUSDT", 2.0, 60_091.0, "hyperliquid")])
+    assert len(out) == 4 and guard.rejected == 0 and guard.held == ()

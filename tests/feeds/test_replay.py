@@ -227,7 +227,8 @@ def test_from_rows_accepts_iso_text_datetimes_and_ticks_and_checks_rows():
     assert str(info.value) == ("what-if: 3 of 4 rows are bad; the whole path is refused (strict):\n"
                                "  line 2: malformed: BTCUSDT column price: 'abc' is not a number\n"
                                "  line 3: non_positive: BTCUSDT price -3.0 is not above 0\n"
-                               "  line 4: malformed: expected (ts, symbol, price), got (1717200000, 'BTCUSDT')")
+                               "  line 4: malformed: expected (ts, [venue,] symbol, price), got "
+                               "(1717200000, 'BTCUSDT')")
     with pytest.raises(FeedError, match="no rows"):
         ReplayFeed.from_rows([], name="what-if")
 
@@ -301,3 +302,59 @@ def test_facts_about_the_path_leave_bad_rows_out():
     assert feed.first_prices() == {"BTCUSDT": 60000.0, "SOLUSDT": 150.0}
     assert (feed.first_ts, feed.last_ts) == (T0, T0 + 5)
     assert feed.symbols == ["BTCUSDT", "SOLUSDT"]
+
+
+# -- the venue column -----------------------------------------------------------------------------------
+
+def test_a_venue_column_gives_each_row_its_series_and_the_header_decides(tmp_path):
+    path = write(tmp_path, "symbol,price,venue,ts\n"
+                           f"BTCUSDT,60000,Hyperliquid,{T0}\n"
+                           f"BTCUSDT,60010,,{T0}\n"                 # an empty venue: a reference price
+                           f"BTCUSDT,60020, binance-usdm ,{T0}\n"
+                           f"BTCUSDT,60030,hyperliquid,{T0 + 1}\n")
+    feed = ReplayFeed(path)
+    assert [(x.venue, x.symbol, x.ts, x.price) for x in feed.played_ticks] == [
+        ("hyperliquid", "BTCUSDT", T0, 60000.0), (None, "BTCUSDT", T0, 60010.0),
+        ("binance-usdm", "BTCUSDT", T0, 60020.0), ("hyperliquid", "BTCUSDT", T0 + 1, 60030.0)]
+    assert feed.series == [("hyperliquid", "BTCUSDT"), ("", "BTCUSDT"), ("binance-usdm", "BTCUSDT")]
+    assert feed.symbols == ["BTCUSDT"]
+    plain = ReplayFeed(write(tmp_path, f"ts,symbol,price\n{T0},BTCUSDT,60000\n", name="plain.csv"))
+    assert plain.played_ticks == [Tick("BTCUSDT", T0, 60000.0)] and plain.series == [("", "BTCUSDT")]
+
+
+def test_an_unknown_venue_is_a_malformed_row_listed_with_the_venues_isodesk_knows(tmp_path):
+    feed = ReplayFeed(write(tmp_path, f"ts,venue,symbol,price\n{T0},binanse,BTCUSDT,60000\n"
+                                      f"{T0},bybit,BTCUSDT,60000\n"))
+    [bad] = feed.bad_rows
+    assert (bad.line, bad.reason, bad.venue, bad.symbol) == (2, "malformed", "binanse", "BTCUSDT")
+    assert str(bad).startswith("line 2: malformed: binanse BTCUSDT column venue: venue 'binanse' is not one of "
+                               "binance-usdm, binance-coinm, bybit")
+    with pytest.raises(FeedError, match="line 2: malformed: binanse BTCUSDT column venue"):
+        ReplayFeed(write(tmp_path, f"ts,venue,symbol,price\n{T0},binanse,BTCUSDT,60000\n", name="b.csv"), strict=True)
+
+
+def test_the_jump_rule_of_a_replay_is_per_venue(tmp_path):
+    path = write(tmp_path, "ts,venue,symbol,price\n"
+                           f"{T0},bybit,BTCUSDT,60000\n{T0},okx,BTCUSDT,60000\n"
+                           f"{T0 + 60},bybit,BTCUSDT,20000\n"     # a lone Bybit wick
+                           f"{T0 + 60},okx,BTCUSDT,59900\n"
+                           f"{T0 + 120},bybit,BTCUSDT,59800\n{T0 + 120},okx,BTCUSDT,59800\n")
+    feed = ReplayFeed(path)
+    assert [(r.line, r.reason, r.venue) for r in feed.bad_rows] == [(4, "jump", "bybit")]
+    assert [x.price for x in feed.played_ticks if x.venue == "okx"] == [60000.0, 59900.0, 59800.0]
+
+
+def test_from_rows_takes_a_venue_as_the_second_of_four():
+    feed = ReplayFeed.from_rows([(T0, "hyperliquid", "BTCUSDT", 60000.0), (T0, None, "BTCUSDT", 60010.0),
+                                 (T0 + 1, "BTCUSDT", 60020.0), Tick("BTCUSDT", T0 + 2, 60030.0, "okx")])
+    assert [(x.venue, x.price) for x in feed.played_ticks] == [("hyperliquid", 60000.0), (None, 60010.0),
+                                                                (None, 60020.0), ("okx", 60030.0)]
+
+
+def test_read_path_csv_reads_the_venue_strictly(tmp_path):
+    from isodesk.feeds.replay import read_path_csv
+
+    ticks = read_path_csv(write(tmp_path, f"ts,venue,symbol,price\n{T0},OKX,BTCUSDT,60000\n"))
+    assert ticks == [Tick("BTCUSDT", T0, 60000.0, "okx")]
+    with pytest.raises(FeedError, match=r"path\.csv line 2, column venue: venue 'kraken' is not one of"):
+        read_path_csv(write(tmp_path, f"ts,venue,symbol,price\n{T0},kraken,BTCUSDT,60000\n"))

@@ -238,3 +238,71 @@ def test_the_walk_stays_within_the_price_bounds():
     ticks = run(feed, [12.5 * k for k in range(1, 9)])
     assert len(ticks) == 400 and all(price_in_bounds(x.price) for x in ticks)
     assert min(x.price for x in ticks) == pytest.approx(1e-12, rel=1e-6)
+
+
+# -- each venue's own mark around a common price --------------------------------------------------------
+
+VENUES = {"BTCUSDT": ["binance-usdm", "hyperliquid"], "ETHUSDT": ["bybit"]}
+
+
+def _series(ticks):
+    out: dict[tuple, list[float]] = {}
+    for x in ticks:
+        out.setdefault((x.venue, x.symbol), []).append(x.price)
+    return out
+
+
+def test_each_venue_starts_at_the_start_price_and_the_others_keep_reference_ticks():
+    feed = SimulatedFeed({"BTCUSDT": 60000.0, "ETHUSDT": 3000.0, "SOLUSDT": 150.0}, venues=VENUES, start_ts=T0)
+    first = feed.poll(T0)
+    assert [(x.venue, x.symbol, x.price) for x in first] == [
+        ("binance-usdm", "BTCUSDT", 60000.0), ("hyperliquid", "BTCUSDT", 60000.0), ("bybit", "ETHUSDT", 3000.0),
+        (None, "SOLUSDT", 150.0)]
+    later = feed.poll(T0 + 5.0)
+    btc = _series(later)
+    assert btc[("binance-usdm", "BTCUSDT")] != btc[("hyperliquid", "BTCUSDT")]  # a basis of their own
+
+
+def test_the_basis_is_a_few_bps_mean_reverting_and_the_common_path_is_untouched():
+    """Two venues' marks of one market differ by the difference of two independent bases, each of
+    stationary deviation 3 bps reverting with a 60 s half-life: the log ratio has deviation
+    3·√2 = 4.24 bps and its autocorrelation at a lag of one half-life is 0.5."""
+    kw = {"seed": 9, "start_ts": T0, "interval_s": 1.0, "max_catch_up": 100_000}
+    feed = SimulatedFeed({"BTCUSDT": 60000.0}, venues={"BTCUSDT": ["binance-usdm", "hyperliquid"]}, **kw)
+    ticks = feed.poll(T0 + 40_000)
+    s = _series(ticks)
+    a, b = np.array(s[("binance-usdm", "BTCUSDT")]), np.array(s[("hyperliquid", "BTCUSDT")])
+    gap = np.log(b / a) * 1e4  # bps
+    assert len(gap) == 40_001 and gap[0] == 0.0
+    assert 3.4 < gap.std() < 5.1 and abs(gap.mean()) < 1.5
+    lag = 60
+    corr = np.corrcoef(gap[:-lag], gap[lag:])[0, 1]
+    assert 0.3 < corr < 0.7
+    common = SimulatedFeed({"BTCUSDT": 60000.0}, **kw).poll(T0 + 40_000)
+    ratio = np.log(a / np.array([x.price for x in common])) * 1e4  # each venue = common × e^basis
+    assert abs(ratio).max() < 25 and 2.4 < ratio.std() < 3.6
+
+
+def test_venue_marks_are_seeded_and_do_not_change_when_a_venue_is_added():
+    nows = [T0 + 0.25 * i for i in range(200)]
+    a = run(SimulatedFeed(DEMO, seed=4, venues=VENUES, start_ts=T0), nows)
+    b = run(SimulatedFeed(DEMO, seed=4, venues=VENUES, start_ts=T0), nows)
+    assert a == b
+    more = run(SimulatedFeed(DEMO, seed=4, venues={**VENUES, "BTCUSDT": [*VENUES["BTCUSDT"], "okx"]}, start_ts=T0),
+               nows)
+    assert [x for x in more if x.venue != "okx"] == a
+    other_seed = _series(run(SimulatedFeed(DEMO, seed=5, venues=VENUES, start_ts=T0), nows))
+    assert other_seed[("hyperliquid", "BTCUSDT")] != _series(a)[("hyperliquid", "BTCUSDT")]
+
+
+def test_follow_book_adds_markets_and_venues_only_in_venue_mode():
+    feed = SimulatedFeed({"BTCUSDT": 60000.0}, venues={}, start_ts=T0)
+    feed.follow_book({("hyperliquid", "BTCUSDT"): 1.0, ("okx", "SOLUSDT"): 150.0})
+    assert feed.symbols == ["BTCUSDT", "SOLUSDT"] and feed.venues_of("SOLUSDT") == ["okx"]
+    assert [(x.venue, x.symbol, x.price) for x in feed.poll(T0)] == [("hyperliquid", "BTCUSDT", 60000.0),
+                                                                     ("okx", "SOLUSDT", 150.0)]
+    plain = SimulatedFeed({"BTCUSDT": 60000.0}, start_ts=T0)
+    plain.follow_book({("hyperliquid", "BTCUSDT"): 1.0, ("okx", "SOLUSDT"): 150.0})
+    assert [(x.venue, x.symbol) for x in plain.poll(T0)] == [(None, "BTCUSDT"), (None, "SOLUSDT")]
+    with pytest.raises(ValueError, match="basis_bps"):
+        SimulatedFeed({"BTCUSDT": 1.0}, basis_bps=-1)

@@ -261,3 +261,31 @@ def test_a_crash_the_next_row_confirms_is_taken_a_lone_spike_is_not(tmp_path):
     assert dict(feed.health(T0 + 2).rejected_by_reason) == {"jump": 1}
     feed.close()
     conn.close()
+
+
+def test_the_venue_column_is_read_and_a_table_without_it_gives_reference_prices(tmp_path):
+    from isodesk.store import Store
+
+    path = tmp_path / "book.db"
+    Store.open(path).close()  # the prices table as isodesk makes it, with ``venue``
+    conn = sqlite3.connect(path, isolation_level=None)
+    feed = SqlitePricesFeed(path)
+    assert feed.poll(T0) == []
+    conn.executemany("INSERT INTO prices (ts, symbol, price, venue) VALUES (?, ?, ?, ?)",
+                     [(T0, "BTCUSDT", 60000.0, "hyperliquid"), (T0, "BTCUSDT", 60010.0, ""),
+                      (T0, "BTCUSDT", 60020.0, "kraken"), (T0 + 1, "BTCUSDT", 60030.0, "hyperliquid")])
+    conn.execute("INSERT INTO prices (ts, symbol, price) VALUES (?, 'BTCUSDT', 60040.0)", [T0 + 1])  # no venue named
+    assert feed.poll(T0 + 1) == [Tick("BTCUSDT", T0, 60000.0, "hyperliquid"), Tick("BTCUSDT", T0, 60010.0),
+                                 Tick("BTCUSDT", T0 + 1, 60030.0, "hyperliquid"), Tick("BTCUSDT", T0 + 1, 60040.0)]
+    assert feed.health(T0 + 1).rejected_by_reason == {"malformed": 1}
+    feed.close()
+    conn.close()
+    old = tmp_path / "old.db"
+    conn = writer(old)  # a table of an older isodesk or another program: no venue column
+    insert(conn, [(T0 - 1, "BTCUSDT", 1.0)])
+    feed = SqlitePricesFeed(old)
+    feed.poll(T0)
+    insert(conn, [(T0, "BTCUSDT", 60000.0)])
+    assert feed.poll(T0) == [Tick("BTCUSDT", T0, 60000.0)]
+    feed.close()
+    conn.close()

@@ -172,3 +172,84 @@ def test_compaction_refuses_nonsense(store):
         store.compact_prices(math.nan)
     with pytest.raises(ValueError, match="retention_s >= 0"):
         store.compact_prices(NOW, retention_s=-1)
+
+
+# -- prices per series: a venue's own mark, or the market's reference price -----------------------------
+
+def test_prices_are_kept_per_venue_and_market(store):
+    store.insert_prices([(100.0, "BTCUSDT", 60_000.0), (101.0, "BTCUSDT", 60_010.0, "hyperliquid"),
+                         (102.0, "BTCUSDT", 59_990.0, "binance-usdm"), (99.0, "BTCUSDT", 60_020.0, None),
+                         (100.5, "BTCUSDT", 60_005.0, "hyperliquid")], source="sim")
+    assert store.latest_series_prices() == {("", "BTCUSDT"): (100.0, 60_000.0),
+                                            ("hyperliquid", "BTCUSDT"): (101.0, 60_010.0),
+                                            ("binance-usdm", "BTCUSDT"): (102.0, 59_990.0)}
+    assert store.latest_prices() == {"BTCUSDT": (102.0, 59_990.0)}  # the market's newest, whatever venue
+    assert store.price_series() == [("", "BTCUSDT"), ("binance-usdm", "BTCUSDT"), ("hyperliquid", "BTCUSDT")]
+    assert store.price_history("BTCUSDT") == [(99.0, 60_020.0), (100.0, 60_000.0)]  # the reference series
+    assert store.price_history("BTCUSDT", venue="hyperliquid") == [(100.5, 60_005.0), (101.0, 60_010.0)]
+    assert store.price_history("BTCUSDT", venue="hyperliquid", limit=1) == [(101.0, 60_010.0)]
+    rows = store.db.execute("SELECT venue, price FROM prices ORDER BY id").fetchall()
+    assert rows == [("", 60_000.0), ("hyperliquid", 60_010.0), ("binance-usdm", 59_990.0), ("", 60_020.0),
+                    ("hyperliquid", 60_005.0)]
+    with pytest.raises(ValueError, match="venue: 3 is not a venue name"):
+        store.insert_prices([(1.0, "BTCUSDT", 1.0, 3)])
+
+
+def test_latest_series_prices_seek_the_index_at_any_size(store):
+    venues = ["", "binance-usdm", "bybit", "hyperliquid", "okx"]
+    rows = [(NOW - 100_000 + i, f"S{i % 6}", 100.0 + i % 17, venues[(i // 6) % 5]) for i in range(100_000)]
+    store.db.conn.executemany("INSERT INTO prices (ts, symbol, price, venue) VALUES (?, ?, ?, ?)", rows)
+    store.db.conn.commit()
+    latest = store.latest_series_prices(now=NOW)
+    expected: dict = {}
+    for ts, symbol, price, venue in rows:
+        expected[(venue, symbol)] = (ts, price)  # rows are in time order: the last one wins
+    assert latest == expected and len(latest) == 30
+    assert _steps(store, lambda: store.latest_series_prices(now=NOW)) < 10  # 30 series; a scan takes hundreds
+    assert _steps(store, lambda: store.latest_prices(now=NOW)) < 10
+    plan = " ".join(r[3] for r in store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT ts FROM prices WHERE symbol = 'S1' AND venue = 'okx' ORDER BY ts DESC LIMIT 1"))
+    assert "prices_series_ts" in plan
+
+
+def test_compaction_is_per_series(store):
+    now = 1_717_200_000.0
+    old = now - 2 * 86400
+    store.insert_prices([(old + s, "BTCUSDT", 100.0 + s, venue) for s in range(0, 60, 10)
+                         for venue in (None, "bybit", "okx")])
+    removed = store.compact_prices(now, retention_s=86400)
+    kept = store.db.execute("SELECT venue, ts, price FROM prices ORDER BY venue").fetchall()
+    assert kept == [("", old + 50, 150.0), ("bybit", old + 50, 150.0), ("okx", old + 50, 150.0)]  # each its last
+    assert removed == 3 * 5
+
+
+def test_a_book_from_before_venues_keeps_its_prices_as_reference_prices(tmp_path):
+    """Migration 0007 on an existing book: every row kept, ids and all, as a reference price; the new
+    index replaces the old one; the migrations run in order, 0006 before 0007."""
+    import sqlite_utils
+
+    from isodesk.store import Store
+    from isodesk.store.migrations import applied_names, migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0007_prices_venue")
+    assert "venue" not in {c.name for c in db["prices"].columns}
+    db.conn.executemany("INSERT INTO prices (ts, symbol, price, source) VALUES (?, ?, ?, 'old')",
+                        [(NOW - 60 + i, sym, 100.0 + i) for i in range(30) for sym in ("BTCUSDT", "ETHUSDT")])
+    db.conn.commit()
+    before = db.execute("SELECT id, ts, symbol, price FROM prices ORDER BY id").fetchall()
+    db.close()
+    with Store.open(path) as store:
+        names = applied_names(store.db)
+        assert names.index("0006_tier_tables") < names.index("0007_prices_venue")
+        assert store.db.execute("SELECT id, ts, symbol, price FROM prices ORDER BY id").fetchall() == before
+        assert {v for (v,) in store.db.execute("SELECT DISTINCT venue FROM prices")} == {""}
+        assert store.latest_series_prices(now=NOW) == {("", "BTCUSDT"): (NOW - 31, 129.0),
+                                                       ("", "ETHUSDT"): (NOW - 31, 129.0)}
+        indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'prices' "
+                                                  "AND type = 'index'")}
+        assert "prices_series_ts" in indexes and "prices_symbol_ts" not in indexes
+        store.insert_prices([(NOW, "BTCUSDT", 131.0)])  # a writer that names no venue still works
+        assert store.db.execute("INSERT INTO prices (ts, symbol, price) VALUES (?, 'BTCUSDT', 1.0) RETURNING venue",
+                                [NOW]).fetchone() == ("",)

@@ -215,7 +215,9 @@ class CollateralDialog(DeskDialog):
         else:
             problem = rules.remove_problem(amount, removable if math.isfinite(removable) else math.nan,
                                            margin=margin_now, label=self.label, symbol=book.symbols[row],
-                                           currency=self.currency)
+                                           currency=self.currency,
+                                           strict_isolated=self.catalog.strict_isolated(book.venues[row],
+                                                                                        book.symbols[row]))
         after_margin = None
         if amount is not None and not problem:
             after_margin = margin_now + amount if mode == "add" else margin_now - amount
