@@ -47,6 +47,7 @@ from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.levels import Level, Thresholds
 from isodesk.desk.marks import MarkBoard, RowMarks
 from isodesk.desk.rules import levels as classify
+from isodesk.desk.rules_refresh import RefreshVenueRules, RulesRefresh
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.stored_prices import guarded_latest_prices
 from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
@@ -116,6 +117,7 @@ class Desk:
         self._events: list[PositionEvent] = []
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
+        self._rules_refresh = RulesRefresh()
         self._queued_jobs: dict[str, str] = {}  # request id → origin, of queued venue imports running
         # the latest price of every series (venue, market) and which one marks each position (desk.marks)
         self._board = MarkBoard(tick_clock=feed is not None and feed.clock_from_ticks)
@@ -204,6 +206,9 @@ class Desk:
 
         for result in self._venue_jobs.finish(self, ts=clock, writing=self._writing, answer=answer):
             self._late_results.append(result)
+        refreshed = self._rules_refresh.finish(self)
+        if refreshed is not None:
+            self._late_results.append(refreshed)
 
     # -- other processes ----------------------------------------------------------------------------
 
@@ -468,7 +473,7 @@ class Desk:
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
             feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds,
             reconcile_tolerance_pct=self.reconcile_tolerance_pct, writer=self.writer, writer_note=self.writer_note,
-            failures=self.failures, last_failure=self.last_failure)
+            failures=self.failures, last_failure=self.last_failure, catalog=self.catalog)
 
     def _by_reference(self) -> np.ndarray:
         """Per row: True where an open position is marked by a reference price (its venue's own has
@@ -510,11 +515,12 @@ class Desk:
         if spec.mode == "read":
             result = self._read_journal(command) if isinstance(command, ReadJournal) else self._scenario(command)
             return replace(result, kind=kind)
-        if isinstance(command, ImportFromVenue):  # read off-thread; step() writes it and answers again
+        if isinstance(command, (ImportFromVenue, RefreshVenueRules)):  # read off-thread; step() writes, answers
             if self.observe_only:
                 return self._refuse(command, kind, self._observer_reason())
             try:
-                started = self._venue_jobs.start(self, command)
+                jobs = self._venue_jobs if isinstance(command, ImportFromVenue) else self._rules_refresh
+                started = jobs.start(self, command)  # type: ignore[arg-type]
             except CommandRejected as exc:
                 return self._refuse(command, kind, str(exc))
             return replace(started, kind=kind, reply=Reply.STARTED)
@@ -720,6 +726,7 @@ class Desk:
         """Close the feed, any venue read and the store; drop the writer lock."""
         try:
             self._venue_jobs.close()
+            self._rules_refresh.close()
             if self.feed is not None:
                 self.feed.close()
             self.store.close()

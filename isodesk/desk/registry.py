@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from isodesk.desk import commands as c
+from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.venue_jobs import ImportFromVenue
 
@@ -52,6 +53,7 @@ _SPECS: tuple[CommandSpec, ...] = (
     CommandSpec(c.ReadJournal, "read"),
     *(CommandSpec(t, "read") for t in SCENARIO_COMMANDS),
     CommandSpec(ImportFromVenue, "job", queueable=True),
+    CommandSpec(RefreshVenueRules, "job"),  # the CLI fetches itself and sends StoreTierTables
 )
 REGISTRY: Mapping[type, CommandSpec] = {spec.type: spec for spec in _SPECS}
 BY_KIND: Mapping[str, CommandSpec] = {spec.kind: spec for spec in _SPECS}

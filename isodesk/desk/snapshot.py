@@ -16,6 +16,7 @@ import numpy as np
 
 from isodesk.desk.levels import Thresholds
 from isodesk.feeds.base import FeedHealth
+from isodesk.margin.catalog import TierCatalog
 
 DEFAULT_THRESHOLDS = Thresholds()
 
@@ -111,6 +112,9 @@ class Snapshot:
     writer_note: str = ""
     failures: int = 0
     last_failure: str | None = None
+    catalog: TierCatalog | None = None
+    """The tier tables the desk computed with (the book's first, the shipped snapshot second),
+    immutable: a form previews with exactly these, never with a catalog of its own."""
     by_reference: np.ndarray | None = None
 
     def __len__(self) -> int:

@@ -550,3 +550,37 @@ def test_an_unknown_outcome_offers_only_to_send_the_same_request_again(qtbot, de
     assert calls == [calls[0], calls[0]]  # the very same request id both times
     qtbot.waitUntil(lambda: desk.snap.cols["isolated_margin"][desk.row("btc-core-long")] == 6_450.0)
     assert desk.free("binance-usdm:USDT") == pytest.approx(free_before - 250)
+
+
+def test_the_form_uses_the_books_tables_an_isolated_only_asset_refuses_removal(qtbot, tmp_path):
+    """The tables stored in the book (here: SOL isolated-only on Hyperliquid) reach the form
+    through the snapshot; the form refuses what the desk refuses, with its sentence."""
+    from isodesk.desk.setup import open_book
+    from isodesk.store.tier_tables import save_tier_tables
+    from isodesk.venues.tier_bodies import parse_tier_body
+
+    path = tmp_path / "book.db"
+    store = open_book(path, demo=True, ts=time.time())
+    meta = {"universe": [{"name": "SOL", "szDecimals": 2, "maxLeverage": 20, "marginTableId": 20,
+                          "marginMode": "strictIsolated"}], "marginTables": []}
+    save_tier_tables(store, parse_tier_body("hyperliquid", meta), "import", time.time())
+    store.close()
+    feed = SignallingFeed()
+    controller = DeskController(DeskConfig(db=str(path), demo=True, step_ms=20, feed_factory=lambda store: feed))
+    with qtbot.waitSignal(controller.snapshot, timeout=5000):
+        controller.start()
+    try:
+        desk = Desk(controller, feed, path)
+        assert desk.snap.catalog.strict_isolated("hyperliquid", "SOL")
+        dialog = _dialog(qtbot, CollateralDialog, desk, position_id=desk.pid("sol-hl-short"), mode="remove")
+        _type(qtbot, dialog.amount, "1")
+        _settled(qtbot, dialog)
+        assert not dialog.confirm_button.isEnabled()
+        assert dialog.problem() == ("sol-hl-short: SOL is isolated-only on its venue, which lets no margin be "
+                                    "removed from it (add margin, or close part of the position)")
+        dialog.set_mode("add")
+        _settled(qtbot, dialog)
+        assert dialog.problem() == "" and dialog.confirm_button.isEnabled()
+        dialog.close()
+    finally:
+        assert controller.shutdown()

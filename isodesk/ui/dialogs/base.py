@@ -79,16 +79,18 @@ def contract_size_of(snapshot: Snapshot, row: int, cat: TierCatalog) -> float:
 
 
 def position_of(snapshot: Snapshot, row: int, margin: float, cat: TierCatalog | None = None) -> Position:
-    """The engine's position of a snapshot row holding ``margin`` (as the desk builds it from the store)."""
-    cat = cat or catalog()
+    """The engine's position of a snapshot row holding ``margin`` (as the desk builds it from the store,
+    with the desk's tier tables, which the snapshot carries)."""
+    cat = cat or snapshot.catalog or catalog()
     book = snapshot.book
     venue, contract, symbol = book.venues[row], book.contracts[row], book.symbols[row]
     return Position(
         venue=venue, side=book.sides[row], contract=contract, entry_price=float(snapshot.cols["entry_price"][row]),
         quantity=float(snapshot.cols["quantity"][row]), contract_size=contract_size_of(snapshot, row, cat),
         isolated_margin=float(margin), leverage=float(snapshot.cols["leverage"][row]),
-        taker_fee_rate=cat.taker_fee(venue, contract), tiers=cat.table(venue, contract, symbol), symbol=symbol,
-        label=book.labels[row])
+        taker_fee_rate=cat.taker_fee(venue, contract),
+        tiers=cat.table(venue, contract, symbol, position_id=int(book.position_ids[row])),  # its own rate first
+        symbol=symbol, label=book.labels[row])
 
 
 def mark_of(snapshot: Snapshot, row: int) -> float | None:
@@ -253,7 +255,7 @@ class DeskDialog(QDialog):
         self.snapshot: Snapshot = snap
         self.theme = theme or default_theme()
         self.thresholds = thresholds or snap.thresholds  # the desk's own warning/danger distances
-        self.catalog = catalog()
+        self.catalog = snap.catalog if snap.catalog is not None else catalog()  # the desk's tables
         self.pending: str | None = None
         self.last_result: Result | None = None
         self.unconfirmed: Command | None = None  # sent, answered "unknown": only this exact command may go again

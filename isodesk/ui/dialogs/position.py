@@ -435,7 +435,7 @@ def _record_of(snap: Snapshot, row: int) -> PositionRecord:
         id=int(book.position_ids[row]), label=book.labels[row], account_id=0, venue=book.venues[row],
         symbol=book.symbols[row], contract=book.contracts[row], side=book.sides[row],
         quantity=exact(float(snap.cols["quantity"][row])),
-        contract_size=exact(contract_size_of(snap, row, catalog())) if inverse else None,
+        contract_size=exact(contract_size_of(snap, row, snap.catalog or catalog())) if inverse else None,
         entry_price=exact(float(snap.cols["entry_price"][row])), leverage=exact(float(snap.cols["leverage"][row])),
         isolated_margin=exact(float(snap.cols["isolated_margin"][row])), status="open", opened_at=0.0,
         closed_at=None, close_price=None, venue_position_id=None)
