@@ -206,17 +206,24 @@ class OpenPositionDialog(DeskDialog):
         self.label_edit.setText(label)
 
     def market_mark(self) -> float | None:
-        """The snapshot's mark of the chosen symbol's market (from any position on it), None when unknown."""
+        """The mark the desk would use for the chosen symbol on the chosen venue, as the snapshot
+        shows it: the venue's own price of that market (from any open position on that venue and
+        market), else the market's reference price (a position still marked by it); None when
+        unknown. Another venue's price is never used (:mod:`isodesk.desk.marks`)."""
         symbol = self.symbol.text().strip()
         if not symbol:
             return None
-        market = market_of(self.venue(), symbol)
-        snap = self.snapshot
-        for row in range(len(snap)):
-            if snap.book.statuses[row] == "open" and market_of(snap.book.venues[row], snap.book.symbols[row]) == market:
-                mark = mark_of(snap, row)
-                if mark is not None:
-                    return mark
+        venue = self.venue()
+        market = market_of(venue, symbol)
+        snap, book = self.snapshot, self.snapshot.book
+        rows = [r for r in range(len(snap)) if book.statuses[r] == "open"
+                and market_of(book.venues[r], book.symbols[r]) == market]
+        own = [r for r in rows if book.venues[r] == venue and not bool(snap.by_reference[r])]
+        reference = [r for r in rows if bool(snap.by_reference[r])]
+        for row in own or reference:
+            mark = mark_of(snap, row)
+            if mark is not None:
+                return mark
         return None
 
     def set_inputs_enabled(self, enabled: bool) -> None:
