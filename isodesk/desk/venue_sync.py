@@ -172,7 +172,8 @@ def _sync_one(store: Store, vp: VenuePosition, catalog: TierCatalog, *, ts: floa
             store.transfer(abs(delta), source, dest, kind=SYNC_KIND, ts=ts, account_id=existing.account_id,
                            memo=f"margin re-synced from {memo}")
     store.add_venue_report(ts=ts, position_id=pid, venue=vp.venue, venue_liquidation_price=vp.liquidation_price,
-                           venue_margin=vp.isolated_margin, changes=changes)
+                           venue_margin=vp.isolated_margin, changes=changes, auto_add_margin=vp.auto_add_margin,
+                           adl_rank=vp.adl_rank)
     record = store.position(pid)
     assert record is not None
     ours = liquidation_price(record, catalog)

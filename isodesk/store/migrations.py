@@ -382,3 +382,19 @@ def _prices_venue(db: sqlite_utils.Database) -> None:
     """The venue of each price (existing rows become reference prices, venue ''), indexed per series."""
     for statement in _PRICES_VENUE:
         db.execute(statement)
+
+
+_VENUE_REPORT_FLAGS = [
+    # What a venue said about a position besides prices: whether it tops the isolated margin up by
+    # itself before liquidating (Bybit ``autoAddMargin``, Binance ``isAutoAddMargin``) and its
+    # auto-deleveraging rank (Bybit ``adlRankIndicator``, OKX ``adl``). NULL: the venue did not say.
+    "ALTER TABLE venue_reports ADD COLUMN auto_add_margin INTEGER CHECK (auto_add_margin IN (0, 1))",
+    "ALTER TABLE venue_reports ADD COLUMN adl_rank INTEGER CHECK (adl_rank BETWEEN 0 AND 5)",
+]
+
+
+@_migration("0008_venue_report_flags")
+def _venue_report_flags(db: sqlite_utils.Database) -> None:
+    """The venue's auto-add-margin flag and ADL rank in each venue report (NULL where not said)."""
+    for statement in _VENUE_REPORT_FLAGS:
+        db.execute(statement)

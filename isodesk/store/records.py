@@ -117,7 +117,8 @@ class VenueReport:
     ``venue_liquidation_price`` (quote per coin) and ``venue_margin`` (isolated margin without
     uPnL, account currency) are the venue's own figures, exact, None where it showed none.
     ``changes`` maps each changed field to ``[before, after]`` (exact strings); a new position has
-    ``{"created": true}``.
+    ``{"created": true}``. ``auto_add_margin``: the venue tops the margin up by itself before
+    liquidating; ``adl_rank``: its auto-deleveraging rank (0–5); None where the venue did not say.
     """
 
     id: int
@@ -127,3 +128,5 @@ class VenueReport:
     venue_liquidation_price: Decimal | None
     venue_margin: Decimal | None
     changes: dict[str, object]
+    auto_add_margin: bool | None = None
+    adl_rank: int | None = None

@@ -934,13 +934,20 @@ class Store:
             self.db.table("positions").update(position_id, values)
 
     def add_venue_report(self, *, ts: float, position_id: int, venue: str, venue_liquidation_price: Decimal | None,
-                         venue_margin: Decimal | None, changes: dict[str, Any]) -> int:
-        """Record what an import from ``venue`` said about a position; return the report id."""
+                         venue_margin: Decimal | None, changes: dict[str, Any], auto_add_margin: bool | None = None,
+                         adl_rank: int | None = None) -> int:
+        """Record what an import from ``venue`` said about a position; return the report id.
+
+        ``auto_add_margin`` and ``adl_rank`` (0–5) are None where the venue did not say."""
+        if adl_rank is not None and not (isinstance(adl_rank, int) and 0 <= adl_rank <= 5):
+            raise StoreError(f"adl_rank: {adl_rank!r} is not a rank from 0 to 5")
         with self.transaction():
             table = self.db.table("venue_reports")
             table.insert({"ts": float(ts), "position_id": int(position_id), "venue": venue,
                           "venue_liquidation_price": optional_to_text(venue_liquidation_price),
-                          "venue_margin": optional_to_text(venue_margin), "raw_changes": _to_json(changes)})
+                          "venue_margin": optional_to_text(venue_margin), "raw_changes": _to_json(changes),
+                          "auto_add_margin": None if auto_add_margin is None else int(bool(auto_add_margin)),
+                          "adl_rank": adl_rank})
             return _last_id(table)
 
     def venue_reports(self, position_id: int | None = None) -> list[VenueReport]:
@@ -960,7 +967,9 @@ class Store:
 def _venue_report(row: dict[str, Any]) -> VenueReport:
     return VenueReport(id=row["id"], ts=row["ts"], position_id=row["position_id"], venue=row["venue"],
                        venue_liquidation_price=optional_from_text(row["venue_liquidation_price"]),
-                       venue_margin=optional_from_text(row["venue_margin"]), changes=json.loads(row["raw_changes"]))
+                       venue_margin=optional_from_text(row["venue_margin"]), changes=json.loads(row["raw_changes"]),
+                       auto_add_margin=None if row.get("auto_add_margin") is None else bool(row["auto_add_margin"]),
+                       adl_rank=row.get("adl_rank"))
 
 
 def _position(row: dict[str, Any], isolated_margin: Decimal) -> PositionRecord:

@@ -233,7 +233,10 @@ def test_import_lands_in_the_book_and_reconciles(bybit, bybit_keys, store, catal
         assert (record.venue, record.quantity, record.entry_price, record.leverage, record.isolated_margin) == (
             "bybit", Decimal(raw["size"]), Decimal(raw["avgPrice"]), Decimal(raw["leverage"]),
             Decimal(raw["positionBalance"]))
-        assert store.latest_venue_reports()[record.id].venue_liquidation_price == Decimal(raw["liqPrice"])
+        venue_report = store.latest_venue_reports()[record.id]
+        assert venue_report.venue_liquidation_price == Decimal(raw["liqPrice"])
+        assert (venue_report.auto_add_margin, venue_report.adl_rank) == (
+            raw["autoAddMargin"] == "1", int(raw["adlRankIndicator"]))  # kept from the venue's raw fields
         rec = item.reconciliation
         assert rec.venue_liquidation_price == float(Decimal(raw["liqPrice"]))
         assert rec.diff_pct is not None and abs(rec.diff_pct) < 0.5 and not rec.flagged, (record.symbol, rec)
