@@ -1,22 +1,39 @@
 """The alerts list: stored alerts and live events, newest first, with acknowledgement.
 
-The widget only asks: *Acknowledge* (button, double-click) emits ``acknowledge_requested``; the
-window sends the command to the desk and calls :meth:`AlertsWidget.mark_acknowledged` once the
-desk accepted it.
+The widget only asks: *Acknowledge* (button, double-click, Ctrl+K in the window) and *Acknowledge
+all* (button, Ctrl+Shift+K) emit ``acknowledge_requested`` per alert id; the window sends the
+command to the desk and calls :meth:`AlertsWidget.mark_acknowledged` once the desk accepted it.
+
+What a trader can trust:
+
+- **Flapping collapses.** Consecutive level changes of one position that are not acknowledged
+  share one row with a count ("×7"): a new level event joins the position's latest row when that
+  row is an unacknowledged level row and the new level is no more severe than the row's worst
+  (its *peak*, which the row shows and is coloured by). An escalation past the peak, a
+  liquidation, or anything after an acknowledgement starts a new row. Stale/recovered events of
+  one position collapse the same way among themselves. The grouping is display-side: every alert
+  stays in the book and is acknowledged through the desk.
+- **Rows do not move under the pointer.** While the pointer is over the list, new events are held
+  (the count line says how many) and shown when it leaves.
+- **The full message is readable**: the message column wraps (and has the message as tooltip).
+- **Selecting an alert selects its position** (``position_selected``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,16 +44,19 @@ from isodesk.desk.events import PositionEvent
 from isodesk.desk.levels import Level
 from isodesk.store.records import Alert
 from isodesk.ui.theme import STALE, Theme, light_theme
+from isodesk.ui.views import PointerWatch
 
 AlertIdRole = Qt.ItemDataRole.UserRole + 1
-"""int | None: the stored alert id of a row."""
-_ACK_ROLE = Qt.ItemDataRole.UserRole + 2
-_TS_ROLE = Qt.ItemDataRole.UserRole + 3
+"""int | None: the newest stored alert id of a row."""
+PositionRole = Qt.ItemDataRole.UserRole + 4
+"""int | None: the position id a row is about."""
 
-COL_TIME, COL_POSITION, COL_LEVEL, COL_MESSAGE, COL_ACK = range(5)
-HEADERS = ("Time", "Position", "Level", "Message", "Ack")
+COL_TIME, COL_LEVEL, COL_MESSAGE, COL_COUNT, COL_ACK = range(5)
+HEADERS = ("Time", "Level", "Message", "×", "✓")
 _LEVEL_VALUE = {"safe": Level.SAFE, "warning": Level.WARNING, "danger": Level.DANGER,
                 "liquidated": Level.LIQUIDATED, "stale": STALE}
+_SEVERITY = {"safe": 0, "stale": 0, "warning": 1, "danger": 2, "liquidated": 3}
+_GROUPS = {"level": "level", "stale": "feed", "recovered": "feed"}  # kinds that collapse, by class
 MAX_ROWS = 5000
 
 
@@ -44,194 +64,448 @@ def _clock_text(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
+@dataclass(eq=False)
+class _Row:
+    """One shown row: a single alert, or consecutive unacknowledged changes of one position."""
+
+    position_id: int | None
+    group: str | None           # "level", "feed", or None (never joined)
+    label: str
+    first_ts: float
+    last_ts: float
+    levels: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)   # stored alert ids, oldest first
+    acked: set[int] = field(default_factory=set)
+    item: QTreeWidgetItem | None = None
+
+    @property
+    def peak(self) -> str:
+        return max(self.levels, key=lambda lv: _SEVERITY.get(lv, 0))
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.ids) and self.acked.issuperset(self.ids)
+
+    def unacknowledged_ids(self) -> list[int]:
+        return [i for i in self.ids if i not in self.acked]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What one alert or event contributes to the list."""
+
+    alert_id: int | None
+    ts: float
+    position_id: int | None
+    label: str
+    level: str
+    kind: str
+    message: str
+    acknowledged: bool
+
+
+class _WrapDelegate(QStyledItemDelegate):
+    """The message column's rows are as tall as the message wrapped at the column's width.
+
+    QTreeView asks delegates for a size hint without a width, so the default delegate measures
+    one unwrapped line; this one measures at the column's width.
+    """
+
+    def __init__(self, tree: QTreeWidget, column: int):
+        super().__init__(tree)
+        self._tree = tree
+        self._column = column
+
+    def sizeHint(self, option, index) -> QSize:
+        """The wrapped message's height at the column's width (plus the default margins)."""
+        base = super().sizeHint(option, index)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        width = max(self._tree.columnWidth(self._column) - 8, 20)
+        fm = QFontMetrics(index.data(Qt.ItemDataRole.FontRole) or option.font)
+        height = fm.boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, text).height() + 4
+        return QSize(width, max(base.height(), height))
+
+
+class _AlertsTree(QTreeWidget):
+    """The list; tells its :class:`PointerWatch` when the pointer enters or leaves."""
+
+    pointer: PointerWatch | None = None
+
+    def enterEvent(self, event) -> None:
+        """The pointer is over the list: new rows wait."""
+        if self.pointer is not None:
+            self.pointer.enter()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        """The pointer left: the waiting rows are shown."""
+        if self.pointer is not None:
+            self.pointer.leave()
+        super().leaveEvent(event)
+
+    def hideEvent(self, event) -> None:
+        """A hidden list holds nothing back."""
+        if self.pointer is not None:
+            self.pointer.leave()
+        super().hideEvent(event)
+
+
 class AlertsWidget(QWidget):
-    """Alerts, newest first: time, position, level (coloured, as text), message, acknowledged.
+    """Alerts, newest first: time, level (coloured, as text), the message (wrapped), count, acknowledged.
 
     Signals:
         acknowledge_requested(int): the user asked to acknowledge this alert id.
         unacknowledged_changed(int): the number of unacknowledged alerts changed.
+        position_selected(int): the user selected an alert about this position.
     """
 
     acknowledge_requested = Signal(int)
     unacknowledged_changed = Signal(int)
+    position_selected = Signal(int)
 
     def __init__(self, parent=None, theme: Theme | None = None):
         super().__init__(parent)
         self.setObjectName("alerts")
         self._theme = theme or light_theme()
-        self._items: dict[int, QTreeWidgetItem] = {}
+        self._rows: list[_Row] = []                 # newest first, as shown
+        self._row_of_id: dict[int, _Row] = {}
+        self._latest: dict[int, _Row] = {}          # position id -> its newest row
+        self._pending: list[_Entry] = []
+        self._held = False
         self._unacked = 0
-        self.tree = QTreeWidget(self)
+        self.tree = _AlertsTree(self)
         self.tree.setObjectName("alerts-list")
         self.tree.setColumnCount(len(HEADERS))
         self.tree.setHeaderLabels(list(HEADERS))
         self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(True)
+        self.tree.setUniformRowHeights(False)  # wrapped messages take the lines they need
         self.tree.setAlternatingRowColors(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.tree.setWordWrap(False)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setWordWrap(True)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.tree.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.tree.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_MESSAGE, header.ResizeMode.Stretch)
-        for col, width in ((COL_TIME, 70), (COL_POSITION, 120), (COL_LEVEL, 96), (COL_ACK, 40)):
+        header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_TIME, 62), (COL_LEVEL, 84), (COL_COUNT, 34), (COL_ACK, 24)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.tree.setColumnWidth(col, width)
+        header.setToolTip("× how many changes a row collects · ✓ acknowledged")
+        self._wrap = _WrapDelegate(self.tree, COL_MESSAGE)
+        self.tree.setItemDelegateForColumn(COL_MESSAGE, self._wrap)
+        header.sectionResized.connect(self._rewrap)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
-        self.tree.currentItemChanged.connect(lambda *_: self._update_button())
+        self.tree.currentItemChanged.connect(self._current_changed)
+        self.tree.itemClicked.connect(self._select_position)
+        self.pointer = PointerWatch(self.tree)
+        self.pointer.changed.connect(self.set_held)
+        self.tree.pointer = self.pointer
         self.count_label = QLabel(self)
         self.count_label.setObjectName("alerts-count")
+        self.count_label.setWordWrap(True)
         self.ack_button = QPushButton("Acknowledge", self)
         self.ack_button.setObjectName("alerts-ack")
-        self.ack_button.setToolTip("Acknowledge the selected alert (double-click works too)")
+        self.ack_button.setToolTip("Acknowledge the selected row (double-click works too; Ctrl+K)")
         self.ack_button.clicked.connect(self.acknowledge_selected)
+        self.ack_all_button = QPushButton("Acknowledge all", self)
+        self.ack_all_button.setObjectName("alerts-ack-all")
+        self.ack_all_button.setToolTip("Acknowledge every alert in the list (Ctrl+Shift+K)")
+        self.ack_all_button.clicked.connect(self.acknowledge_all)
         bar = QHBoxLayout()
-        bar.setContentsMargins(6, 4, 6, 0)
-        bar.addWidget(self.count_label, 1)
+        bar.setContentsMargins(6, 0, 6, 0)
         bar.addWidget(self.ack_button)
+        bar.addWidget(self.ack_all_button)
+        bar.addStretch(1)
+        self.count_label.setContentsMargins(6, 4, 6, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        layout.addWidget(self.count_label)
         layout.addLayout(bar)
         layout.addWidget(self.tree, 1)
         self._bold = QFont(self.tree.font())
         self._bold.setBold(True)
+        self._plain = QFont(self.tree.font())
         self._brushes: dict[int, tuple[QBrush, QBrush]] = {}
         self.set_theme(self._theme)
         self._update_count()
+        self._update_buttons()
 
     # -- public -----------------------------------------------------------------------------------------
 
     @property
     def unacknowledged(self) -> int:
-        """How many shown alerts are not acknowledged."""
+        """How many alerts (stored alert ids, shown or held) are not acknowledged."""
         return self._unacked
 
     def count(self) -> int:
-        """How many alerts are shown."""
+        """How many rows are shown."""
         return self.tree.topLevelItemCount()
 
     def alert_ids(self) -> list[int | None]:
-        """The alert ids in display order (newest first; None for events without a stored alert)."""
-        return [self.tree.topLevelItem(i).data(COL_TIME, AlertIdRole) for i in range(self.count())]
+        """The newest alert id of each row in display order (newest first; None for events without one)."""
+        return [row.ids[-1] if row.ids else None for row in self._rows]
+
+    def row_alert_ids(self, index: int) -> list[int]:
+        """Every alert id a shown row collects (oldest first)."""
+        return list(self._rows[index].ids)
+
+    def row_count_text(self, index: int) -> str:
+        """The count shown on a row (``×7``, or empty for a single alert)."""
+        return self.tree.topLevelItem(index).text(COL_COUNT)
+
+    def held(self) -> int:
+        """How many events wait while the pointer is over the list."""
+        return len(self._pending)
 
     def set_alerts(self, alerts: Sequence[Alert], labels: Mapping[int, str]) -> None:
-        """Replace the list with stored alerts (any order; shown newest first)."""
+        """Replace the list with stored alerts (any order; grouped as live events are, shown newest first)."""
         self.tree.clear()
-        self._items.clear()
-        ordered = sorted(alerts, key=lambda a: (a.ts, a.id), reverse=True)[:MAX_ROWS]
-        items = [self._make_item(a.id, a.ts, labels.get(a.position_id, "") if a.position_id is not None else "book",
-                                 a.level, a.message, a.acknowledged) for a in ordered]
-        self.tree.addTopLevelItems(items)
+        self._rows.clear()
+        self._row_of_id.clear()
+        self._latest.clear()
+        self._pending.clear()
+        ordered = sorted(alerts, key=lambda a: (a.ts, a.id))[-MAX_ROWS * 4:]
+        for a in ordered:
+            label = labels.get(a.position_id, "") if a.position_id is not None else "book"
+            self._add(_Entry(a.id, a.ts, a.position_id, label, a.level, a.kind, a.message, a.acknowledged))
+        self._trim()
         self._recount()
-        self._update_button()
+        self._update_buttons()
 
     def add_events(self, events: Sequence[PositionEvent]) -> None:
-        """Prepend live events (given oldest first, so the last one ends on top)."""
-        if not events:
+        """Add live events (given oldest first); held while the pointer is over the list."""
+        entries = [_Entry(e.alert_id, e.ts, e.position_id or None, e.label, e.level, e.kind.value, e.message, False)
+                   for e in events if e.alert_id is None or e.alert_id not in self._row_of_id]
+        if not entries:
             return
-        for event in events:
-            if event.alert_id is not None and event.alert_id in self._items:
-                continue
-            item = self._make_item(event.alert_id, event.ts, event.label, event.level, event.message, False)
-            self.tree.insertTopLevelItem(0, item)
-        while self.tree.topLevelItemCount() > MAX_ROWS:
-            old = self.tree.takeTopLevelItem(self.tree.topLevelItemCount() - 1)
-            self._items.pop(old.data(COL_TIME, AlertIdRole), None)
+        if self._held:
+            self._pending.extend(entries)
+            self._recount()
+            return
+        for entry in entries:
+            self._add(entry)
+        self._trim()
         self._recount()
-        self._update_button()
+        self._update_buttons()
+
+    def set_held(self, held: bool) -> None:
+        """Hold new rows (the pointer is over the list) or show the held ones (it left)."""
+        if held == self._held:
+            return
+        self._held = held
+        if not held and self._pending:
+            pending, self._pending = self._pending, []
+            for entry in pending:
+                self._add(entry)
+            self._trim()
+            self._recount()
+            self._update_buttons()
+        else:
+            self._update_count()
 
     def mark_acknowledged(self, alert_id: int) -> bool:
-        """Show an alert as acknowledged; False if it is not in the list."""
-        item = self._items.get(alert_id)
-        if item is None:
+        """Show an alert as acknowledged; False if it is not in the list (nor held)."""
+        row = self._row_of_id.get(alert_id)
+        if row is None:
+            for i, entry in enumerate(self._pending):
+                if entry.alert_id == alert_id:
+                    self._pending[i] = _Entry(entry.alert_id, entry.ts, entry.position_id, entry.label, entry.level,
+                                              entry.kind, entry.message, True)
+                    self._recount()
+                    return True
             return False
-        if not item.data(COL_TIME, _ACK_ROLE):
-            self._set_acknowledged(item, True)
+        if alert_id not in row.acked:
+            row.acked.add(alert_id)
+            self._show(row)
             self._recount()
-        self._update_button()
+        self._update_buttons()
         return True
 
     def selected_alert_id(self) -> int | None:
-        """The alert id of the selected row, or None."""
-        item = self.tree.currentItem()
-        return None if item is None else item.data(COL_TIME, AlertIdRole)
+        """The newest alert id of the selected row, or None."""
+        row = self._current_row()
+        return row.ids[-1] if row is not None and row.ids else None
 
     def select_alert(self, alert_id: int) -> bool:
-        """Make an alert the current row; False if it is not shown."""
-        item = self._items.get(alert_id)
-        if item is None:
+        """Make the row of an alert the current row; False if it is not shown."""
+        row = self._row_of_id.get(alert_id)
+        if row is None or row.item is None:
             return False
-        self.tree.setCurrentItem(item)
+        self.tree.setCurrentItem(row.item)
         return True
 
     def acknowledge_selected(self) -> None:
-        """Ask to acknowledge the selected alert (if it has an id and is not acknowledged yet)."""
-        item = self.tree.currentItem()
-        if item is not None:
-            self._request(item)
+        """Ask to acknowledge every unacknowledged alert of the selected row."""
+        row = self._current_row()
+        if row is not None:
+            self._request(row)
+
+    def acknowledge_all(self) -> None:
+        """Ask to acknowledge every unacknowledged alert, shown or held."""
+        for row in self._rows:
+            self._request(row)
+        for entry in self._pending:
+            if entry.alert_id is not None and not entry.acknowledged:
+                self.acknowledge_requested.emit(int(entry.alert_id))
 
     def set_theme(self, theme: Theme) -> None:
         """Level colours of the rows."""
         self._theme = theme
         self._brushes = {lv: (QBrush(theme.level_color(lv)), QBrush(theme.tint(lv, 30)))
                          for lv in (Level.SAFE, Level.WARNING, Level.DANGER, Level.LIQUIDATED, STALE)}
-        for i in range(self.tree.topLevelItemCount()):
-            self._colour(self.tree.topLevelItem(i))
+        for row in self._rows:
+            self._show(row)
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _make_item(self, alert_id: int | None, ts: float, label: str, level: str, message: str,
-                   acknowledged: bool) -> QTreeWidgetItem:
-        item = QTreeWidgetItem([_clock_text(ts), label, level.upper(), message, ""])
-        item.setData(COL_TIME, AlertIdRole, alert_id)
-        item.setData(COL_TIME, _TS_ROLE, ts)
-        item.setToolTip(COL_TIME, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)))
-        item.setToolTip(COL_MESSAGE, message)
-        item.setTextAlignment(COL_LEVEL, Qt.AlignmentFlag.AlignCenter)
-        item.setTextAlignment(COL_ACK, Qt.AlignmentFlag.AlignCenter)
-        item.setData(COL_LEVEL, Qt.ItemDataRole.UserRole, _LEVEL_VALUE.get(level, STALE))
-        self._set_acknowledged(item, acknowledged)
-        self._colour(item)
-        if alert_id is not None:
-            self._items[alert_id] = item
-        return item
+    def _add(self, entry: _Entry) -> None:
+        """Join the position's newest row when it collects this kind of change, else a new row on top."""
+        group = _GROUPS.get(entry.kind)
+        pid = entry.position_id
+        latest = self._latest.get(pid) if pid is not None else None
+        if (latest is not None and group is not None and latest.group == group and not latest.acknowledged
+                and not entry.acknowledged and latest.ids
+                and (group == "feed" or _SEVERITY.get(entry.level, 0) <= _SEVERITY.get(latest.peak, 0))):
+            row = latest
+            row.levels.append(entry.level)
+            row.messages.append(entry.message)
+            row.last_ts = entry.ts
+            if entry.alert_id is not None:
+                row.ids.append(entry.alert_id)
+                self._row_of_id[entry.alert_id] = row
+            self._to_top(row)
+            self._show(row)
+            return
+        row = _Row(position_id=pid, group=group, label=entry.label, first_ts=entry.ts, last_ts=entry.ts,
+                   levels=[entry.level], messages=[entry.message])
+        if entry.alert_id is not None:
+            row.ids.append(entry.alert_id)
+            self._row_of_id[entry.alert_id] = row
+            if entry.acknowledged:
+                row.acked.add(entry.alert_id)
+        row.item = QTreeWidgetItem(["", "", "", "", ""])
+        row.item.setTextAlignment(COL_LEVEL, Qt.AlignmentFlag.AlignCenter)
+        row.item.setTextAlignment(COL_COUNT, Qt.AlignmentFlag.AlignCenter)
+        row.item.setTextAlignment(COL_ACK, Qt.AlignmentFlag.AlignCenter)
+        self._rows.insert(0, row)
+        self.tree.insertTopLevelItem(0, row.item)
+        if pid is not None:
+            self._latest[pid] = row
+        self._show(row)
 
-    def _set_acknowledged(self, item: QTreeWidgetItem, acknowledged: bool) -> None:
-        item.setData(COL_TIME, _ACK_ROLE, acknowledged)
+    def _to_top(self, row: _Row) -> None:
+        index = self._rows.index(row)
+        if index == 0:
+            return
+        was_current = self.tree.currentItem() is row.item
+        self.tree.blockSignals(True)  # a moved row is not a new choice of the user
+        try:
+            self._rows.pop(index)
+            self._rows.insert(0, row)
+            self.tree.takeTopLevelItem(index)
+            self.tree.insertTopLevelItem(0, row.item)
+            if was_current:
+                self.tree.setCurrentItem(row.item)
+        finally:
+            self.tree.blockSignals(False)
+
+    def _trim(self) -> None:
+        while len(self._rows) > MAX_ROWS:
+            row = self._rows.pop()
+            self.tree.takeTopLevelItem(len(self._rows))
+            for alert_id in row.ids:
+                self._row_of_id.pop(alert_id, None)
+            if row.position_id is not None and self._latest.get(row.position_id) is row:
+                del self._latest[row.position_id]
+
+    def _show(self, row: _Row) -> None:
+        item = row.item
+        if item is None:
+            return
+        n = len(row.levels)
+        peak = row.peak
+        item.setText(COL_TIME, _clock_text(row.last_ts))
+        item.setToolTip(COL_TIME, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.last_ts)))
+        item.setText(COL_LEVEL, peak.upper())
+        item.setText(COL_MESSAGE, row.messages[-1])
+        item.setToolTip(COL_MESSAGE, row.messages[-1])
+        if n > 1:
+            item.setText(COL_COUNT, f"×{n}")
+            changes = " → ".join(lv.upper() for lv in row.levels[-12:])
+            item.setToolTip(COL_COUNT, f"{n} changes of {row.label} since {_clock_text(row.first_ts)}, "
+                                       f"not acknowledged: {'… → ' if n > 12 else ''}{changes}")
+            item.setToolTip(COL_LEVEL, f"worst of {n} changes; now {row.levels[-1].upper()}")
+        else:
+            item.setText(COL_COUNT, "")
+            item.setToolTip(COL_COUNT, "")
+            item.setToolTip(COL_LEVEL, "")
+        acknowledged = row.acknowledged
         item.setText(COL_ACK, "✓" if acknowledged else "")
         item.setToolTip(COL_ACK, "acknowledged" if acknowledged else "not acknowledged")
-        font = self._bold if not acknowledged and item.data(COL_TIME, AlertIdRole) is not None else QFont()
-        for col in (COL_POSITION, COL_LEVEL):
+        item.setData(COL_TIME, AlertIdRole, row.ids[-1] if row.ids else None)
+        item.setData(COL_TIME, PositionRole, row.position_id)
+        font = self._bold if row.ids and not acknowledged else self._plain
+        for col in (COL_LEVEL, COL_COUNT):
             item.setFont(col, font)
-
-    def _colour(self, item: QTreeWidgetItem) -> None:
-        level = item.data(COL_LEVEL, Qt.ItemDataRole.UserRole)
+        level = _LEVEL_VALUE.get(peak, STALE)
         fg, bg = self._brushes.get(level, self._brushes[STALE])
         item.setForeground(COL_LEVEL, fg)
-        if level in (Level.WARNING, Level.DANGER, Level.LIQUIDATED):
-            for col in range(len(HEADERS)):
-                item.setBackground(col, bg)
+        clear = QBrush()
+        for col in range(len(HEADERS)):
+            item.setBackground(col, bg if level in (Level.WARNING, Level.DANGER, Level.LIQUIDATED) else clear)
 
-    def _request(self, item: QTreeWidgetItem) -> None:
-        alert_id = item.data(COL_TIME, AlertIdRole)
-        if alert_id is not None and not item.data(COL_TIME, _ACK_ROLE):
+    def _rewrap(self, column: int, _old: int, _new: int) -> None:
+        """Row heights follow the message column's width."""
+        if column == COL_MESSAGE:
+            self.tree.scheduleDelayedItemsLayout()
+
+    def _current_row(self) -> _Row | None:
+        item = self.tree.currentItem()
+        if item is None:
+            return None
+        index = self.tree.indexOfTopLevelItem(item)
+        return self._rows[index] if 0 <= index < len(self._rows) else None
+
+    def _request(self, row: _Row) -> None:
+        for alert_id in row.unacknowledged_ids():
             self.acknowledge_requested.emit(int(alert_id))
 
     def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
-        self._request(item)
+        index = self.tree.indexOfTopLevelItem(item)
+        if 0 <= index < len(self._rows):
+            self._request(self._rows[index])
+
+    def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
+        self._update_buttons()
+        if current is not None:
+            self._select_position(current)
+
+    def _select_position(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        pid = item.data(COL_TIME, PositionRole)
+        if pid is not None:
+            self.position_selected.emit(int(pid))
 
     def _recount(self) -> None:
-        n = sum(1 for it in self._items.values() if not it.data(COL_TIME, _ACK_ROLE))
+        n = sum(len(row.unacknowledged_ids()) for row in self._rows)
+        n += sum(1 for e in self._pending if e.alert_id is not None and not e.acknowledged)
         if n != self._unacked:
             self._unacked = n
             self.unacknowledged_changed.emit(n)
         self._update_count()
+        self._update_buttons()
 
     def _update_count(self) -> None:
-        self.count_label.setText(f"{self.count()} alerts · {self._unacked} unacknowledged")
+        rows = self.count()
+        text = f"{self._unacked} unacknowledged · {rows} row{'' if rows == 1 else 's'}"
+        if self._pending:
+            text += f" · {len(self._pending)} new, shown when the pointer leaves the list"
+        self.count_label.setText(text)
 
-    def _update_button(self) -> None:
-        item = self.tree.currentItem()
-        self.ack_button.setEnabled(item is not None and item.data(COL_TIME, AlertIdRole) is not None
-                                   and not item.data(COL_TIME, _ACK_ROLE))
+    def _update_buttons(self) -> None:
+        row = self._current_row()
+        self.ack_button.setEnabled(row is not None and bool(row.unacknowledged_ids()))
+        self.ack_all_button.setEnabled(self._unacked > 0)

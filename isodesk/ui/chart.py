@@ -86,6 +86,7 @@ class ChartWidget(QWidget):
         item = self.plot.getPlotItem()
         item.hideButtons()
         item.setLabel("left", "price")
+        item.getAxis("left").enableAutoSIPrefix(False)  # plain prices, never "price (x0.001)"
         self.curve = self.plot.plot([], [], name="mark")
         self.curve.setClipToView(True)
         self.curve.setDownsampling(auto=True, method="peak")
@@ -98,9 +99,11 @@ class ChartWidget(QWidget):
         for key, label in (("entry", "entry {value:,.6g}"), ("liquidation", "liq {value:,.6g}"),
                            ("bankruptcy", "bankruptcy {value:,.6g}")):
             where = {"entry": 0.94, "liquidation": 0.04, "bankruptcy": 0.22}[key]
-            anchor = {"entry": (1, 1), "liquidation": (0, 1), "bankruptcy": (0, 0)}[key]  # bankruptcy's: under
+            ax = {"entry": 1, "liquidation": 0, "bankruptcy": 0}[key]
+            # pyqtgraph picks the first anchor for a line above the view's centre (label hangs below
+            # it), the second for one below (label sits on it): a label never leaves the plot
             line = pg.InfiniteLine(pos=0, angle=0, movable=False, label=label,
-                                   labelOpts={"position": where, "anchors": [anchor, anchor]})
+                                   labelOpts={"position": where, "anchors": [(ax, 0), (ax, 1)]})
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
             self.lines[key] = line

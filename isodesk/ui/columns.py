@@ -1,9 +1,21 @@
 """The table columns and the card figures, described once as data, with their formatting.
 
-A :class:`Column` names where its value lives (a numeric array of ``snapshot.cols``, a tuple of
-``snapshot.book``, or the level), how it is shown and how it sorts. The model formats cells with
-:func:`cell_text` and finds changed rows with :func:`display_key` (values rounded to what is shown,
-so an unchanged text means no repaint).
+A :class:`Column` names where its value lives (a numeric array of ``snapshot.cols``, a figure
+derived from them, a tuple of ``snapshot.book``, or the level), how it is shown and how it sorts.
+The model formats cells with :func:`cell_text`, the card delegate its figures with
+:func:`format_value` on the same columns, so a figure reads the same on a card and in the table;
+:func:`display_key` finds changed rows (values rounded to what is shown, so an unchanged text
+means no repaint).
+
+Conventions fixed here, for every view:
+
+- **Distance to liquidation** (:func:`fmt_distance`): unsigned percent of the mark, always two
+  decimals, ``3.34 % away``; once the mark has crossed the liquidation price, ``0.52 % past``.
+- **Money**: the settlement currency's precision (2 decimals for USD-like coins, 8 for coins);
+  uPnL signed. Money columns sort by their USD value (:func:`usd_values`): stablecoins at 1, a
+  coin at its position's mark.
+- **Way to liquidation used** (:func:`way_used`): the gauge's figure, 0 % at entry, 100 % at
+  liquidation.
 """
 
 from __future__ import annotations
@@ -40,6 +52,93 @@ def fmt_price(value: float) -> str:
     if not math.isfinite(value):
         return DASH
     return _minus(f"{value + 0.0:,.{price_decimals(value)}f}")
+
+
+def fmt_distance(frac: float) -> str:
+    """The distance from mark to liquidation price (a fraction of the mark) as shown everywhere.
+
+    Unsigned percent of the mark with two decimals: ``0.0334`` → ``3.34 % away``; a negative
+    distance (the mark has crossed the liquidation price) → ``0.52 % past``; ``—`` for NaN.
+    """
+    if not math.isfinite(frac):
+        return DASH
+    pct = round(abs(frac) * 100, 2) + 0.0
+    return f"{pct:.2f} % {'past' if frac < 0 and pct else 'away'}"
+
+
+STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE", "USDS", "USDP", "PYUSD",
+                         "USDD", "USDH"})
+"""Settlement currencies valued at 1 USD when money columns are sorted across currencies."""
+
+
+def is_stablecoin(currency: str) -> bool:
+    """True for a USD stablecoin (or USD itself): its amounts count 1:1 in USD."""
+    return currency.upper() in STABLECOINS
+
+
+def usd_values(values: np.ndarray, currencies: tuple[str, ...] | list[str], marks: np.ndarray) -> np.ndarray:
+    """Money amounts (one per position, in each position's settlement currency) in USD.
+
+    Stablecoins count at 1; a coin (the settlement coin of an inverse contract, e.g. BTC for
+    BTCUSD) at its position's mark, which is the coin's price in USD. NaN where the mark is
+    unknown. This is the common unit money columns sort by.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    stable = np.fromiter((is_stablecoin(c) for c in currencies), dtype=bool, count=len(currencies))
+    with np.errstate(invalid="ignore"):
+        return np.where(stable, values, values * np.asarray(marks, dtype=np.float64))
+
+
+def way_used(entry, mark, liq):
+    """How much of the way from entry to liquidation the mark has used, as a fraction in [0, 1].
+
+    ``(mark − entry) / (liq − entry)``, clipped to [0, 1]. The one formula serves both sides: a
+    long's liquidation price is under its entry, so the fraction grows as the mark falls below
+    the entry; a short's is above, so it grows as the mark rises above the entry. 0 at the entry
+    or better (a position in profit has used nothing), 1 at the liquidation price or past it;
+    NaN where there is no liquidation price (or no mark). Works on floats and numpy arrays.
+    """
+    if isinstance(entry, float) and isinstance(mark, float) and isinstance(liq, float):
+        return _way_used_scalar(entry, mark, liq)  # a card's paint: no numpy overhead
+    entry, mark, liq = (np.asarray(x, dtype=np.float64) for x in (entry, mark, liq))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        span = liq - entry
+        used = np.where(span != 0, (mark - entry) / np.where(span != 0, span, 1.0), np.where(mark == liq, 1.0, 0.0))
+        bad = ~(np.isfinite(liq) & np.isfinite(mark) & np.isfinite(entry)) | (liq <= 0)
+        used = np.where(bad, np.nan, np.clip(used, 0.0, 1.0))
+    return float(used) if used.ndim == 0 else used
+
+
+def _way_used_scalar(entry: float, mark: float, liq: float) -> float:
+    """:func:`way_used` of one position, in plain floats (the same rule)."""
+    if not (math.isfinite(entry) and math.isfinite(mark) and math.isfinite(liq)) or liq <= 0:
+        return math.nan
+    span = liq - entry
+    if span == 0:
+        return 1.0 if mark == liq else 0.0
+    return min(max((mark - entry) / span, 0.0), 1.0)
+
+
+def zone_starts(entry, liq, long, warning: float, danger: float):
+    """Where the warning and danger zones begin on the gauge, as :func:`way_used` fractions.
+
+    A position turns warning when its distance ``s·(mark − liq)/mark`` falls to the warning
+    threshold ``w`` (s = +1 long, −1 short), i.e. at the mark ``liq / (1 − s·w)``; the zone
+    starts at that mark's fraction of the way from entry to liquidation (0 when the entry itself
+    is already that close, as with high leverage). Same for danger. Returns ``(warn, danger)``.
+    """
+    if isinstance(entry, float) and isinstance(liq, float) and isinstance(long, bool):
+        s1 = 1.0 if long else -1.0
+        return tuple(_way_used_scalar(entry, liq / (1.0 - s1 * t), liq) for t in (warning, danger))
+    s = np.where(np.asarray(long, dtype=bool), 1.0, -1.0)
+    liq = np.asarray(liq, dtype=np.float64)
+    starts = []
+    for threshold in (warning, danger):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mark_at = liq / (1.0 - s * threshold)
+        used = way_used(entry, mark_at, liq)
+        starts.append(used)
+    return starts[0], starts[1]
 
 
 def money_decimals(currency: str) -> int:
@@ -99,9 +198,12 @@ class Column:
     """One table column.
 
     ``source`` is ``cols`` (a numeric array of ``snapshot.cols``), ``book`` (a tuple attribute of
-    ``snapshot.book``) or ``level``; ``kind`` picks the formatter (``text``, ``upper``, ``price``,
-    ``money``, ``pct`` (a fraction shown ×100), ``ratio`` (margin ratio, fraction), ``leverage``,
-    ``qty``, ``level``); ``descending`` is the natural first sort order (the riskiest first).
+    ``snapshot.book``), ``derived`` (computed from those arrays: ``liq_used``, see
+    :func:`derived_values`) or ``level``; ``kind`` picks the formatter (``text``, ``upper``,
+    ``price``, ``money`` (sorted by USD value), ``pct`` (a fraction shown ×100), ``ratio`` (margin
+    ratio, fraction), ``distance`` (:func:`fmt_distance`), ``used`` (gauge fraction), ``leverage``,
+    ``qty``, ``level``); ``signed`` shows a ``+`` on gains; ``descending`` is the natural first sort
+    order (the riskiest first).
     """
 
     key: str
@@ -113,29 +215,39 @@ class Column:
     descending: bool = False
     tooltip: str = ""
     width: int = 90
+    signed: bool = False
 
+
+USD_SORT_NOTE = "Sorted by USD value across currencies: stablecoins (USDT, USDC…) at 1, coins at their mark."
 
 COLUMNS: tuple[Column, ...] = (
     Column("labels", "Position", "book", "text", LEFT, width=140),
     Column("symbols", "Symbol", "book", "text", LEFT, width=90),
     Column("venues", "Venue", "book", "text", LEFT, width=110),
     Column("sides", "Side", "book", "upper", CENTER, width=56),
-    Column("level", "Level", "level", "level", CENTER, descending=True, width=96,
-           tooltip="Risk level from the distance to liquidation"),
-    Column("leverage", "Lev.", "cols", "leverage", width=54),
-    Column("quantity", "Qty", "cols", "qty", width=90),
-    Column("entry_price", "Entry", "cols", "price", width=96),
+    Column("level", "Level", "level", "level", CENTER, descending=True, width=150,
+           tooltip="Risk level from the distance to liquidation and your warning/danger thresholds "
+                   "(a stale price keeps its last level, marked STALE)"),
+    Column("distance_frac", "To liq.", "cols", "distance", width=96,
+           tooltip="Distance from the mark to the liquidation price, in % of the mark "
+                   "(\u201cpast\u201d once crossed)"),
+    Column("liq_used", "Way to liq.", "derived", "used", descending=True, width=130,
+           tooltip="How much of the way from entry to liquidation the mark has used: 0 % at entry, "
+                   "100 % at liquidation; zones at your warning and danger thresholds"),
     Column("mark", "Mark", "cols", "price", width=96),
     Column("liquidation_price", "Liq. price", "cols", "price", width=96),
-    Column("distance_frac", "To liq.", "cols", "pct", width=72,
-           tooltip="Room left before liquidation, in % of the mark (negative: crossed)"),
+    Column("entry_price", "Entry", "cols", "price", width=96),
+    Column("leverage", "Lev.", "cols", "leverage", width=54),
+    Column("quantity", "Qty", "cols", "qty", width=90),
+    Column("margin_ratio", "Margin ratio", "cols", "ratio", descending=True, width=96,
+           tooltip="Maintenance margin ÷ margin balance, as the venues print it; 100 % = liquidation"),
+    Column("isolated_margin", "Margin", "cols", "money", descending=True, width=100,
+           tooltip="Isolated margin in the settlement currency. " + USD_SORT_NOTE),
+    Column("unrealized_pnl", "uPnL", "cols", "money", width=100, signed=True,
+           tooltip="Unrealized PnL in the settlement currency. " + USD_SORT_NOTE),
+    Column("roe", "ROE", "cols", "pct", width=72, signed=True),
     Column("distance_price", "To liq. (price)", "cols", "price", width=96,
            tooltip="Room left before liquidation, in price (negative: crossed)"),
-    Column("margin_ratio", "Margin ratio", "cols", "ratio", descending=True, width=120,
-           tooltip="Maintenance margin ÷ margin balance; 100 % = liquidation"),
-    Column("isolated_margin", "Margin", "cols", "money", descending=True, width=100),
-    Column("unrealized_pnl", "uPnL", "cols", "money", width=100),
-    Column("roe", "ROE", "cols", "pct", width=72),
     Column("bankruptcy_price", "Bankruptcy", "cols", "price", width=96),
     Column("currencies", "Ccy", "book", "text", LEFT, width=52),
     Column("venue_liquidation_price", "Venue liq.", "cols", "price", width=96,
@@ -162,9 +274,58 @@ def column_for(key: str) -> Column:
         raise KeyError(f"no column {key!r}; known: {', '.join(COLUMN_INDEX)}") from None
 
 
-def shown_level(snapshot: Snapshot) -> np.ndarray:
-    """The level each row shows: its :class:`Level`, or :data:`STALE` for an open position without a fresh price."""
-    return np.where(snapshot.stale, STALE, snapshot.level.astype(np.int16))
+def derived_values(key: str, snapshot: Snapshot) -> np.ndarray:
+    """The array of a ``derived`` column: ``liq_used`` is :func:`way_used` of every row."""
+    if key == "liq_used":
+        c = snapshot.cols
+        return np.asarray(way_used(c["entry_price"], c["mark"], c["liquidation_price"]), dtype=np.float64)
+    raise KeyError(f"no derived column {key!r}")
+
+
+def column_values(column: Column, snapshot: Snapshot) -> np.ndarray:
+    """The float64 array behind a numeric (``cols``) or ``derived`` column."""
+    if column.source == "derived":
+        return derived_values(column.key, snapshot)
+    return np.asarray(snapshot.cols[column.key], dtype=np.float64)
+
+
+def format_value(column: Column, value: float, currency: str = "USDT", tolerance_pct: float = 0.5) -> str:
+    """One numeric figure as the column shows it (the cards call this too, so both read alike)."""
+    kind = column.kind
+    if kind == "price":
+        return fmt_price(value)
+    if kind == "money":
+        return fmt_money(value, currency, signed=column.signed)
+    if kind == "used":
+        return fmt_pct(value * 100, decimals=0)  # a gauge's reading: whole percent
+    if kind in ("pct", "ratio"):
+        return fmt_pct(value * 100, signed=column.signed and math.isfinite(value) and round(value * 100, 2) != 0)
+    if kind == "distance":
+        return fmt_distance(value)
+    if kind == "signed_pct":
+        flagged = math.isfinite(value) and abs(value) > tolerance_pct
+        return fmt_pct(value, signed=True) + (" ⚠" if flagged else "")
+    if kind == "leverage":
+        return fmt_leverage(value)
+    if kind == "qty":
+        return fmt_qty(value)
+    return str(value)
+
+
+def figure(key: str, snapshot: Snapshot, row: int) -> str:
+    """The text of the figure ``key`` (a column key) of one snapshot row."""
+    column = COLUMNS[COLUMN_INDEX[key]]
+    if column.source == "derived":
+        c = snapshot.cols
+        value = way_used(float(c["entry_price"][row]), float(c["mark"][row]), float(c["liquidation_price"][row]))
+    else:
+        value = float(snapshot.cols[key][row])
+    return format_value(column, value, snapshot.book.currencies[row], snapshot.reconcile_tolerance_pct)
+
+
+def level_text(level: int, stale: bool) -> str:
+    """A level cell's text: ``DANGER``, or ``DANGER · STALE`` when the price is stale (the level is kept)."""
+    return f"{level_name(level)} · {level_name(STALE)}" if stale else level_name(level)
 
 
 def cell_text(column: Column, snapshot: Snapshot, row: int) -> str:
@@ -174,22 +335,8 @@ def cell_text(column: Column, snapshot: Snapshot, row: int) -> str:
         value = getattr(snapshot.book, column.key)[row]
         return value.upper() if kind == "upper" else value
     if column.source == "level":
-        return level_name(STALE if snapshot.stale[row] else int(snapshot.level[row]))
-    v = float(snapshot.cols[column.key][row])
-    if kind == "price":
-        return fmt_price(v)
-    if kind == "money":
-        return fmt_money(v, snapshot.book.currencies[row])
-    if kind in ("pct", "ratio"):
-        return fmt_pct(v * 100)
-    if kind == "signed_pct":
-        flagged = math.isfinite(v) and abs(v) > snapshot.reconcile_tolerance_pct
-        return fmt_pct(v, signed=True) + (" ⚠" if flagged else "")
-    if kind == "leverage":
-        return fmt_leverage(v)
-    if kind == "qty":
-        return fmt_qty(v)
-    return str(v)
+        return level_text(int(snapshot.level[row]), bool(snapshot.stale[row]))
+    return figure(column.key, snapshot, row)
 
 
 def money_decimals_of(snapshot: Snapshot) -> np.ndarray:
@@ -206,9 +353,13 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
             dec = np.where(a >= 100, 2, np.where(a >= 1, 4, 6))
         elif kind == "money":
             dec = money_dec
+        elif kind == "used":
+            dec = np.full(values.shape, 2)  # fraction: a whole percentage
         elif kind in ("pct", "ratio"):
             a = np.abs(values) * 100
             dec = np.where(a < 10, 4, 3)  # fraction: 2 or 1 decimals of the percentage
+        elif kind == "distance":
+            dec = np.full(values.shape, 4)  # fraction: always 2 decimals of the percentage
         elif kind == "signed_pct":
             dec = np.where(np.abs(values) < 10, 2, 1)  # already a percentage
         elif kind == "leverage" or kind == "qty":
@@ -220,5 +371,5 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
 
 def card_keys() -> tuple[str, ...]:
     """The numeric columns a card shows (a change in any of them repaints the card)."""
-    return ("mark", "liquidation_price", "distance_price", "distance_frac", "margin_ratio", "isolated_margin",
-            "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct")
+    return ("mark", "entry_price", "liquidation_price", "distance_frac", "margin_ratio", "isolated_margin",
+            "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct", "liq_used")

@@ -1,21 +1,29 @@
-"""Painting delegates: a whole position card, the table's margin-ratio gauge and level badge (QT-PRACTICES §5.4).
+"""Painting delegates: a whole position card, the table's way-to-liquidation gauge and level badge (QT-PRACTICES §5.4).
 
 Numbers come straight from the snapshot arrays through ``RowRole`` (one ``data()`` call, plus
 ``PulseRole`` for the highlight). Colours, pens and fonts are built once per theme in a
-:class:`Paints` cache; ``paint`` allocates none of them.
+:class:`Paints` cache; ``paint`` allocates none of them. Figures are formatted by
+:func:`~isodesk.ui.columns.figure`, the table's own formatter, so a card and a row read alike.
 
-A card's static chrome (tinted background, level border, selection ring, badge, gauge track and
-the fixed labels) depends only on the level and the selection, so it is rendered once into an
-opaque pixmap per (level, selected, background colour, cell size, device scale) and blitted;
-the side/leverage chip is cached by its text. ``paint`` draws only the figures, the gauge value
-and the pulse glow on top. Text widths and elided strings are cached per text (and width).
-Under a transform that is not an integral scale plus an integral translation (a pixmap would
-be resampled) the same chrome is painted directly.
+One meaning of risk: the *level* (distance from mark to liquidation against the trader's
+thresholds) colours the card's border, badge, tint and gauge. The gauge shows how much of the way
+from entry to liquidation the mark has used (:func:`~isodesk.ui.columns.way_used`: 0 % at entry
+or better, 100 % at the liquidation price), over a track whose zones start where the warning and
+danger thresholds are reached (:func:`~isodesk.ui.columns.zone_starts`). The margin ratio is a
+figure ("ratio 22.0 %"), as the venues print it. A stale position keeps its level's colours and
+carries a grey STALE badge and the age of its last price.
 
-The margin-ratio gauge (maintenance ÷ margin balance, 100 % = liquidation) has three zones:
-green below 50 %, amber from 50 % to 80 %, red from 80 %. The card's border and badge follow the
-*level* (the distance to liquidation), which turns red long before the ratio does — hence the
-distance is printed beside the liquidation price, in % and in price.
+A card's static chrome (tinted background, level border, selection ring, badges and the fixed
+labels) depends only on the level, the stale flag and the selection, so it is rendered once into
+an opaque pixmap per (level, stale, selected, background colour, cell size, device scale) and
+blitted; the side/leverage chip is cached by its text. ``paint`` draws the gauge, the figures and
+the pulse glow on top. Text widths and elided strings are cached per text (and width). Under a
+transform that is not an integral scale plus an integral translation (a pixmap would be
+resampled) the same chrome is painted directly.
+
+Cards have one height and a width the card view adapts to its viewport
+(:meth:`CardDelegate.set_cell_width`), never under :meth:`CardDelegate.min_cell_width`, the width
+at which the widest figures still fit.
 """
 
 from __future__ import annotations
@@ -27,15 +35,14 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalett
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from isodesk.desk.levels import Level
-from isodesk.ui.columns import MINUS, fmt_age, fmt_leverage, fmt_money, fmt_pct, fmt_price
+from isodesk.ui.columns import figure, fmt_age, fmt_leverage, fmt_pct, way_used, zone_starts
 from isodesk.ui.models import PulseRole, RowRole
 from isodesk.ui.theme import LEVEL_NAMES, STALE, Theme, light_theme
 
 CARD_SIZE = QSize(340, 172)
-"""Logical size of a card cell, margin for the selection ring and the pulse glow included."""
+"""Logical size of a card cell at the default width (the view adapts the width; the height is fixed)."""
+CARD_HEIGHT = CARD_SIZE.height()
 CARD_MARGIN = 5
-ZONES = (0.5, 0.8)
-"""Margin-ratio zone boundaries of the gauge: green < 50 % ≤ amber < 80 % ≤ red."""
 GLOW_STEPS = 12
 
 _ARC_START = 225 * 16  # Qt angles: 1/16 degree, counter-clockwise from 3 o'clock
@@ -45,9 +52,14 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEVELS = (Level.SAFE, Level.WARNING, Level.DANGER, Level.LIQUIDATED, STALE)
 
 
-def zone_of(ratio: float) -> int:
-    """0 (green), 1 (amber) or 2 (red) for a margin ratio (fraction)."""
-    return 0 if ratio < ZONES[0] else 1 if ratio < ZONES[1] else 2
+def gauge_zones(snap, row: int) -> tuple[float, float, float]:
+    """The gauge of one snapshot row: (used, warning start, danger start), fractions of the way
+    from entry to liquidation (NaN used: no liquidation price)."""
+    c = snap.cols
+    entry, mark, liq = float(c["entry_price"][row]), float(c["mark"][row]), float(c["liquidation_price"][row])
+    t = snap.thresholds
+    warn, danger = zone_starts(entry, liq, snap.book.sides[row] == "long", t.warning, t.danger)
+    return way_used(entry, mark, liq), float(warn), float(danger)
 
 
 def _with_alpha(colour: QColor, alpha: int) -> QColor:
@@ -94,6 +106,8 @@ class Paints:
         self.f_value_bold = font(0.5, True)
         self.f_badge = font(-1.5, True, False)
         self.f_gauge = font(1.0, True)
+        self.fm_gauge = QFontMetrics(self.f_gauge)
+        self.fm_value_bold = QFontMetrics(self.f_value_bold)
         self.f_stamp = font(7.0, True, False)
         self.f_stamp.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 112)
         self.f_cell = font(0.0)
@@ -123,14 +137,14 @@ class Paints:
         self.chip_pen = _pen(_blend(t.card_bg, t.muted, 0.45))
         self.chip_fill = QBrush(_blend(t.card_bg, t.muted, 0.10))
         zone_colours = (t.safe, t.warning, t.danger)
-        self.zone = tuple(QColor(c) for c in zone_colours)
-        self.zone_track = tuple(_pen(_blend(t.card_bg, c, 0.22), 7.0, Qt.PenCapStyle.FlatCap) for c in zone_colours)
-        self.zone_value = tuple(_pen(c, 7.0, Qt.PenCapStyle.FlatCap) for c in zone_colours)
-        self.stale_track = _pen(_blend(t.card_bg, t.stale, 0.25), 7.0, Qt.PenCapStyle.FlatCap)
-        self.stale_value = _pen(t.stale, 7.0, Qt.PenCapStyle.FlatCap)
-        self.zone_brush = tuple(QBrush(c) for c in zone_colours)
-        self.track_brush = tuple(QBrush(_blend(t.card_bg, c, 0.22)) for c in zone_colours)
-        self.stale_brush = QBrush(t.stale)
+        # the gauge track: one pale segment per zone (safe, warning, danger) at the trader's thresholds
+        self.zone_track = tuple(_pen(_blend(t.card_bg, c, 0.28), 7.0, Qt.PenCapStyle.FlatCap) for c in zone_colours)
+        self.grey_track = _pen(_blend(t.card_bg, t.liquidated, 0.25), 7.0, Qt.PenCapStyle.FlatCap)
+        self.track_brush = tuple(QBrush(_blend(t.card_bg, c, 0.28)) for c in zone_colours)
+        # the gauge value: the level's colour (a stale price keeps its level)
+        self.level_value = {lv: _pen(self.level[lv], 7.0, Qt.PenCapStyle.FlatCap) for lv in _LEVELS}
+        self.level_brush = {lv: QBrush(self.level[lv]) for lv in _LEVELS}
+        self.stale_badge_fill = QBrush(t.stale)
         self.tick_pen = _pen(_blend(t.card_bg, t.muted, 0.6))
         self.stamp_pen = _pen(t.stamp, 2.5)
         self.stamp_text = QColor(t.stamp)
@@ -154,7 +168,7 @@ def _snapshot_of(index: QModelIndex | QPersistentModelIndex):
 
 
 def draw_badge(painter: QPainter, p: Paints, rect: QRectF, level: int) -> None:
-    """A level badge: filled for warning/danger/liquidated, outlined for safe/stale (text always)."""
+    """A level badge: filled for warning/danger/liquidated, outlined for safe (text always)."""
     text = LEVEL_NAMES.get(level, "?")
     painter.setFont(p.f_badge)
     if level in (Level.WARNING, Level.DANGER, Level.LIQUIDATED):
@@ -170,10 +184,36 @@ def draw_badge(painter: QPainter, p: Paints, rect: QRectF, level: int) -> None:
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
-_KEYS = ("mark", "liq", "to liq", "margin", "uPnL")
+def draw_stale_badge(painter: QPainter, p: Paints, rect: QRectF) -> None:
+    """The stale mark: a grey filled ``STALE`` badge (beside the level badge, which keeps its colour)."""
+    painter.setFont(p.f_badge)
+    painter.setPen(p.no_pen)
+    painter.setBrush(p.stale_badge_fill)
+    painter.drawRoundedRect(rect, 4, 4)
+    painter.setPen(p.badge_text)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, LEVEL_NAMES[STALE])
+
+
+def badge_width(p: Paints, level: int) -> int:
+    """The width of a level (or STALE) badge."""
+    return p.fm_badge.horizontalAdvance(LEVEL_NAMES.get(level, "?")) + 14
+
+
+_KEYS = ("mark", "liq", "entry", "margin", "uPnL")
 _ROW_H = 19
+_ROWS_TOP = 56
+_GAUGE = 72            # the gauge's box (logical px)
+_GAUGE_TOP = 58
+_KEYS_X = 88           # from the card's text left edge
+_KEY_W = 44
+_GAP = 8
 _TEXT_CACHE_MAX = 4096
 _PIXMAP_CACHE_MAX = 256
+# the widest figures a card must show unclipped (the card view never makes a card narrower)
+_WIDEST_VALUE = "−00,000,000.00"
+_WIDEST_EXTRA = "100.00 % away"
+_WIDEST_RATIO = "ratio 100.0 %"
+_WIDEST_ROE = "ROE −1000.0 %"
 
 
 def _cached(cache: dict, key, make):
@@ -194,7 +234,6 @@ class _CardCache:
         self.chips: dict[tuple, QPixmap] = {}
         self.width_symbol: dict[str, int] = {}
         self.width_small: dict[str, int] = {}
-        self.width_badge: dict[str, int] = {}
         self.elided_symbol: dict[tuple[str, int], str] = {}
         self.elided_small: dict[tuple[str, int], str] = {}
         self.pixmap_dpi: int | None = None
@@ -207,22 +246,48 @@ class CardDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._paints = Paints(theme or light_theme())
         self._cache = _CardCache()
+        self._cell = QSize(max(CARD_SIZE.width(), self.min_cell_width()), CARD_HEIGHT)
 
     def set_theme(self, theme: Theme) -> None:
         """Rebuild the paint cache for a theme."""
         self._paints = Paints(theme)
         self._cache = _CardCache()
 
+    def min_cell_width(self) -> int:
+        """The narrowest cell in which every figure of a card fits (from the font's metrics)."""
+        p = self._paints
+        value = p.fm_value.horizontalAdvance(_WIDEST_VALUE)
+        extra = max(p.fm_value_bold.horizontalAdvance(_WIDEST_EXTRA), p.fm_small.horizontalAdvance(_WIDEST_RATIO),
+                    p.fm_small.horizontalAdvance(_WIDEST_ROE))
+        return 12 + _KEYS_X + _KEY_W + value + _GAP + extra + 10 + 2 * CARD_MARGIN
+
+    def cell_size(self) -> QSize:
+        """The current (uniform) cell size."""
+        return QSize(self._cell)
+
+    def set_cell_width(self, width: int) -> bool:
+        """Make every cell ``width`` wide (at least :meth:`min_cell_width`); True if it changed."""
+        width = max(int(width), self.min_cell_width())
+        if width == self._cell.width():
+            return False
+        self._cell = QSize(width, CARD_HEIGHT)
+        return True
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        """The constant card size (uniform item sizes)."""
-        return CARD_SIZE
+        """The card size, one for every card (uniform item sizes)."""
+        return QSize(self._cell)
 
     def card_rect(self, cell: QRect) -> QRect:
         """The painted card inside a cell (the margin holds the selection ring and the glow)."""
         return cell.adjusted(CARD_MARGIN, CARD_MARGIN, -CARD_MARGIN, -CARD_MARGIN)
 
+    def gauge_rect(self, cell: QRect) -> QRectF:
+        """The gauge's box inside a cell (its arc is inset by 4 px)."""
+        r = QRectF(self.card_rect(cell))
+        return QRectF(r.left() + 12, r.top() + _GAUGE_TOP, _GAUGE, _GAUGE)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
-        """Paint the card of ``index``'s position: cached chrome, then the figures."""
+        """Paint the card of ``index``'s position: cached chrome, then the gauge and the figures."""
         if not index.isValid():
             return
         model = index.model()
@@ -240,7 +305,8 @@ class CardDelegate(QStyledItemDelegate):
             pulse = index.data(PulseRole) or 0.0
         p = self._paints
         cache = self._cache
-        level = STALE if snap.stale[row] else int(snap.level[row])
+        level = int(snap.level[row])
+        stale = bool(snap.stale[row])
         liquidated = level == Level.LIQUIDATED
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         cell = option.rect
@@ -251,30 +317,30 @@ class CardDelegate(QStyledItemDelegate):
 
         scale = self._pixmap_scale(painter)
         if scale:
-            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, selected, scale))
+            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, stale, selected, scale))
         else:
-            self._draw_chrome(painter, p, r, level, selected)
+            self._draw_chrome(painter, p, r, level, stale, selected)
         if 0.0 < pulse < 1.0:
             glow = math.sin(math.pi * pulse)
-            painter.setPen(p.glow[level if level != STALE else Level.DANGER][round(glow * GLOW_STEPS)])
+            painter.setPen(p.glow[level][round(glow * GLOW_STEPS)])
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(r.adjusted(-2, -2, 2, 2), 8, 8)
 
         cols = snap.cols
         book = snap.book
-        text = p.muted if liquidated else p.text
+        figures_colour = p.muted if (liquidated or stale) else p.text
         left, top, right = r.left() + 12, r.top(), r.right() - 10
 
-        # header: symbol, then the SIDE lev× chip (the badge is in the chrome)
-        badge_left = right - (_cached(cache.width_badge, LEVEL_NAMES[level],
-                                      lambda: p.fm_badge.horizontalAdvance(LEVEL_NAMES[level])) + 14)
+        # header: symbol, then the SIDE lev× chip (the badges are in the chrome)
+        badges = badge_width(p, level) + (badge_width(p, STALE) + 4 if stale else 0)
         chip = f"{book.sides[row].upper()} {fmt_leverage(float(cols['leverage'][row]))}"
         chip_w = _cached(cache.width_small, chip, lambda: p.fm_small.horizontalAdvance(chip)) + 12
         symbol = book.symbols[row]
-        sym_room = int(badge_left - 16 - chip_w - left)
-        sym_w = min(_cached(cache.width_symbol, symbol, lambda: p.fm_symbol.horizontalAdvance(symbol)), sym_room)
+        sym_room = int(right - badges - 16 - chip_w - left)
+        sym_w = max(min(_cached(cache.width_symbol, symbol, lambda: p.fm_symbol.horizontalAdvance(symbol)), sym_room),
+                    0)
         painter.setFont(p.f_symbol)
-        painter.setPen(text)
+        painter.setPen(p.muted if liquidated else p.text)
         painter.drawText(QRectF(left, top + 8, sym_w + 1, 24), _LEFT,
                          _cached(cache.elided_symbol, (symbol, sym_w + 1),
                                  lambda: p.fm_symbol.elidedText(symbol, Qt.TextElideMode.ElideRight, sym_w + 1)))
@@ -283,79 +349,100 @@ class CardDelegate(QStyledItemDelegate):
             painter.drawPixmap(QPointF(chip_rect.left() - 1, chip_rect.top() - 1),
                                self._chip_pixmap(chip, chip_w, level, liquidated, scale))
         else:
-            self._draw_chip(painter, p, chip_rect, chip, text)
+            self._draw_chip(painter, p, chip_rect, chip, p.muted if liquidated else p.text)
 
-        # second line: label · venue, and the entry price or the stale age
+        # second line: label · venue · currency, and the stale age or the venue's liquidation check
         line2 = QRectF(left, top + 33, right - left, 16)
-        if level == STALE:
+        currency = book.currencies[row]
+        note, note_colour, note_font = "", p.muted, p.f_small
+        if stale:
             age = fmt_age(snap.clock - float(cols["mark_ts"][row]))
-            note, note_colour = f"stale price · {age}", p.level[STALE]
+            note, note_colour, note_font = f"no price for {age}", p.level[STALE], p.f_badge
         elif math.isfinite(float(cols["reconcile_diff_pct"][row])):
             diff = float(cols["reconcile_diff_pct"][row])
             flagged = abs(diff) > snap.reconcile_tolerance_pct
             note = f"{'⚠ ' if flagged else '✓ '}venue liq {fmt_pct(diff, signed=True)}"
             note_colour = p.level[Level.WARNING] if flagged else p.muted
-        else:
-            note, note_colour = f"entry {fmt_price(float(cols['entry_price'][row]))}", p.muted
-        note_w = _cached(cache.width_small, note, lambda: p.fm_small.horizontalAdvance(note))
+        note_w = 0
+        if note:
+            note_w = (p.fm_badge if note_font is p.f_badge else p.fm_small).horizontalAdvance(note)
+            painter.setFont(note_font)
+            painter.setPen(note_colour)
+            painter.drawText(line2, _RIGHT, note)
         painter.setFont(p.f_small)
-        painter.setPen(note_colour)
-        painter.drawText(line2, _RIGHT, note)
         painter.setPen(p.muted)
-        who = f"{book.labels[row]} · {book.venues[row]}"
+        who = f"{book.labels[row]} · {book.venues[row]} · {currency}"
         who_w = int(line2.width() - note_w - 12)
         painter.drawText(line2, _LEFT, _cached(cache.elided_small, (who, who_w),
                                                lambda: p.fm_small.elidedText(who, Qt.TextElideMode.ElideRight,
                                                                              who_w)))
 
-        # gauge: the value arc over the (cached) track, and the ratio
-        ratio = float(cols["margin_ratio"][row])
-        greyed = level == STALE or liquidated
-        box = QRectF(left, top + 60, 72, 72)
-        if math.isfinite(ratio):
-            span = round(_ARC_SPAN * min(max(ratio, 0.0), 1.0))
+        # gauge: the zone track at the trader's thresholds, the value arc in the level's colour
+        used, warn, danger = gauge_zones(snap, row)
+        box = QRectF(left, top + _GAUGE_TOP, _GAUGE, _GAUGE)
+        arc = box.adjusted(4, 4, -4, -4)
+        if liquidated:
+            painter.setPen(p.grey_track)
+            painter.drawArc(arc, _ARC_START, _ARC_SPAN)
+        else:
+            start = _ARC_START
+            bounds = (0.0, warn, danger, 1.0) if math.isfinite(warn) and math.isfinite(danger) else (0.0, 1.0, 1.0, 1.0)
+            for z in range(3):
+                span = round(_ARC_SPAN * (bounds[z + 1] - bounds[z]))
+                if span:
+                    painter.setPen(p.zone_track[z])
+                    painter.drawArc(arc, start, span)
+                start += span
+        shown = 1.0 if liquidated else used
+        if math.isfinite(shown):
+            span = round(_ARC_SPAN * min(max(shown, 0.0), 1.0))
             if span:
-                painter.setPen(p.stale_value if greyed else p.zone_value[zone_of(ratio)])
-                painter.drawArc(box.adjusted(4, 4, -4, -4), _ARC_START, span)
+                painter.setPen(p.level_value[level])
+                painter.drawArc(arc, _ARC_START, span)
         painter.setFont(p.f_gauge)
-        painter.setPen(p.muted if greyed else p.text)
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, fmt_pct(ratio * 100, decimals=1))
+        painter.setPen(figures_colour)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "100 %" if liquidated else figure("liq_used", snap, row))
 
-        # figures (the keys are in the chrome)
-        currency = book.currencies[row]
-        mark = float(cols["mark"][row])
-        liq = float(cols["liquidation_price"][row])
-        move = liq - mark
-        move_pct = move / mark * 100 if math.isfinite(mark) and mark else math.nan
+        # figures (the keys are in the chrome), formatted as the table formats them
+        key_x = left + _KEYS_X
+        value_right = self._value_right(left, right)
+        value_x = key_x + _KEY_W
+        extra_x = value_right + _GAP
         upnl = float(cols["unrealized_pnl"][row])
         roe = float(cols["roe"][row])
-        roe_text = f"ROE {fmt_pct(roe * 100, signed=True, decimals=0 if abs(roe) >= 1 else None)}"
-        key_x, key_w, value_right, extra_right = left + 86, 40, left + 226, right
+        level_colour = p.level[level] if level in (Level.WARNING, Level.DANGER) else figures_colour
+        signed = (lambda v: figures_colour) if (liquidated or stale) else p.signed_colour
         values = (
-            (fmt_price(mark), text, "", text),
-            (fmt_price(liq), text, fmt_pct(move_pct, signed=True),
-             p.muted if liquidated else p.level[level] if level in (Level.WARNING, Level.DANGER) else text),
-            (_signed_price(move), text, "", text),
-            (fmt_money(float(cols["isolated_margin"][row]), currency), text, currency, p.muted),
-            (fmt_money(upnl, currency, signed=True), p.muted if liquidated else p.signed_colour(upnl),
-             roe_text, p.muted if liquidated else p.signed_colour(roe)),
+            (figure("mark", snap, row), figures_colour, "", figures_colour, p.f_small),
+            (figure("liquidation_price", snap, row), level_colour, figure("distance_frac", snap, row),
+             level_colour, p.f_value_bold),
+            (figure("entry_price", snap, row), figures_colour, "", figures_colour, p.f_small),
+            (figure("isolated_margin", snap, row), figures_colour, f"ratio {figure('margin_ratio', snap, row)}",
+             p.muted, p.f_small),
+            (figure("unrealized_pnl", snap, row), signed(upnl), f"ROE {figure('roe', snap, row)}", signed(roe),
+             p.f_small),
         )
-        value_x, value_w = key_x + key_w, value_right - key_x - key_w
-        extra_x, extra_w = value_right + 4, extra_right - value_right - 4
-        y = top + 58
-        for i, (value, value_colour, extra, extra_colour) in enumerate(values):
-            painter.setFont(p.f_value)
+        y = top + _ROWS_TOP
+        for i, (value, value_colour, extra, extra_colour, extra_font) in enumerate(values):
+            painter.setFont(p.f_value_bold if i == 1 else p.f_value)
             painter.setPen(value_colour)
-            painter.drawText(QRectF(value_x, y, value_w, _ROW_H), _RIGHT, value)
+            painter.drawText(QRectF(value_x, y, value_right - value_x, _ROW_H), _RIGHT, value)
             if extra:
-                painter.setFont(p.f_value_bold if i == 1 else p.f_small)
+                painter.setFont(extra_font)
                 painter.setPen(extra_colour)
-                painter.drawText(QRectF(extra_x, y, extra_w, _ROW_H), _RIGHT, extra)
+                painter.drawText(QRectF(extra_x, y, right - extra_x, _ROW_H), _RIGHT, extra)
             y += _ROW_H
 
         if liquidated:
             self._stamp(painter, p, r)
         painter.restore()
+
+    def _value_right(self, left: float, right: float) -> float:
+        """Where the value column ends: half the room after the keys, never less than the widest value."""
+        key_end = left + _KEYS_X + _KEY_W
+        p = self._paints
+        widest = p.fm_value.horizontalAdvance(_WIDEST_VALUE)
+        return key_end + max(widest, (right - key_end - _GAP) / 2)
 
     # -- chrome ----------------------------------------------------------------------------------------
 
@@ -374,10 +461,10 @@ class CardDelegate(QStyledItemDelegate):
             return 0
         return int(s)
 
-    def _chrome_pixmap(self, option: QStyleOptionViewItem, cell: QRect, level: int, selected: bool,
+    def _chrome_pixmap(self, option: QStyleOptionViewItem, cell: QRect, level: int, stale: bool, selected: bool,
                        scale: int) -> QPixmap:
         base = option.palette.color(QPalette.ColorRole.Base)
-        key = (level, selected, base.rgba(), cell.width(), cell.height(), scale)
+        key = (level, stale, selected, base.rgba(), cell.width(), cell.height(), scale)
         cache = self._cache.chrome
         pixmap = cache.get(key)
         if pixmap is None:
@@ -391,7 +478,7 @@ class CardDelegate(QStyledItemDelegate):
             pp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             pp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
             self._draw_chrome(pp, self._paints, QRectF(self.card_rect(QRect(0, 0, cell.width(), cell.height()))),
-                              level, selected)
+                              level, stale, selected)
             pp.end()
             cache[key] = pixmap
         return pixmap
@@ -424,8 +511,8 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(colour)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, chip)
 
-    def _draw_chrome(self, painter: QPainter, p: Paints, r: QRectF, level: int, selected: bool) -> None:
-        """Everything of a card that depends only on its level and selection (``r``: the card rect)."""
+    def _draw_chrome(self, painter: QPainter, p: Paints, r: QRectF, level: int, stale: bool, selected: bool) -> None:
+        """Everything of a card that depends only on its level, stale flag and selection (``r``: the card rect)."""
         painter.setPen(p.no_pen)
         painter.setBrush(p.bg_level[level])
         painter.drawRoundedRect(r, 7, 7)
@@ -438,26 +525,20 @@ class CardDelegate(QStyledItemDelegate):
             painter.setPen(p.selection_pen)
             painter.drawRoundedRect(r.adjusted(-3, -3, 3, 3), 9, 9)
         left, top, right = r.left() + 12, r.top(), r.right() - 10
-        badge_w = _cached(self._cache.width_badge, LEVEL_NAMES[level],
-                          lambda: p.fm_badge.horizontalAdvance(LEVEL_NAMES[level])) + 14
+        badge_w = badge_width(p, level)
         draw_badge(painter, p, QRectF(right - badge_w, top + 11, badge_w, 18), level)
-        # gauge track
-        arc = QRectF(left, top + 60, 72, 72).adjusted(4, 4, -4, -4)
-        greyed = level in (STALE, Level.LIQUIDATED)
-        start = _ARC_START
-        bounds = (0.0, *ZONES, 1.0)
-        for z in range(3):
-            span = round(_ARC_SPAN * (bounds[z + 1] - bounds[z]))
-            painter.setPen(p.stale_track if greyed else p.zone_track[z])
-            painter.drawArc(arc, start, span)
-            start += span
+        if stale:
+            stale_w = badge_width(p, STALE)
+            draw_stale_badge(painter, p, QRectF(right - badge_w - 4 - stale_w, top + 11, stale_w, 18))
         painter.setFont(p.f_small)
         painter.setPen(p.muted)
-        painter.drawText(QRectF(left - 10, top + 134, 92, 16), Qt.AlignmentFlag.AlignCenter, "margin ratio")
+        caption = QRectF(left - 10, top + _GAUGE_TOP + _GAUGE - 2, _GAUGE + 20, 14)
+        painter.drawText(caption, Qt.AlignmentFlag.AlignCenter, "of the way")
+        painter.drawText(caption.translated(0, 13), Qt.AlignmentFlag.AlignCenter, "to liquidation")
         painter.setFont(p.f_key)
-        key_x, key_w = left + 86, 40
+        key_x = left + _KEYS_X
         for i, key in enumerate(_KEYS):
-            painter.drawText(QRectF(key_x, top + 58 + i * _ROW_H, key_w + 8, _ROW_H), _LEFT, key)
+            painter.drawText(QRectF(key_x, top + _ROWS_TOP + i * _ROW_H, _KEY_W + 8, _ROW_H), _LEFT, key)
 
     @staticmethod
     def _stamp(painter: QPainter, p: Paints, r: QRectF) -> None:
@@ -475,13 +556,6 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(p.stamp_text)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
-
-
-def _signed_price(value: float) -> str:
-    if not math.isfinite(value):
-        return fmt_price(value)
-    text = fmt_price(abs(value))
-    return f"{MINUS}{text}" if value < 0 else f"+{text}"
 
 
 class _CellDelegate(QStyledItemDelegate):
@@ -510,7 +584,7 @@ class _CellDelegate(QStyledItemDelegate):
 
 
 class GaugeDelegate(_CellDelegate):
-    """The table's margin-ratio cell: a zoned bar (ticks at 50 % and 80 %) and the value as text."""
+    """The table's way-to-liquidation cell: a bar over the zone track, filled in the level's colour, and the figure."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
         """Background and selection as usual, then the bar and the value."""
@@ -519,47 +593,53 @@ class GaugeDelegate(_CellDelegate):
             return
         snap, row = found
         p = self._paints
-        ratio = float(snap.cols["margin_ratio"][row])
-        greyed = bool(snap.stale[row]) or int(snap.level[row]) == Level.LIQUIDATED
+        level = int(snap.level[row])
+        liquidated = level == Level.LIQUIDATED
+        used, warn, danger = gauge_zones(snap, row)
+        if liquidated:
+            used = 1.0
         rect = QRectF(option.rect).adjusted(6, 0, -6, 0)
-        text_w = 50.0
+        text_w = 44.0
         bar = QRectF(rect.left(), rect.center().y() - 3, max(rect.width() - text_w - 6, 10.0), 6)
         painter.save()
-        bounds = (0.0, *ZONES, 1.0)
+        bounds = (0.0, warn, danger, 1.0) if math.isfinite(warn) and math.isfinite(danger) else (0.0, 1.0, 1.0, 1.0)
         for z in range(3):
             seg = QRectF(bar.left() + bar.width() * bounds[z], bar.top(), bar.width() * (bounds[z + 1] - bounds[z]),
                          bar.height())
-            painter.fillRect(seg, p.track_brush[z])
-        if math.isfinite(ratio):
-            fill = QRectF(bar.left(), bar.top(), bar.width() * min(max(ratio, 0.0), 1.0), bar.height())
-            painter.fillRect(fill, p.stale_brush if greyed else p.zone_brush[zone_of(ratio)])
-        painter.setPen(p.tick_pen)
-        for z in ZONES:
-            x = round(bar.left() + bar.width() * z) + 0.5
-            painter.drawLine(QPointF(x, bar.top() - 2), QPointF(x, bar.bottom() + 2))
+            if seg.width() > 0:
+                painter.fillRect(seg, p.track_brush[z])
+        if math.isfinite(used):
+            fill = QRectF(bar.left(), bar.top(), bar.width() * min(max(used, 0.0), 1.0), bar.height())
+            painter.fillRect(fill, p.level_brush[level])
         painter.setFont(p.f_cell)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(option.palette.highlightedText().color() if selected else p.text)
+        painter.setPen(option.palette.highlightedText().color() if selected
+                       else p.muted if bool(snap.stale[row]) or liquidated else p.text)
         painter.drawText(QRectF(rect.right() - text_w, rect.top(), text_w, rect.height()),
-                         _RIGHT, fmt_pct(ratio * 100))
+                         _RIGHT, "100 %" if liquidated else figure("liq_used", snap, row))
         painter.restore()
 
 
 class LevelDelegate(_CellDelegate):
-    """The table's level cell: a badge with the level's name in its colour."""
+    """The table's level cell: a badge with the level's name in its colour, and a STALE badge beside it."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
-        """Background and selection as usual, then the badge."""
+        """Background and selection as usual, then the badge(s)."""
         found = self._background(painter, option, index)
         if found is None:
             return
         snap, row = found
         p = self._paints
-        level = STALE if snap.stale[row] else int(snap.level[row])
-        w = p.fm_badge.horizontalAdvance(LEVEL_NAMES[level]) + 14
+        level = int(snap.level[row])
+        stale = bool(snap.stale[row])
+        w = badge_width(p, level)
+        sw = badge_width(p, STALE) if stale else 0
+        total = w + (sw + 4 if stale else 0)
         rect = QRectF(option.rect)
-        badge = QRectF(rect.center().x() - w / 2, rect.center().y() - 8, w, 16)
+        x = rect.center().x() - total / 2
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        draw_badge(painter, p, badge, level)
+        draw_badge(painter, p, QRectF(x, rect.center().y() - 8, w, 16), level)
+        if stale:
+            draw_stale_badge(painter, p, QRectF(x + w + 4, rect.center().y() - 8, sw, 16))
         painter.restore()

@@ -10,6 +10,7 @@ import logging
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QSystemTrayIcon,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -35,9 +37,10 @@ from isodesk.desk import Level, SetPaused, SetSpeed, Snapshot
 from isodesk.desk.commands import AcknowledgeAlert, UndoAdjustment
 from isodesk.desk.events import EventKind, PositionEvent
 from isodesk.desk.session import DeskConfig
+from isodesk.feeds.base import FeedHealth
 from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
-from isodesk.ui.columns import fmt_money
+from isodesk.ui.columns import COLUMNS, column_for, fmt_money
 from isodesk.ui.dialogs import (
     ClosePositionDialog,
     CollateralDialog,
@@ -49,7 +52,7 @@ from isodesk.ui.dialogs import (
 from isodesk.ui.models import PositionsModel
 from isodesk.ui.scenario_editor import ScenarioEditor
 from isodesk.ui.theme import Theme, apply_theme
-from isodesk.ui.views import CardView, PositionsTable
+from isodesk.ui.views import CardView, PositionSelection, PositionsTable
 from isodesk.ui.worker import DeskController
 
 log = logging.getLogger("isodesk.ui")
@@ -108,8 +111,10 @@ class MainWindow(QMainWindow):
     # -- building ---------------------------------------------------------------------------------
 
     def _build_views(self) -> None:
-        self.cards = CardView(self.model, self)
-        self.table = PositionsTable(self.model, self)
+        # one selection for cards, table, chart, actions and dialogs (views.PositionSelection)
+        self.selection = PositionSelection(self.model, self)
+        self.cards = CardView(self.model, self, theme=self.theme, selection=self.selection)
+        self.table = PositionsTable(self.model, self, theme=self.theme, selection=self.selection)
         self.cards.setObjectName("cards")
         self.table.setObjectName("table")
         self.stack = QStackedWidget(self)
@@ -126,12 +131,22 @@ class MainWindow(QMainWindow):
         self.filter_level.setObjectName("filter-level")
         for text, value in LEVEL_FILTERS:
             self.filter_level.addItem(text, value)
+        # the one sort state of cards and table (the model's): every sortable column, as in the header
         self.sort_box = QComboBox(self)
         self.sort_box.setObjectName("sort")
         self.sort_box.addItem("Nearest to liquidation", None)
-        for key, text in (("unrealized_pnl", "Unrealized PnL"), ("margin_ratio", "Margin ratio"),
-                          ("isolated_margin", "Isolated margin"), ("label", "Label")):
-            self.sort_box.addItem(text, key)
+        self.sort_box.setItemData(0, "Level first (danger, warning, safe), then distance to liquidation",
+                                  Qt.ItemDataRole.ToolTipRole)
+        for column in COLUMNS:
+            if column.sortable:
+                self.sort_box.addItem(column.header, column.key)
+                if column.tooltip:
+                    self.sort_box.setItemData(self.sort_box.count() - 1, column.tooltip, Qt.ItemDataRole.ToolTipRole)
+        self.sort_order = QToolButton(self)
+        self.sort_order.setObjectName("sort-order")
+        self.sort_order.setCheckable(True)
+        self.sort_order.setAutoRaise(True)
+        self._show_sort()
         self.count_label = QLabel(self)
         self.totals_label = QLabel(self)
         self.totals_label.setObjectName("totals")
@@ -145,6 +160,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.filter_level, 1)
         bar.addWidget(QLabel("Sort:", self))
         bar.addWidget(self.sort_box, 1)
+        bar.addWidget(self.sort_order)
         bar.addWidget(self.count_label)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -156,12 +172,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
-        self.chart = ChartWidget(self)
+        self.chart = ChartWidget(self, theme=self.theme)
         self.chart_dock = QDockWidget("Chart", self)
         self.chart_dock.setObjectName("dock-chart")
         self.chart_dock.setWidget(self.chart)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.chart_dock)
-        self.alerts = AlertsWidget(self)
+        self.alerts = AlertsWidget(self, theme=self.theme)
         self.alerts_dock = QDockWidget("Alerts", self)
         self.alerts_dock.setObjectName("dock-alerts")
         self.alerts_dock.setWidget(self.alerts)
@@ -283,8 +299,14 @@ class MainWindow(QMainWindow):
         feed.addAction(self._action("Slower", "Ctrl+[", lambda: self.speed.setValue(self.speed.value() / 2)))
         alerts = menu.addMenu("&Alerts")
         alerts.addAction(self._action("Acknowledge selected alert", "Ctrl+K", self.alerts.acknowledge_selected))
+        self.act_ack_all = self._action("Acknowledge all alerts", "Ctrl+Shift+K", self.alerts.acknowledge_all,
+                                        name="acknowledge-all")
+        alerts.addAction(self.act_ack_all)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("About isodesk", "F1", self._about))
+        for top in menu.actions():  # the cards do not re-sort while a menu is open
+            if top.menu() is not None:
+                self._hold_while_open(top.menu())
 
     def _build_status(self) -> None:
         self.status_label = QLabel(self)
@@ -310,9 +332,12 @@ class MainWindow(QMainWindow):
         self.filter_venue.currentIndexChanged.connect(self._apply_filter)
         self.filter_level.currentIndexChanged.connect(self._apply_filter)
         self.sort_box.currentIndexChanged.connect(self._apply_sort)
+        self.sort_order.clicked.connect(self._apply_sort)
+        self.model.sort_changed.connect(self._show_sort)
+        self.model.hold_changed.connect(self._update_count)
         self.speed.valueChanged.connect(lambda v: self.controller.send(SetSpeed(float(v))))
-        self.cards.position_selected.connect(self._select)
-        self.table.position_selected.connect(self._select)
+        self.selection.position_changed.connect(self._select)
+        self.alerts.position_selected.connect(self.select_position)
         for view in (self.cards, self.table):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
@@ -336,11 +361,11 @@ class MainWindow(QMainWindow):
         self.model.apply(snapshot)
         if first:
             self._refresh_venues(snapshot)
-            if self.chart.position_id() is None and len(snapshot):
-                self._select(int(snapshot.book.position_ids[snapshot.order_by_risk[0]]))
+            if self.selection.position_id() is None and self.model.rowCount():
+                self.selection.select_position(self.model.position_id(0))  # the riskiest, in every view
         self.chart.apply(snapshot)
         self._refresh_totals(snapshot)
-        self.count_label.setText(f"{self.model.rowCount()} of {len(snapshot)}")
+        self._update_count()
         self.snapshot_applied.emit(snapshot.version)
 
     @Slot(object)
@@ -425,12 +450,32 @@ class MainWindow(QMainWindow):
     # -- forms (each non-modal; the desk answers every command) --------------------------------------
 
     def selected_position(self) -> int | None:
-        """The position the trader is working on: the current view's selection, else the charted one."""
+        """The position the trader is working on: the one selection of cards, table and chart."""
+        return self.selection.position_id()
+
+    def select_position(self, position_id: int) -> bool:
+        """Select a position everywhere and bring it into view (from an alert, say); False if not shown."""
         view = self.cards if self.view_name() == "cards" else self.table
-        return view.selected_position_id() or self.chart.position_id()
+        if view.select_position(position_id):
+            return True
+        self.statusBar().showMessage("that position is hidden by the filters", 5000)
+        return False
+
+    def _hold_while_open(self, popup: QWidget) -> None:
+        """Hold live re-sorts while a menu or form is open (released when it hides or goes)."""
+        reason = f"popup:{id(popup)}"
+        model = self.model
+        if isinstance(popup, QMenu):
+            popup.aboutToShow.connect(lambda: model.hold_order(reason, True))
+            popup.aboutToHide.connect(lambda: model.hold_order(reason, False))
+        else:
+            model.hold_order(reason, True)
+            # the form may outlive nothing else: at shutdown the window (and model) can go first
+            popup.destroyed.connect(lambda *_: shiboken6.isValid(model) and model.hold_order(reason, False))
 
     def _show_form(self, form: QWidget) -> QWidget:
         form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._hold_while_open(form)
         form.show()
         if QGuiApplication.platformName() != "offscreen":  # offscreen warns that it cannot raise windows
             form.raise_()
@@ -501,8 +546,10 @@ class MainWindow(QMainWindow):
     def _context_menu(self, view: QWidget, pos) -> None:
         index = view.indexAt(pos)
         if index.isValid():
-            view.setCurrentIndex(index)
+            self.selection.select_position(self.model.position_id(index.row()))
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._hold_while_open(menu)
         for act in (self.act_add, self.act_remove, self.act_undo, self.act_close_position, self.act_journal):
             menu.addAction(act)
         menu.addSeparator()
@@ -520,11 +567,15 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from isodesk.logfile import log_path
 
+        self.model.hold_order("about", True)
         QMessageBox.about(self, "About isodesk", f"isodesk {__version__}\nIsolated-margin risk dashboard.\n\n"
                           f"Book: {self.config.db_path}\nLog file: {log_path()}")
+        self.model.hold_order("about", False)
 
-    @Slot(int)
-    def _select(self, position_id: int) -> None:
+    @Slot(object)
+    def _select(self, position_id: int | None) -> None:
+        if position_id is None:
+            return  # nothing selected (filtered out): the chart keeps the last position
         self.chart.show_position(position_id)
         label = self._label_of(position_id)
         self.chart_dock.setWindowTitle(f"Chart — {label}" if label else "Chart")
@@ -539,12 +590,40 @@ class MainWindow(QMainWindow):
     def _apply_filter(self) -> None:
         self.model.set_filter(text=self.filter_text.text() or None, venue=self.filter_venue.currentData(),
                               level=self.filter_level.currentData())
-        if self._last_snapshot is not None:
-            self.count_label.setText(f"{self.model.rowCount()} of {len(self._last_snapshot)}")
+        self._update_count()
+
+    def _update_count(self, _held: bool = False) -> None:
+        snap = self._last_snapshot if hasattr(self, "_last_snapshot") else None
+        if snap is None:
+            return
+        held = " · order held" if self.model.order_held() else ""
+        self.count_label.setText(f"{self.model.rowCount()} of {len(snap)}{held}")
+        self.count_label.setToolTip("The order waits while the pointer is over the positions or a menu or form "
+                                    "is open" if held else "")
 
     def _apply_sort(self) -> None:
+        """The sort box (and its direction button) chose: sort the model; every view follows."""
         key = self.sort_box.currentData()
-        self.model.sort_by_key(key)
+        if key is None:
+            self.model.sort_by_key(None)
+            return
+        natural = column_for(key).descending
+        changed_column = key != self.model.sort_state()[0]
+        descending = natural if changed_column else self.sort_order.isChecked()
+        self.model.sort_by_key(key, descending)
+        self._show_sort()
+
+    def _show_sort(self) -> None:
+        """The sort box and direction button from the model's one sort state (a header click lands here)."""
+        key, descending = self.model.sort_state()
+        self.sort_box.blockSignals(True)
+        self.sort_box.setCurrentIndex(max(self.sort_box.findData(key), 0))
+        self.sort_box.blockSignals(False)
+        self.sort_order.setEnabled(key is not None)
+        self.sort_order.setChecked(descending)
+        self.sort_order.setText("" if key is None else "↓" if descending else "↑")
+        self.sort_order.setToolTip("Descending (click for ascending)" if descending
+                                   else "Ascending (click for descending)")
 
     def _refresh_venues(self, snapshot: Snapshot) -> None:
         current = self.filter_venue.currentData()
@@ -579,7 +658,11 @@ class MainWindow(QMainWindow):
         h = snap.feed
         age = "no tick yet" if h.last_tick_age_s is None else f"last tick {h.last_tick_age_s:.1f} s ago"
         state = "paused" if snap.paused else ("connected" if h.connected else "disconnected")
-        self.feed_label.setText(f"  {h.source}: {state} · {age} · rejected {h.rejected}  ")
+        if h.parts:  # one feed per venue: each venue's own health
+            self.feed_label.setText("  " + " │ ".join(_part_text(p, snap.paused) for p in h.parts) + "  ")
+            self.feed_label.setToolTip(h.last_error or "")
+        else:
+            self.feed_label.setText(f"  {h.source}: {state} · {age} · rejected {h.rejected}  ")
         stale = int(snap.stale.sum())
         extra = ""
         if not snap.writer:
@@ -602,11 +685,12 @@ class MainWindow(QMainWindow):
         if state:
             self.restoreState(state, STATE_VERSION)
         self.set_view(str(s.value("ui/view", "cards")))
-        sort_index = self.sort_box.findData(s.value("ui/sort", None))
-        self.sort_box.setCurrentIndex(max(sort_index, 0))
-        header = s.value("ui/table_header", type=QByteArray)
+        header = s.value("ui/table_header2", type=QByteArray)  # 2: the columns of issue 12
         if header:
             self.table.restore_header(header)
+        key = s.value("ui/sort", None)
+        if key is not None and self.sort_box.findData(key) > 0:
+            self.model.sort_by_key(str(key), s.value("ui/sort_descending", column_for(str(key)).descending, type=bool))
 
     def save_settings(self) -> None:
         """Write the UI state to the settings file."""
@@ -614,9 +698,11 @@ class MainWindow(QMainWindow):
         s.setValue("ui/geometry", self.saveGeometry())
         s.setValue("ui/state", self.saveState(STATE_VERSION))
         s.setValue("ui/view", self.view_name())
-        s.setValue("ui/sort", self.sort_box.currentData())
+        key, descending = self.model.sort_state()
+        s.setValue("ui/sort", key)
+        s.setValue("ui/sort_descending", descending)
         s.setValue("ui/theme", self._theme_name)
-        s.setValue("ui/table_header", self.table.save_header())
+        s.setValue("ui/table_header2", self.table.save_header())
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -633,3 +719,12 @@ class MainWindow(QMainWindow):
 def _severity(level: str) -> int:
     order = {"safe": 0, "stale": 0, "warning": 1, "danger": 2, "liquidated": 3}
     return order.get(level, 0)
+
+
+def _part_text(h: FeedHealth, paused: bool) -> str:
+    """One venue's feed in the status bar: ``binance-usdm ✓ 0.8 s`` (✗ when disconnected)."""
+    name = h.source.removeprefix("live:")
+    if paused:
+        return f"{name} paused"
+    age = "–" if h.last_tick_age_s is None else f"{h.last_tick_age_s:.1f} s"
+    return f"{name} {'✓' if h.connected else '✗'} {age}"

@@ -1,8 +1,15 @@
 """The positions model: one table model over the latest :class:`Snapshot`, shared by the cards and the table.
 
-View rows map to snapshot rows through an order array (QT-PRACTICES §5.3): by default the desk's
-``order_by_risk`` (nearest to liquidation first), or a stable numpy argsort on one column; text,
-venue and level filters are boolean masks. ``apply`` resets the model only when the book changes
+View rows map to snapshot rows through an order array (QT-PRACTICES §5.3): by default the risk
+order ("nearest to liquidation": open positions by level, most severe first, then by distance to
+liquidation; closed and liquidated ones last), or a stable numpy argsort on one column (money
+columns by their USD value, :func:`~isodesk.ui.columns.usd_values`); text, venue, level and
+stale filters are boolean masks. The sort state is one for every view (:meth:`sort_state`,
+:attr:`sort_changed`).
+
+Live re-sorts can be held (:meth:`hold_order`): while the pointer is over a view, or a menu or a
+dialog is open, a new snapshot updates the figures in place and the rows keep their order; the
+deferred re-sort happens when the last hold is released. ``apply`` resets the model only when the book changes
 (a new ``BookInfo`` object) or the number of shown rows changes, and otherwise emits one
 ``dataChanged`` for the span of rows whose *displayed* values changed.
 
@@ -33,7 +40,17 @@ from PySide6.QtGui import QFont
 
 from isodesk.desk.levels import Level
 from isodesk.desk.snapshot import Snapshot
-from isodesk.ui.columns import COLUMNS, Column, card_keys, cell_text, column_for, display_key, money_decimals_of
+from isodesk.ui.columns import (
+    COLUMNS,
+    Column,
+    card_keys,
+    cell_text,
+    column_for,
+    column_values,
+    display_key,
+    money_decimals_of,
+    usd_values,
+)
 from isodesk.ui.theme import STALE, Theme
 
 PositionIdRole = Qt.ItemDataRole.UserRole + 1
@@ -41,17 +58,19 @@ PositionIdRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
 """int: the row of the position in the current snapshot's arrays."""
 LevelRole = Qt.ItemDataRole.UserRole + 3
-"""int: the shown level: a :class:`Level` value, or :data:`~isodesk.ui.theme.STALE`."""
+"""int: the position's :class:`Level` (a stale price keeps its last level; see :data:`StaleRole`)."""
 PulseRole = Qt.ItemDataRole.UserRole + 4
 """float: 0..1 phase of the row's pulse, or 0.0 when it does not pulse."""
 SortKeyRole = Qt.ItemDataRole.UserRole + 5
-"""The raw value the column sorts by (float, or str for text columns)."""
+"""The raw value the column sorts by (float — money in USD —, or str for text columns)."""
+StaleRole = Qt.ItemDataRole.UserRole + 6
+"""bool: the position's price is stale (no fresh tick within the staleness limit)."""
 
 LEVEL_FILTER_NAMES = {"safe": Level.SAFE, "warning": Level.WARNING, "danger": Level.DANGER,
                       "liquidated": Level.LIQUIDATED, "stale": STALE}
 
 _VALUE_ROLES = [Qt.ItemDataRole.DisplayRole, SortKeyRole, Qt.ItemDataRole.ForegroundRole]
-_LEVEL_ROLES = [*_VALUE_ROLES, LevelRole, Qt.ItemDataRole.BackgroundRole]
+_LEVEL_ROLES = [*_VALUE_ROLES, LevelRole, StaleRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole]
 
 _PULSE_MS = 1200
 _PULSE_TICK_MS = 33
@@ -66,12 +85,16 @@ class PositionsModel(QAbstractTableModel):
         order_changed(): they now do (after one ``dataChanged`` over all rows); re-find positions by id.
         level_crossed(int, int, int): position id, old level, new level — a move to a more severe
             level (or a liquidation) seen between two applied snapshots.
+        sort_changed(): the sort state changed (:meth:`sort_state`), by a header click or a sort box.
+        hold_changed(bool): live re-sorts are now held (True) or flow again (False).
     """
 
     applied = Signal(int)
     level_crossed = Signal(int, int, int)
     order_about_to_change = Signal()
     order_changed = Signal()
+    sort_changed = Signal()
+    hold_changed = Signal(bool)
 
     def __init__(self, parent=None, *, pulse_ms: int = _PULSE_MS, reorder_ms: int = 0):
         super().__init__(parent)
@@ -87,7 +110,10 @@ class PositionsModel(QAbstractTableModel):
         self._text: str | None = None
         self._venue: str | None = None
         self._level: int | None = None
-        self._shown_level = np.zeros(0, dtype=np.int16)
+        self._holds: set[str] = set()
+        self._italic = QFont()
+        self._italic.setItalic(True)
+        self._shown_level = np.zeros(0, dtype=np.int16)  # per snapshot row: its Level (stale keeps it)
         self._money_dec = np.zeros(0, dtype=np.int16)
         self._keys: dict[str, np.ndarray] = {}
         self._theme: Theme | None = None
@@ -150,6 +176,8 @@ class PositionsModel(QAbstractTableModel):
             return int(snap.book.position_ids[row])
         if role == LevelRole:
             return int(self._shown_level[row])
+        if role == StaleRole:
+            return bool(snap.stale[row])
         if role == PulseRole:
             return self._pulse_phase(int(snap.book.position_ids[row]))
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -160,7 +188,7 @@ class PositionsModel(QAbstractTableModel):
                 return getattr(snap.book, column.key)[row]
             if column.source == "level":
                 return int(self._shown_level[row])
-            return float(snap.cols[column.key][row])
+            return float(self._sort_values(column)[row])
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._foreground(COLUMNS[index.column()], snap, row)
         if role == Qt.ItemDataRole.BackgroundRole:
@@ -170,6 +198,8 @@ class PositionsModel(QAbstractTableModel):
             level = int(self._shown_level[row])
             return self._tints.get(level)
         if role == Qt.ItemDataRole.FontRole:
+            if snap.stale[row]:
+                return self._italic  # the figures are as old as the last price
             return self._bold if index.column() == 0 else None
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
             return f"{snap.book.labels[row]} · {snap.book.accounts[row]} · {snap.book.statuses[row]}"
@@ -181,6 +211,8 @@ class PositionsModel(QAbstractTableModel):
             return None
         if column.source == "level":
             return theme.level_color(int(self._shown_level[row]))
+        if snap.stale[row] and column.source != "book":
+            return theme.muted
         if column.key in ("unrealized_pnl", "roe"):
             v = float(snap.cols[column.key][row])
             if math.isfinite(v) and round(v, 8) != 0:
@@ -188,10 +220,17 @@ class PositionsModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort by a column (stable numpy argsort, NaN last); a negative column restores the risk order."""
-        self._sort_column = column if 0 <= column < len(COLUMNS) and COLUMNS[column].sortable else -1
-        self._descending = order == Qt.SortOrder.DescendingOrder
+        """Sort by a column (stable numpy argsort, NaN last); a negative column restores the risk order.
+
+        The trader's own sort applies at once, held or not (holds only defer live re-sorts).
+        """
+        column = column if 0 <= column < len(COLUMNS) and COLUMNS[column].sortable else -1
+        descending = order == Qt.SortOrder.DescendingOrder and column >= 0
+        if (column, descending) == (self._sort_column, self._descending):
+            return
+        self._sort_column, self._descending = column, descending
         self._reorder()
+        self.sort_changed.emit()
 
     # -- the public API -------------------------------------------------------------------------------
 
@@ -208,11 +247,39 @@ class PositionsModel(QAbstractTableModel):
         """The sorted column, or -1 for the risk order."""
         return self._sort_column
 
+    def sort_state(self) -> tuple[str | None, bool]:
+        """The one sort state of every view: (column key or None for the risk order, descending)."""
+        if self._sort_column < 0:
+            return None, False
+        return COLUMNS[self._sort_column].key, self._descending
+
+    def hold_order(self, reason: str, held: bool) -> None:
+        """Hold (or release) live re-sorts for ``reason`` (``pointer:cards``, ``menu``, ``form:…``).
+
+        While any reason holds, new snapshots update figures but rows keep their order (and their
+        set, under a level filter); releasing the last hold re-sorts at once.
+        """
+        was = bool(self._holds)
+        if held:
+            self._holds.add(reason)
+        else:
+            self._holds.discard(reason)
+        now = bool(self._holds)
+        if was and not now:
+            self._reorder()
+        if was != now:
+            self.hold_changed.emit(now)
+
+    def order_held(self) -> bool:
+        """True while live re-sorts are held."""
+        return bool(self._holds)
+
     def set_filter(self, text: str | None = None, venue: str | None = None, level: int | str | None = None) -> None:
         """Show only rows matching all given filters (None: no filter on that field).
 
         ``text`` matches label, symbol or venue (substring, case-insensitive); ``level`` is a
-        :class:`Level`, :data:`STALE`, or a name (``safe`` … ``liquidated``, ``stale``).
+        :class:`Level`, :data:`STALE` (positions whose price is stale, whatever their level), or a
+        name (``safe`` … ``liquidated``, ``stale``).
         """
         if isinstance(level, str):
             try:
@@ -275,23 +342,24 @@ class PositionsModel(QAbstractTableModel):
     def apply(self, snapshot: Snapshot) -> None:
         """Show a new snapshot: reset on a new book, reorder if the order moved, else one ``dataChanged``."""
         old = self._snap
-        new_shown = np.where(snapshot.stale, STALE, snapshot.level.astype(np.int16))
+        new_shown = snapshot.level.astype(np.int16)
         if old is None or snapshot.book is not old.book:
+            kept = self._kept_ids() if self._holds and old is not None else None
             self.beginResetModel()
             self._snap = snapshot
             self._shown_level = new_shown
             self._money_dec = money_decimals_of(snapshot)
             self._haystack = None
             self._keys = self._display_keys(snapshot)
-            self._set_order(self._compute_order())
+            self._set_order(self._compute_order() if kept is None else self._order_keeping(kept))
             self.endResetModel()
         else:
             changed = self._changed_rows(old, snapshot, new_shown)
-            level_moved = bool(np.any(self._shown_level != new_shown))
+            level_moved = bool(np.any(self._shown_level != new_shown) or np.any(old.stale != snapshot.stale))
             old_order = self._order
             self._snap = snapshot
             self._shown_level = new_shown
-            new_order = self._compute_order()
+            new_order = old_order if self._holds else self._compute_order()
             if len(new_order) != len(old_order):
                 self.beginResetModel()  # a level filter let rows in or out
                 self._set_order(new_order)
@@ -299,7 +367,7 @@ class PositionsModel(QAbstractTableModel):
             elif not np.array_equal(new_order, old_order) and self._reorder_due():
                 self._swap_order(new_order)
             else:
-                self._emit_changed(changed[new_order], level_moved)
+                self._emit_changed(changed[self._order], level_moved)
         if old is not None:
             self._start_pulses(old, snapshot)
         self.applied.emit(snapshot.version)
@@ -314,11 +382,24 @@ class PositionsModel(QAbstractTableModel):
         return True
 
     def _display_keys(self, snap: Snapshot) -> dict[str, np.ndarray]:
-        return {c.key: display_key(c, snap.cols[c.key], self._money_dec) for c in _NUMERIC}
+        return {c.key: display_key(c, column_values(c, snap), self._money_dec) for c in _NUMERIC}
+
+    def _kept_ids(self) -> np.ndarray:
+        """The position ids in the order shown (to keep it across a reset while re-sorts are held)."""
+        return np.asarray(self._snap.book.position_ids)[self._order]
+
+    def _order_keeping(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of the new book in the order of ``ids``; positions new to the book follow in risk order."""
+        book_ids = np.asarray(self._snap.book.position_ids)
+        where = {int(pid): row for row, pid in enumerate(book_ids)}
+        kept = [where[int(pid)] for pid in ids if int(pid) in where]
+        seen = set(kept)
+        rest = [int(r) for r in self._compute_order() if int(r) not in seen]
+        return np.asarray(kept + rest, dtype=np.intp)
 
     def _changed_rows(self, old: Snapshot, new: Snapshot, new_shown: np.ndarray) -> np.ndarray:
         keys = self._display_keys(new)
-        changed = new_shown != self._shown_level
+        changed = (new_shown != self._shown_level) | (old.stale != new.stale)
         for name, key in keys.items():
             before = self._keys[name]
             changed |= ~((key == before) | (np.isnan(key) & np.isnan(before)))
@@ -371,7 +452,7 @@ class PositionsModel(QAbstractTableModel):
 
     def _compute_order(self) -> np.ndarray:
         snap = self._snap
-        base = np.asarray(snap.order_by_risk, dtype=np.intp)
+        base = risk_order(snap)
         if 0 <= self._sort_column < len(COLUMNS):
             base = base[_stable_argsort(self._sort_values(COLUMNS[self._sort_column])[base], self._descending)]
         mask = self._mask()
@@ -385,7 +466,10 @@ class PositionsModel(QAbstractTableModel):
             return np.asarray(ranks, dtype=np.float64)
         if column.source == "level":
             return self._shown_level.astype(np.float64)
-        return np.asarray(snap.cols[column.key], dtype=np.float64)
+        values = column_values(column, snap)
+        if column.kind == "money":
+            return usd_values(values, snap.book.currencies, snap.cols["mark"])
+        return values
 
     def _mask(self) -> np.ndarray | None:
         snap = self._snap
@@ -401,7 +485,10 @@ class PositionsModel(QAbstractTableModel):
         if self._venue is not None:
             m = np.asarray(snap.book.venues, dtype=object) == self._venue
             mask = m if mask is None else mask & m
-        if self._level is not None:
+        if self._level == STALE:
+            m = np.asarray(snap.stale, dtype=bool)
+            mask = m if mask is None else mask & m
+        elif self._level is not None:
             m = self._shown_level == self._level
             mask = m if mask is None else mask & m
         return mask
@@ -455,9 +542,23 @@ class PositionsModel(QAbstractTableModel):
             self._pulse_timer.stop()
 
 
-_NUMERIC = tuple(c for c in COLUMNS if c.source == "cols")
+_NUMERIC = tuple(c for c in COLUMNS if c.source in ("cols", "derived"))
 _NCOLS = len(COLUMNS)
 assert {c.key for c in _NUMERIC} >= set(card_keys()), "every figure a card shows must be a column"
+
+
+def risk_order(snapshot: Snapshot) -> np.ndarray:
+    """Snapshot rows "nearest to liquidation" first: open positions by level (DANGER, WARNING,
+    SAFE — a stale price keeps its level), then by distance to liquidation (unknown last), then
+    closed and liquidated positions."""
+    n = len(snapshot)
+    if not n:
+        return np.zeros(0, dtype=np.intp)
+    open_rows = np.fromiter((s == "open" for s in snapshot.book.statuses), dtype=bool, count=n)
+    distance = np.asarray(snapshot.cols["distance_frac"], dtype=np.float64)
+    distance = np.where(np.isnan(distance), np.inf, distance)
+    level = np.where(open_rows, snapshot.level.astype(np.int16), -1)
+    return np.lexsort((distance, -level, ~open_rows)).astype(np.intp)
 
 
 def _stable_argsort(values: np.ndarray, descending: bool) -> np.ndarray:

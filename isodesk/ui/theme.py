@@ -16,7 +16,8 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from isodesk.desk.levels import Level
 
 STALE = 4
-"""The :data:`~isodesk.ui.models.LevelRole` value of a position whose price is stale (after the real levels)."""
+"""The stale mark (after the real levels): its colour, badge and level-filter value. A stale position keeps
+its own :class:`Level` everywhere else (``LevelRole``, card and row colours)."""
 
 LEVEL_NAMES = {Level.SAFE: "SAFE", Level.WARNING: "WARNING", Level.DANGER: "DANGER",
                Level.LIQUIDATED: "LIQUIDATED", STALE: "STALE"}

@@ -1,15 +1,23 @@
-"""The two views of the positions model: a grid of cards and a table (QT-PRACTICES §5.2).
+"""The two views of the positions model: a grid of cards and a table (QT-PRACTICES §5.2), and their one selection.
 
-Both select by position id (rows move when the order changes) and keep the selection across a
-model reset (a position opened, closed or liquidated rebuilds the model) and across a reorder (the
-model's rows are ranks: a reorder is new data in every row, so the views re-select the position,
-without scrolling, on ``order_changed``).
+One :class:`PositionSelection` (a ``QItemSelectionModel`` over the shared model) serves the cards,
+the table, the chart and the window's actions: whatever view the trader selects in, every other
+one shows the same position. It selects whole rows and follows its *position* (not the row)
+across reorders and model resets; the model's rows are ranks, so a reorder is new data in every
+row and the selection re-finds its position by id on ``order_changed``.
+
+Calm views: a re-selection made because the order moved never scrolls the view (the selected card
+is not chased; a view at the top stays at the top, where the riskiest positions are), and while
+the pointer is over a view the model holds its live re-sorts (:meth:`PositionsModel.hold_order`),
+so nothing moves between aiming and clicking. The card grid adapts the card width to its
+viewport, so columns × width fill it at any window size.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QListView, QTableView
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QListView, QTableView, QWidget
 
 from isodesk.ui.columns import COLUMN_INDEX, COLUMNS
 from isodesk.ui.delegates import CARD_SIZE, CardDelegate, GaugeDelegate, LevelDelegate
@@ -17,82 +25,243 @@ from isodesk.ui.models import PositionIdRole, PositionsModel
 from isodesk.ui.theme import Theme, light_theme
 
 TABLE_ROW_HEIGHT = 26
+CARD_SPACING = 4
+
+_SELECT_ROW = (QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+               | QItemSelectionModel.SelectionFlag.Current)
+
+
+class PointerWatch(QObject):
+    """Tells (``changed``) when the pointer enters the widget it is a child of, and when it leaves.
+
+    The widget forwards its ``enterEvent``/``leaveEvent``/``hideEvent`` to :meth:`enter` and
+    :meth:`leave` (virtual overrides, not an event filter: a Python event filter would be called
+    with the widget half-destroyed). Leave events can be missed (a popup grabbing the pointer,
+    synthetic pointer moves), so while the pointer is in, a timer also checks every ``poll_ms``
+    that the cursor is still over the widget; a hidden widget counts as left.
+
+    It keeps no Python reference to the widget (only Qt's parent link) and owners connect to its
+    signal: a reference cycle would leave the widget to the cyclic garbage collector, which may run
+    in the desk's thread and destroy widgets there.
+
+    Signals:
+        changed(bool): the pointer is now over the widget (True) or not (False).
+    """
+
+    changed = Signal(bool)
+
+    def __init__(self, widget: QWidget, poll_ms: int = 150):
+        super().__init__(widget)
+        self._inside = False
+        self._timer = QTimer(self)
+        self._timer.setObjectName("pointer-watch")
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self._poll)
+
+    def inside(self) -> bool:
+        """True while the pointer is over the widget."""
+        return self._inside
+
+    def enter(self) -> None:
+        """The pointer entered the widget."""
+        self._set(True)
+
+    def leave(self) -> None:
+        """The pointer left the widget (or it was hidden)."""
+        self._set(False)
+
+    def _poll(self) -> None:
+        w = self.parent()
+        if w is None or not w.isVisible() or not w.rect().contains(w.mapFromGlobal(QCursor.pos())):
+            self._set(False)
+
+    def _set(self, inside: bool) -> None:
+        if inside == self._inside:
+            return
+        self._inside = inside
+        if inside:
+            self._timer.start()
+        else:
+            self._timer.stop()
+        self.changed.emit(inside)
+
+
+class PositionSelection(QItemSelectionModel):
+    """The one selection of the live view: a row of the positions model, followed by position id.
+
+    ``following`` is True while the selection re-finds its position after a reorder or a reset;
+    views do not scroll for such a change.
+
+    Signals:
+        position_changed(object): the selected position id (int), or None when nothing is selected.
+    """
+
+    position_changed = Signal(object)
+
+    def __init__(self, model: PositionsModel, parent: QObject | None = None):
+        # owned by a view or the window (``parent``): a view must never outlive its selection model
+        super().__init__(model, parent)
+        self._positions = model
+        self._pid: int | None = None
+        self.following = False
+        model.order_changed.connect(self.restore)
+        model.modelReset.connect(self.restore)
+        self.currentChanged.connect(self._changed)
+        self.selectionChanged.connect(self._changed)
+
+    def position_id(self) -> int | None:
+        """The selected position id, or None."""
+        return self._pid
+
+    def select_position(self, position_id: int) -> bool:
+        """Select a position (its whole row); False when it is not shown (unknown or filtered out)."""
+        index = self._positions.index_of(position_id)
+        if not index.isValid():
+            return False
+        self.setCurrentIndex(index, _SELECT_ROW)
+        return True
+
+    def restore(self) -> None:
+        """Re-select the selected position's row after the rows moved (idempotent; views call it after a reset)."""
+        pid = self._pid
+        if pid is None:
+            return
+        index = self._positions.index_of(pid)
+        if not index.isValid():
+            self.clear()
+            self._set(None)
+            return
+        if self.currentIndex().row() == index.row() and self.isRowSelected(index.row(), QModelIndex()):
+            return
+        self.following = True
+        try:
+            self.setCurrentIndex(index, _SELECT_ROW)
+        finally:
+            self.following = False
+
+    def _changed(self, *_args) -> None:
+        if self.following:
+            return
+        current = self.currentIndex()
+        pid = None
+        if current.isValid() and self.isRowSelected(current.row(), QModelIndex()):
+            value = current.data(PositionIdRole)
+            pid = None if value is None else int(value)
+        elif self.hasSelection():
+            rows = self.selectedRows()
+            value = rows[0].data(PositionIdRole) if rows else None
+            pid = None if value is None else int(value)
+        self._set(pid)
+
+    def _set(self, pid: int | None) -> None:
+        if pid != self._pid:
+            self._pid = pid
+            self.position_changed.emit(pid)
 
 
 class _SelectByPosition:
-    """Selection by position id for an item view over a :class:`PositionsModel` (a mixin)."""
+    """Selection by position id, calm scrolling and the pointer hold, for a view over a :class:`PositionsModel`."""
 
     position_selected: Signal
+    _hold_name: str
 
-    def _init_selection(self, model: PositionsModel) -> None:
-        self._kept: int | None = None
-        self._emitted: int | None = None
-        model.modelAboutToBeReset.connect(self._remember)
-        model.modelReset.connect(self._reselect)
-        model.order_about_to_change.connect(self._remember)
-        model.order_changed.connect(self._follow)
-        self.selectionModel().currentChanged.connect(self._current_changed)
+    def _init_selection(self, model: PositionsModel, selection: PositionSelection | None) -> None:
+        self._positions = model
+        self._scroll_kept: tuple[int, int] | None = None
+        old = self.selectionModel()
+        self._selection = selection if selection is not None else PositionSelection(model, self)
+        self.setSelectionModel(self._selection)
+        del old  # the view's first selection model is its child: it goes with the view
+        self._selection.position_changed.connect(self._position_changed)
+        model.modelAboutToBeReset.connect(self._keep_scroll)
+        self.pointer = PointerWatch(self)
+        self.pointer.changed.connect(self._pointer_changed)
+
+    def _pointer_changed(self, inside: bool) -> None:
+        """Hold the model's live re-sorts while the pointer is over this view."""
+        self._positions.hold_order(self._hold_name, inside)
+
+    def enterEvent(self, event) -> None:
+        """The pointer is over the view: nothing moves under it."""
+        if getattr(self, "pointer", None) is not None:
+            self.pointer.enter()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        """The pointer left: a deferred re-sort happens now."""
+        if getattr(self, "pointer", None) is not None:
+            self.pointer.leave()
+        super().leaveEvent(event)
+
+    def hideEvent(self, event) -> None:
+        """A hidden view holds nothing (the other view was chosen while the pointer was here)."""
+        if getattr(self, "pointer", None) is not None:
+            self.pointer.leave()
+        super().hideEvent(event)
+
+    @property
+    def position_selection(self) -> PositionSelection:
+        """The selection this view shows (shared when given at construction)."""
+        return self._selection
 
     def selected_position_id(self) -> int | None:
-        """The position id of the current (selected) item, or None."""
-        index = self.currentIndex()
-        if not index.isValid() or not self.selectionModel().isSelected(index):
-            return None
-        value = index.data(PositionIdRole)
-        return None if value is None else int(value)
+        """The selected position id, or None."""
+        return self._selection.position_id()
 
     def select_position(self, position_id: int) -> bool:
-        """Select and scroll to a position; False when it is not shown (unknown or filtered out)."""
-        index = self.model().index_of(position_id)
-        if not index.isValid():
+        """Select a position and bring it into view (the trader asked for it); False when it is not shown."""
+        if not self._selection.select_position(position_id):
             return False
-        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | self._selection_unit()
-        self.selectionModel().setCurrentIndex(index, flags)
-        self.scrollTo(index)
+        self.scrollTo(self._positions.index_of(position_id))
         return True
 
-    def _selection_unit(self) -> QItemSelectionModel.SelectionFlag:
-        return QItemSelectionModel.SelectionFlag.NoUpdate
+    def _position_changed(self, pid) -> None:
+        if pid is not None:
+            self.position_selected.emit(int(pid))
 
-    def _remember(self) -> None:
-        self._kept = self.selected_position_id()
+    # -- calm scrolling ---------------------------------------------------------------------------------
 
-    def _reselect(self) -> None:
-        kept, self._kept = self._kept, None
+    def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
+        """As usual, except that a re-selection after a reorder or reset does not scroll the view."""
+        selection = getattr(self, "_selection", None)  # setModel() calls this before the selection is set up
+        if selection is not None and selection.following:
+            kept = self.horizontalScrollBar().value(), self.verticalScrollBar().value()
+            super().currentChanged(current, previous)
+            self.horizontalScrollBar().setValue(kept[0])
+            self.verticalScrollBar().setValue(kept[1])
+        else:
+            super().currentChanged(current, previous)
+
+    def _keep_scroll(self) -> None:
+        self._scroll_kept = self.horizontalScrollBar().value(), self.verticalScrollBar().value()
+
+    def reset(self) -> None:
+        """After a model reset: the selection back on its position, the scroll where it was."""
+        super().reset()
+        selection = getattr(self, "_selection", None)  # setModel() resets before the selection is set up
+        if selection is None:
+            return
+        kept, self._scroll_kept = self._scroll_kept, None
+        selection.restore()
         if kept is not None:
-            self.select_position(kept)
-
-    def _follow(self) -> None:
-        """After a reorder: the selection stays on the position (not the row), and the view does not scroll."""
-        kept, self._kept = self._kept, None
-        if kept is None:
-            return
-        index = self.model().index_of(kept)
-        selection = self.selectionModel()
-        if not index.isValid():
-            selection.clear()
-        elif index.row() != self.currentIndex().row():
-            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect | self._selection_unit())
-
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
-            return
-        value = current.data(PositionIdRole)
-        if value is not None and int(value) != self._emitted:
-            self._emitted = int(value)
-            self.position_selected.emit(int(value))
+            self.executeDelayedItemsLayout()
+            self.horizontalScrollBar().setValue(kept[0])
+            self.verticalScrollBar().setValue(kept[1])
 
 
 class CardView(_SelectByPosition, QListView):
-    """A wrapping grid of position cards painted by one :class:`CardDelegate`.
+    """A wrapping grid of position cards painted by one :class:`CardDelegate`, filling the viewport's width.
 
     Signals:
-        position_selected(int): the user (or :meth:`select_position`) made a position current.
+        position_selected(int): a position was selected (here, in another view sharing the selection,
+            or by :meth:`select_position`).
     """
 
     position_selected = Signal(int)
+    _hold_name = "pointer:cards"
 
-    def __init__(self, model: PositionsModel, parent=None, theme: Theme | None = None):
+    def __init__(self, model: PositionsModel, parent=None, theme: Theme | None = None,
+                 selection: PositionSelection | None = None):
         super().__init__(parent)
         self.setObjectName("cards")
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -104,9 +273,13 @@ class CardView(_SelectByPosition, QListView):
         # lay out a new book in batches between events: a reset of 10,000 cards otherwise stalls ~180 ms
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(500)
-        self.setSpacing(4)
+        self.setSpacing(CARD_SPACING)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # always there, so the width the cards share does not change when the grid starts to scroll
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setDragEnabled(False)
         self.setFrameShape(QListView.Shape.NoFrame)
@@ -114,10 +287,7 @@ class CardView(_SelectByPosition, QListView):
         self.setItemDelegate(self.delegate)
         self.setModel(model)
         self.setModelColumn(0)
-        self._init_selection(model)
-
-    def _selection_unit(self) -> QItemSelectionModel.SelectionFlag:
-        return QItemSelectionModel.SelectionFlag.NoUpdate
+        self._init_selection(model, selection)
 
     def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:
         """Repaint changed cards, skipping QListView's per-row re-measure when all cells have one size.
@@ -131,9 +301,33 @@ class CardView(_SelectByPosition, QListView):
         else:
             super().dataChanged(top_left, bottom_right, roles)
 
+    def resizeEvent(self, event) -> None:
+        """Share the viewport's width between as many cards as fit (no empty band at the right)."""
+        self._fit_cards()
+        super().resizeEvent(event)
+
+    def columns(self) -> int:
+        """How many cards a row of the grid holds at the viewport's width."""
+        return self._columns_for(self.viewport().width())
+
+    def _columns_for(self, width: int) -> int:
+        step = self.delegate.min_cell_width() + CARD_SPACING
+        return max(1, (width - CARD_SPACING - 1) // step)
+
+    def _fit_cards(self) -> None:
+        width = self.viewport().width()
+        if width <= 0:
+            return
+        n = self._columns_for(width)
+        # QListView puts `spacing` before every cell and wraps a cell that would touch the edge
+        cell = (width - CARD_SPACING - 1) // n - CARD_SPACING
+        if self.delegate.set_cell_width(cell) and self.model() is not None and self.model().rowCount():
+            self.delegate.sizeHintChanged.emit(self.model().index(0, 0))
+
     def set_theme(self, theme: Theme) -> None:
         """Repaint the cards in a theme's colours."""
         self.delegate.set_theme(theme)
+        self._fit_cards()
         self.viewport().update()
 
     def card_rect(self, position_id: int):
@@ -143,22 +337,30 @@ class CardView(_SelectByPosition, QListView):
             return self.visualRect(QModelIndex())
         return self.delegate.card_rect(self.visualRect(index))
 
-    @staticmethod
-    def card_size():
-        """The constant cell size of a card."""
-        return CARD_SIZE
+    def gauge_rect(self, position_id: int):
+        """The gauge box of a position's card in viewport coordinates (a QRectF)."""
+        return self.delegate.gauge_rect(self.visualRect(self.model().index_of(position_id)))
+
+    def card_size(self):
+        """The current (uniform) cell size of a card."""
+        return self.delegate.cell_size()
 
 
 class PositionsTable(_SelectByPosition, QTableView):
     """The positions as rows: fixed row height, header-click sorting in the model, a gauge and a badge column.
 
+    The header's sort indicator shows the model's one sort state, whoever changed it.
+
     Signals:
-        position_selected(int): the user (or :meth:`select_position`) made a position current.
+        position_selected(int): a position was selected (here, in another view sharing the selection,
+            or by :meth:`select_position`).
     """
 
     position_selected = Signal(int)
+    _hold_name = "pointer:table"
 
-    def __init__(self, model: PositionsModel, parent=None, theme: Theme | None = None):
+    def __init__(self, model: PositionsModel, parent=None, theme: Theme | None = None,
+                 selection: PositionSelection | None = None):
         super().__init__(parent)
         self.setObjectName("table")
         theme = theme or light_theme()
@@ -185,14 +387,29 @@ class PositionsTable(_SelectByPosition, QTableView):
             self.setColumnWidth(i, column.width)
         self.gauge_delegate = GaugeDelegate(self, theme)
         self.level_delegate = LevelDelegate(self, theme)
-        self.setItemDelegateForColumn(COLUMN_INDEX["margin_ratio"], self.gauge_delegate)
+        self.setItemDelegateForColumn(COLUMN_INDEX["liq_used"], self.gauge_delegate)
         self.setItemDelegateForColumn(COLUMN_INDEX["level"], self.level_delegate)
+        self._show_sort()  # first: enabling sorting sorts the model by the header's indicator
         self.setSortingEnabled(True)  # header clicks call model.sort(column, order)
-        self._init_selection(model)
+        self._init_selection(model, selection)
+        model.sort_changed.connect(self._show_sort)
         model.set_theme(theme)
 
-    def _selection_unit(self) -> QItemSelectionModel.SelectionFlag:
-        return QItemSelectionModel.SelectionFlag.Rows
+    def _show_sort(self) -> None:
+        """The header's indicator from the model's sort state (no re-sort: the model is already sorted)."""
+        model = self.model()
+        column = model.sort_column()
+        _, descending = model.sort_state()
+        hh = self.horizontalHeader()
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        if (hh.sortIndicatorSection(), hh.sortIndicatorOrder()) == (column, order):
+            return
+        hh.blockSignals(True)
+        try:
+            hh.setSortIndicator(column, order)
+        finally:
+            hh.blockSignals(False)
+        hh.viewport().update()
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint in a theme's colours (the model's foreground/background roles too)."""
@@ -206,5 +423,18 @@ class PositionsTable(_SelectByPosition, QTableView):
         return self.horizontalHeader().saveState()
 
     def restore_header(self, state: QByteArray) -> bool:
-        """Restore a state from :meth:`save_header`; False (and nothing changed) if it does not fit."""
-        return bool(self.horizontalHeader().restoreState(state))
+        """Restore a state from :meth:`save_header`; False (and nothing changed) if it does not fit.
+
+        The sort indicator in the state is not applied: the sort state lives in the model.
+        """
+        hh = self.horizontalHeader()
+        hh.blockSignals(True)
+        try:
+            ok = bool(hh.restoreState(state))
+        finally:
+            hh.blockSignals(False)
+        self._show_sort()
+        return ok
+
+
+__all__ = ["CARD_SIZE", "CARD_SPACING", "TABLE_ROW_HEIGHT", "CardView", "PositionSelection", "PositionsTable"]

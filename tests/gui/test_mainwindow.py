@@ -8,11 +8,12 @@ import sys
 import time
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from isodesk.desk import Level
 from isodesk.desk.session import DeskConfig
+from isodesk.ui.columns import COLUMN_INDEX
 from isodesk.ui.mainwindow import MainWindow, ui_settings
 from isodesk.ui.models import LevelRole
 from tests.desk.fakes import ScriptedFeed
@@ -99,7 +100,7 @@ def test_filter_and_sort(make_window, qtbot):
     window.filter_level.setCurrentIndex(window.filter_level.findData("danger"))
     assert window.model.rowCount() == 2
     window.filter_level.setCurrentIndex(0)
-    window.sort_box.setCurrentIndex(window.sort_box.findData("label"))
+    window.sort_box.setCurrentIndex(window.sort_box.findData("labels"))
     labels = [window.model.snapshot().book.labels[window.model.snapshot().book.row_of(window.model.position_id(i))]
               for i in range(window.model.rowCount())]
     assert labels == sorted(labels)
@@ -231,3 +232,88 @@ def test_what_if_dock_opens_on_the_live_book(make_window, qtbot):
         toggle.trigger()
     assert window.whatif_dock.isVisible()
     assert len(loaded.args[0].labels) == 13
+
+
+# -- one selection, one sort state, a calm order (issue 12) ----------------------------------------------
+
+def test_one_selection_for_table_cards_chart_and_the_margin_dialog(make_window, qtbot):
+    window = make_window()
+    window.set_view("table")
+    table = window.table
+    assert table.selectionModel() is window.cards.selectionModel()
+    pid = _pid(window, "eth-hl-long")
+    row = window.model.view_row_of(pid)
+    cell = table.visualRect(window.model.index(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())
+    assert window.table.selected_position_id() == pid
+    assert window.cards.selected_position_id() == pid  # the card is selected
+    assert window.chart.position_id() == pid  # the chart shows it
+    assert "eth-hl-long" in window.chart_dock.windowTitle()
+    with qtbot.waitSignal(window.forms_opened, timeout=2000) as opened:
+        qtbot.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Add margin… (Ctrl+M)
+    assert opened.args[0].position_id == pid  # the dialog opens on it
+    opened.args[0].close()
+
+
+def test_the_sort_box_and_the_table_header_show_one_sort_state(make_window, qtbot):
+    window = make_window()
+    window.set_view("table")
+    header = window.table.horizontalHeader()
+    col = COLUMN_INDEX["unrealized_pnl"]
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(col) + 10, 5))
+    assert window.sort_box.currentData() == "unrealized_pnl"  # the header click shows in the sort box
+    assert window.sort_order.isEnabled()
+    window.sort_box.setCurrentIndex(window.sort_box.findData("isolated_margin"))
+    assert header.sortIndicatorSection() == COLUMN_INDEX["isolated_margin"]  # and the box in the header
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    qtbot.mouseClick(window.sort_order, Qt.MouseButton.LeftButton)  # the direction button
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    window.sort_box.setCurrentIndex(0)
+    assert header.sortIndicatorSection() == -1
+    assert window.model.sort_state() == (None, False)
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise", "This plugin does not support grabbing")
+def test_the_order_waits_while_a_menu_is_open(make_window, feed, qtbot):
+    window = make_window()
+    window.model._reorder_ms = 0  # the live re-sort rate limit (1 s) is not what this test is about
+    xrp = _pid(window, "xrp-short")
+    before = window.model.view_row_of(xrp)
+    assert before > 0
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Position")
+    menu.popup(window.mapToGlobal(QPoint(40, 40)))
+    qtbot.waitUntil(window.model.order_held)
+    assert "order held" in window.count_label.text()
+    _push(feed, qtbot, window, "XRPUSDT", 0.687)  # xrp turns DANGER
+    assert _level(window, "xrp-short") == Level.DANGER
+    assert window.model.view_row_of(xrp) == before  # nothing moved while the menu is open
+    menu.hide()
+    qtbot.waitUntil(lambda: window.model.view_row_of(xrp) <= 2)  # DANGER rows first, once it closed
+
+
+def test_selecting_an_alert_selects_its_position_and_acknowledge_all_goes_through_the_desk(make_window, feed,
+                                                                                             qtbot, tmp_path):
+    window = make_window()
+    _push(feed, qtbot, window, "XRPUSDT", 0.64)  # xrp-short: warning
+    _push(feed, qtbot, window, "ETHUSDT", 2_600.0)  # the ETH longs move towards their lines
+    qtbot.waitUntil(lambda: window.alerts.count() >= 1, timeout=5000)
+    xrp = _pid(window, "xrp-short")
+    item = next(window.alerts.tree.topLevelItem(i) for i in range(window.alerts.count())
+                if "xrp-short" in window.alerts.tree.topLevelItem(i).text(2))
+    window.alerts.tree.setCurrentItem(item)
+    assert window.selected_position() == xrp
+    assert window.cards.selected_position_id() == xrp and window.chart.position_id() == xrp
+    from isodesk.store import Store
+
+    def unacknowledged_in_book() -> int:
+        store = Store.open(tmp_path / "book.db")
+        try:
+            return sum(not a.acknowledged for a in store.alerts())
+        finally:
+            store.close()
+
+    qtbot.waitUntil(lambda: window.alerts.unacknowledged == unacknowledged_in_book() >= 1, timeout=5000)
+    window.act_ack_all.trigger()
+    qtbot.waitUntil(lambda: window.alerts.unacknowledged == 0, timeout=5000)
+    assert unacknowledged_in_book() == 0

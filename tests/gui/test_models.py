@@ -8,8 +8,15 @@ from PySide6.QtCore import Qt
 
 from isodesk.desk.levels import Level
 from isodesk.ui.columns import COLUMN_INDEX, COLUMNS
-from isodesk.ui.models import LevelRole, PositionIdRole, PositionsModel, PulseRole, RowRole, SortKeyRole
-from isodesk.ui.theme import STALE
+from isodesk.ui.models import (
+    LevelRole,
+    PositionIdRole,
+    PositionsModel,
+    PulseRole,
+    RowRole,
+    SortKeyRole,
+    StaleRole,
+)
 
 
 def ids_in_view(model):
@@ -110,15 +117,21 @@ def test_filters_by_text_venue_and_level(demo_desk):
         model.set_filter(level="calm")
 
 
-def test_stale_counts_as_a_level_for_filtering(demo_desk):
+def test_stale_is_a_filter_and_a_mark_but_keeps_the_level(demo_desk):
     model = PositionsModel()
     demo_desk.tick({"BTCUSDT": 60000})
-    model.apply(demo_desk.tick({"BTCUSDT": 60010}, advance=61))  # every other market is now stale
+    snap = demo_desk.tick({"BTCUSDT": 60010}, advance=61)  # every other market is now stale
+    model.apply(snap)
     model.set_filter(level="stale")
     stale = {model.index(r, 0).data() for r in range(model.rowCount())}
     assert stale and not any("btc" in s for s in stale)
-    assert all(model.index(r, 0).data(LevelRole) == STALE for r in range(model.rowCount()))
-    assert model.index(0, COLUMN_INDEX["level"]).data() == "STALE"
+    assert all(model.index(r, 0).data(StaleRole) for r in range(model.rowCount()))
+    # each keeps its own level (a stale DANGER position stays DANGER, with a STALE mark)
+    sol = model.view_row_of(demo_desk.pid("sol-degen-long"))
+    assert model.index(sol, 0).data(LevelRole) == snap.level[demo_desk.row(snap, "sol-degen-long")] == Level.DANGER
+    assert model.index(sol, COLUMN_INDEX["level"]).data() == "DANGER · STALE"
+    model.set_filter(level="danger")  # the level filter still finds it
+    assert demo_desk.pid("sol-degen-long") in ids_in_view(model)
 
 
 def test_a_value_change_emits_one_data_changed_for_the_changed_span(qtbot, demo_desk):

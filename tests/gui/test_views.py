@@ -24,7 +24,8 @@ def test_card_view_is_configured_as_a_uniform_grid(qtbot, demo_desk):
     assert cards.viewMode() == QListView.ViewMode.IconMode
     assert cards.uniformItemSizes() and cards.isWrapping()
     assert cards.movement() == QListView.Movement.Static
-    assert cards.itemDelegate().sizeHint(None, model.index(0, 0)) == CARD_SIZE
+    hint = cards.itemDelegate().sizeHint(None, model.index(0, 0))
+    assert hint == cards.card_size() and hint.height() == CARD_SIZE.height()
 
 
 def test_selection_is_by_position_id_and_survives_reorders_and_resets(qtbot, demo_desk):
@@ -85,7 +86,7 @@ def test_a_reorder_keeps_each_views_selection_on_its_position_without_scrolling(
         model.apply(demo_desk.tick({"XRPUSDT": 0.687}))  # reorder: xrp to the top, btc moves down one
     assert model.view_row_of(xrp) == 0
     assert cards.selected_position_id() == xrp
-    assert [i.row() for i in cards.selectionModel().selectedIndexes()] == [0]
+    assert {i.row() for i in cards.selectionModel().selectedIndexes()} == {0}
     assert table.selected_position_id() == btc
     assert {i.row() for i in table.selectionModel().selectedIndexes()} == {model.view_row_of(btc)}
     assert table.selectionModel().isRowSelected(model.view_row_of(btc))
