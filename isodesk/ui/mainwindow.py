@@ -34,8 +34,9 @@ from PySide6.QtWidgets import (
 
 from isodesk import __version__
 from isodesk.desk import Level, SetPaused, SetSpeed, Snapshot
-from isodesk.desk.commands import AcknowledgeAlert, UndoAdjustment
+from isodesk.desk.commands import AcknowledgeAlert, Reply, UndoAdjustment
 from isodesk.desk.events import EventKind, PositionEvent
+from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.session import DeskConfig
 from isodesk.feeds.base import FeedHealth
 from isodesk.ui.alerts import AlertsWidget
@@ -50,6 +51,7 @@ from isodesk.ui.dialogs import (
     VenueImportDialog,
 )
 from isodesk.ui.models import PositionsModel
+from isodesk.ui.rules_age import refresh_summary, rules_ages, rules_text
 from isodesk.ui.scenario_editor import ScenarioEditor
 from isodesk.ui.theme import Theme, apply_theme
 from isodesk.ui.views import CardView, PositionSelection, PositionsTable
@@ -289,6 +291,8 @@ class MainWindow(QMainWindow):
         account.addAction(self._action("Account journal…", "Ctrl+Shift+J", self.account_journal,
                                        name="account-journal"))
         account.addSeparator()
+        account.addAction(self._action("Refresh venue rules", "Ctrl+Shift+U", self.refresh_venue_rules,
+                                       name="refresh-rules"))
         account.addAction(self._action("Import from venue…", "Ctrl+I", self.venue_import_dialog,
                                        name="import-venue"))
         self._position_actions = (self.act_add, self.act_remove, self.act_close_position, self.act_undo,
@@ -312,6 +316,9 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel(self)
         self.status_label.setObjectName("status")
         self.statusBar().addPermanentWidget(self.status_label)
+        self.rules_label = QLabel(self)
+        self.rules_label.setObjectName("rules-age")
+        self.statusBar().addPermanentWidget(self.rules_label)
 
     def _make_tray(self) -> QSystemTrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -401,6 +408,10 @@ class MainWindow(QMainWindow):
         alert_id = self._pending_acks.pop(result.request_id, None)
         if alert_id is not None and result.accepted:
             self.alerts.mark_acknowledged(alert_id)
+        if result.kind == "RefreshVenueRules" and result.reply != Reply.STARTED:
+            log.info("venue rules refresh: %s", result.reason)
+            self.statusBar().showMessage(refresh_summary(result.reason), 30000)
+            return
         if not result.accepted:
             self.statusBar().showMessage(result.reason, 8000)
 
@@ -532,6 +543,13 @@ class MainWindow(QMainWindow):
         if self._last_snapshot is None:
             return None
         return self._show_form(JournalView(self.controller, self._last_snapshot, self, theme=self.theme))
+
+    def refresh_venue_rules(self, *, base_url: str | None = None) -> str:
+        """Ask the desk to fetch the current tier tables of every venue the book holds (in the
+        background; ``base_url``: a local recorded venue); its final answer shows in the status
+        bar, the positions whose table changed in the alerts. Returns the request id."""
+        self.statusBar().showMessage("reading the venues' rules…", 15000)
+        return self.controller.send(RefreshVenueRules(base_url=base_url))
 
     def venue_import_dialog(self) -> QWidget:
         """Import the isolated positions of a live venue (keys from the keyring), reconciled."""
@@ -671,6 +689,10 @@ class MainWindow(QMainWindow):
             extra += f" · {snap.failures} failed step{'s' if snap.failures != 1 else ''} (see Help → About: log)"
         self.status_label.setText(f"{len(snap)} positions · {stale} stale · snapshot {snap.version} · "
                                   f"{self.controller.dropped_snapshots} frames coalesced{extra}")
+        if snap.catalog is not None:
+            text, tip = rules_text(rules_ages(snap, snap.catalog, time.time()))
+            self.rules_label.setText(f"  {text}  " if text else "")
+            self.rules_label.setToolTip(tip)
 
     # -- persistence ----------------------------------------------------------------------------------
 
