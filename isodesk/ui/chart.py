@@ -1,8 +1,9 @@
 """The price chart of the selected position: mark history with entry, liquidation and bankruptcy lines.
 
 One pyqtgraph ``PlotWidget`` whose items are created once (QT-PRACTICES §6). The GUI keeps a
-fixed-size ring buffer of marks per market, filled from snapshots (a market's mark is appended
-when its ``mark_ts`` advances); the curve is fed views of the selected market's buffer. The zone
+fixed-size ring buffer of marks per price series ``(venue, market)``, filled from snapshots (a
+series' mark is appended when its ``mark_ts`` advances); the curve is fed views of the selected
+position's series, so a Hyperliquid position's curve never steps to Binance's marks. The zone
 past the liquidation price (towards and beyond bankruptcy) is shaded.
 """
 
@@ -16,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from isodesk.desk.snapshot import Snapshot
-from isodesk.margin.markets import market_of
+from isodesk.margin.markets import PriceKey, series_of
 from isodesk.ui.columns import fmt_price
 from isodesk.ui.theme import Theme, light_theme
 
@@ -70,9 +71,9 @@ class ChartWidget(QWidget):
         self.setObjectName("chart")
         self._capacity = capacity
         self._theme = theme or light_theme()
-        self._buffers: dict[str, RingBuffer] = {}
+        self._buffers: dict[PriceKey, RingBuffer] = {}
         self._markets: tuple[str, ...] = ()
-        self._market_rows: dict[str, np.ndarray] = {}
+        self._market_rows: dict[PriceKey, np.ndarray] = {}
         self._book = None
         self._snap: Snapshot | None = None
         self._position_id: int | None = None
@@ -127,15 +128,25 @@ class ChartWidget(QWidget):
 
     def market(self) -> str | None:
         """The market (``BASEUSDT``) of the position shown, or None."""
+        key = self.series()
+        return None if key is None else key[1]
+
+    def series(self) -> PriceKey | None:
+        """The price series ``(venue, market)`` of the position shown, or None: the chart draws the
+        marks of that position's venue, never another venue's of the same market."""
         snap, pid = self._snap, self._position_id
         if snap is None or pid is None:
             return None
         row = snap.book.row_of(pid)
-        return None if row is None else market_of(snap.book.venues[row], snap.book.symbols[row])
+        return None if row is None else series_of(snap.book.venues[row], snap.book.symbols[row])
 
-    def buffer(self, market: str) -> RingBuffer | None:
-        """The ring buffer of a market, or None if no mark was seen for it."""
-        return self._buffers.get(market)
+    def buffer(self, market: str | PriceKey) -> RingBuffer | None:
+        """The ring buffer of a series ``(venue, market)`` (a bare market name: the only series of it,
+        if just one), or None if no mark was seen for it."""
+        if isinstance(market, tuple):
+            return self._buffers.get(market)
+        found = [b for (_, m), b in self._buffers.items() if m == market]
+        return found[0] if len(found) == 1 else None
 
     def apply(self, snapshot: Snapshot) -> None:
         """Append each market's mark whose timestamp advanced; schedule a redraw."""
@@ -177,8 +188,7 @@ class ChartWidget(QWidget):
             self.plot.setTitle("")
             self._title = ""
             return
-        market = market_of(snap.book.venues[row], snap.book.symbols[row])
-        buf = self._buffers.get(market)
+        buf = self._buffers.get(series_of(snap.book.venues[row], snap.book.symbols[row]))
         ts, price = buf.view() if buf is not None else (np.zeros(0), np.zeros(0))
         self.curve.setData(ts, price, skipFiniteCheck=True)
         cols = snap.cols
@@ -236,11 +246,11 @@ class ChartWidget(QWidget):
 
     def _index_markets(self, snap: Snapshot) -> None:
         book = snap.book
-        markets = [market_of(v, s) for v, s in zip(book.venues, book.symbols, strict=True)]
-        rows: dict[str, list[int]] = {}
-        for i, m in enumerate(markets):
-            rows.setdefault(m, []).append(i)
-        self._market_rows = {m: np.asarray(r, dtype=np.intp) for m, r in rows.items()}
+        series = [series_of(v, s) for v, s in zip(book.venues, book.symbols, strict=True)]
+        rows: dict[PriceKey, list[int]] = {}
+        for i, key in enumerate(series):
+            rows.setdefault(key, []).append(i)
+        self._market_rows = {key: np.asarray(r, dtype=np.intp) for key, r in rows.items()}
 
     def _set_range(self, ts: np.ndarray, price: np.ndarray, values: dict[str, float], mark: float) -> None:
         ys = [v for v in (*values.values(), mark) if math.isfinite(v)]

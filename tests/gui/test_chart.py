@@ -44,7 +44,7 @@ def test_lines_sit_at_the_engines_prices_after_show_position(qtbot, demo_desk):
     assert not image.isNull() and image.format() != QImage.Format.Format_Invalid
 
 
-def test_hyperliquid_and_binance_share_a_market_buffer(qtbot, demo_desk):
+def test_a_reference_price_feeds_the_curve_until_the_venues_own_arrives(qtbot, demo_desk):
     chart = ChartWidget()
     qtbot.addWidget(chart)
     chart.apply(demo_desk.tick({"ETHUSDT": 2990}))
@@ -53,3 +53,22 @@ def test_hyperliquid_and_binance_share_a_market_buffer(qtbot, demo_desk):
     assert chart.curve.getData()[1].tolist()[-1] == 2990
     chart.show_position(None)
     assert not chart.lines["liquidation"].isVisible()
+
+
+def test_each_venue_has_its_own_curve_of_one_market(qtbot, demo_desk):
+    """A Hyperliquid position's curve is Hyperliquid's marks, a Binance one's Binance's: never a
+    line stepping between two venues' prices of one market."""
+    chart = ChartWidget()
+    qtbot.addWidget(chart)
+    d = demo_desk
+    for hl, bn in ((3000.0, 2990.0), (3001.0, 2991.0), (3002.5, 2992.0)):
+        d.clock.advance(1.0)
+        d.feed.push("ETHUSDT", hl, d.clock.now, venue="hyperliquid")
+        d.feed.push("ETHUSDT", bn, d.clock.now, venue="binance-usdm")
+        chart.apply(d.desk.step())
+    chart.show_position(d.pid("eth-hl-long"))
+    assert chart.series() == ("hyperliquid", "ETHUSDT") and chart.market() == "ETHUSDT"
+    assert chart.curve.getData()[1].tolist()[-3:] == [3000.0, 3001.0, 3002.5]
+    assert chart.buffer(("binance-usdm", "ETHUSDT")) is not None
+    assert chart.buffer(("binance-usdm", "ETHUSDT")).view()[1].tolist()[-3:] == [2990.0, 2991.0, 2992.0]
+    assert chart.buffer("ETHUSDT") is None  # two series of the market: a bare name is ambiguous
