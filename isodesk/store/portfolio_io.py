@@ -1,7 +1,8 @@
 """Import and export of positions as CSV or JSON (chosen by the file suffix).
 
 Columns: ``label, venue, symbol, contract, side, quantity, entry_price, leverage, isolated_margin``
-plus the optional ``account``, ``contract_size`` and ``mmr``. ``contract`` defaults to ``linear``.
+plus the optional ``account``, ``contract_size`` and ``mmr``. ``contract`` defaults to the venue's only
+kind (Binance COIN-M: ``inverse``), else ``linear``.
 ``mmr`` is the trader's own maintenance rate for the position (a fraction: ``0.01`` = 1 %), for a
 symbol whose venue table the book lacks: it is kept in the book (``position_rates``, see
 :mod:`isodesk.store.tier_tables`) and used as the position's single-tier table from then on.
@@ -43,6 +44,7 @@ from isodesk.margin.bounds import (
     parse_decimal,
     printable,
 )
+from isodesk.margin.venues import VENUES as VENUE_RULES
 from isodesk.store import ledger as refs
 from isodesk.store.records import CONTRACTS, SIDES, VENUES, PositionRecord
 from isodesk.store.store import Store
@@ -235,7 +237,7 @@ def _parse_row(number: int, raw: dict[str, Any]) -> tuple[PositionSpec | None, l
         else:
             bad(column, f"{value!r} must be text")
             values[column] = None
-    contract = values["contract"] or "linear"
+    contract = values["contract"] or _default_contract(values["venue"])
     values["contract"] = contract
     for column, choices in (("venue", VENUES), ("contract", CONTRACTS), ("side", SIDES)):
         if values[column] is not None and values[column] not in choices:
@@ -245,6 +247,15 @@ def _parse_row(number: int, raw: dict[str, Any]) -> tuple[PositionSpec | None, l
     if problems or any(values[c] is None for c in REQUIRED):
         return None, problems
     return PositionSpec(**values, row=number), problems
+
+
+def _default_contract(venue: object) -> str:
+    """The contract kind of a row that names none: the venue's only kind (Binance COIN-M: inverse),
+    else ``linear``."""
+    rule = VENUE_RULES.get(venue) if isinstance(venue, str) else None
+    if rule is not None and len(rule.contracts) == 1:
+        return next(iter(rule.contracts))
+    return "linear"
 
 
 def _named(problems: list[Problem]) -> set[str]:

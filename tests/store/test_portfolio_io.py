@@ -216,3 +216,13 @@ def test_a_problem_shows_a_header_with_an_escape_sequence_escaped(tmp_path):
         read_positions(path)
     assert str(caught.value).startswith("row 1, column \\x1b[2Jcolour: unknown column")
     assert "\x1b" not in str(caught.value)
+
+
+def test_a_row_without_contract_takes_its_venues_only_kind(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("label,venue,symbol,side,quantity,entry_price,leverage,isolated_margin,contract_size\n"
+                    "coinm,binance-coinm,BTCUSD_PERP,long,100,60000,10,0.017,100\n"
+                    "usdm,binance-usdm,BTCUSDT,long,0.1,60000,10,600,\n", encoding="utf-8")
+    coinm, usdm = read_positions(path)
+    assert (coinm.contract, coinm.contract_size) == ("inverse", Decimal(100))  # COIN-M lists inverse only
+    assert (usdm.contract, usdm.contract_size) == ("linear", None)
