@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
                                    "input.")
     p.add_argument("action", choices=("set", "delete"), help="set or delete")
     p.add_argument("venue", metavar="VENUE", help="binance-usdm, bybit, okx or hyperliquid")
+    p.add_argument("--allow-insecure-keyring", action="store_true",
+                   help="store the keys even where the keyring in use keeps them unencrypted (keyrings.alt "
+                        "PlaintextKeyring); refused without it")
     p.set_defaults(handler=run_keys)
 
 
@@ -57,7 +60,7 @@ def ask(prompt: str) -> str:
 def run_keys(args: argparse.Namespace) -> int:
     """Set (prompting) or delete a venue's keys in the keyring."""
     from isodesk.venues.errors import VenueError
-    from isodesk.venues.keys import PROMPTS, delete_credentials, save_credentials
+    from isodesk.venues.keys import PROMPTS, delete_credentials, keyring_status, save_credentials
     from isodesk.venues.registry import venue_spec
 
     try:
@@ -66,6 +69,10 @@ def run_keys(args: argparse.Namespace) -> int:
             found = delete_credentials(spec)
             print(f"{spec.venue}: keys {'deleted' if found else 'were not set'}")
             return 0
+        status = keyring_status()  # say it before asking for the keys, not after
+        if not status.usable or (status.needs_consent and not args.allow_insecure_keyring):
+            raise UserError(f"{spec.venue}: nothing saved: {status.message()}" + (
+                ". To store them there anyway add --allow-insecure-keyring" if status.usable else ""))
         try:
             values = {name: ask(f"{spec.venue} {PROMPTS.get(name, name)}: ").strip() for name in spec.credentials}
         except EOFError:
@@ -73,7 +80,7 @@ def run_keys(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"\nisodesk {args.command}: {NOTHING_SAVED}", file=sys.stderr)
             return 130
-        save_credentials(spec, values)
+        save_credentials(spec, values, allow_insecure=args.allow_insecure_keyring)
     except VenueError as exc:
         raise UserError(str(exc)) from None
     print(f"{spec.venue}: keys saved in the system keyring (service 'isodesk'); use read-only keys")

@@ -30,6 +30,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--feed", default="simulated", metavar="SPEC", help="as for the app (default simulated)")
     p.add_argument("--speed", type=float, default=1.0, help="simulation speed multiplier")
     p.add_argument("--view", choices=("cards", "table"), default="cards")
+    p.add_argument("--workspace", choices=("live", "whatif"), default="live",
+                   help="the page to picture: the live view (default) or the What-if workspace")
+    p.add_argument("--shock", type=float, default=None, metavar="PCT",
+                   help="with --workspace whatif: a market shock in percent to show (e.g. -20)")
     p.set_defaults(handler=run)
 
 
@@ -39,13 +43,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.out}: the output must be a .png file")
     if args.after < 0:
         raise UserError("--after must be zero or more seconds")
+    if args.shock is not None:
+        if args.workspace != "whatif":
+            raise UserError("--shock: only with --workspace whatif")
+        if not -99.0 <= args.shock <= 400.0:
+            raise UserError(f"--shock {args.shock:g}: the What-if page's market shock goes from -99 to 400 %")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from isodesk.desk.session import DeskConfig
     from isodesk.ui.screenshot import render
 
     config = DeskConfig(db=args.db, demo=args.demo, feed=args.feed, speed=args.speed)
     try:
-        size = render(config, args.out, size=args.size, after_s=args.after, theme=args.theme, view=args.view)
+        size = render(config, args.out, size=args.size, after_s=args.after, theme=args.theme, view=args.view,
+                      workspace=args.workspace, shock_pct=args.shock)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
     print(f"wrote {args.out} ({size[0]}×{size[1]})")

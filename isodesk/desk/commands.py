@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from isodesk.store.records import JournalEntry
 
@@ -114,6 +115,24 @@ class AcknowledgeAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class AcknowledgeAlerts:
+    """Mark several alerts as seen in one transaction, all or none ("Acknowledge all").
+
+    ``alert_ids``: the ids the trader saw (an id already acknowledged is fine; one that does not
+    exist refuses the whole command). A queued command's JSON list becomes a tuple.
+    """
+
+    alert_ids: tuple[int, ...]
+    request_id: str = field(default_factory=new_request_id)
+
+    def __post_init__(self) -> None:
+        ids: Any = self.alert_ids  # a list when it comes back from a queued command's JSON
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"alert_ids: {ids!r} must be a list of alert ids")
+        object.__setattr__(self, "alert_ids", tuple(ids))
+
+
+@dataclass(frozen=True, slots=True)
 class SetPaused:
     """Pause or resume the feed (the book keeps its last marks)."""
 
@@ -183,7 +202,8 @@ class StoreTierTables:
 
 
 Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
-           | SetThresholds | AcknowledgeAlert | SetPaused | SetSpeed | ReadJournal | ImportPositions | StoreTierTables)
+           | SetThresholds | AcknowledgeAlert | AcknowledgeAlerts | SetPaused | SetSpeed | ReadJournal
+           | ImportPositions | StoreTierTables)
 
 
 class Reply(StrEnum):

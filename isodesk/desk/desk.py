@@ -1,9 +1,11 @@
 """The risk desk: owns the book, the feed and the engine, and is the only writer of the database.
 
 ``step(now)`` takes the feed's new ticks, stores them, recomputes every position in one engine
-call, moves risk levels (with hysteresis), liquidates positions whose fresh mark has reached their
-liquidation price (alone: no other position and no free balance changes) and publishes an
-immutable :class:`Snapshot`. ``apply(command)`` validates and executes one command in one
+call, moves risk levels (with hysteresis; an easing is reported only once it held for the dwell,
+:class:`~isodesk.desk.levels.LevelTrack`; alerts as :mod:`isodesk.desk.events` says: one summary per
+risky position when first classified, flapping counted on one alert), liquidates positions whose
+fresh mark has reached their liquidation price (alone: no other position and no free balance
+changes) and publishes an immutable :class:`Snapshot`. ``apply(command)`` validates and executes one command in one
 transaction and answers accepted or rejected with the reason. No Qt here: the worker thread,
 a test or the command line drives it the same way.
 
@@ -43,11 +45,20 @@ from isodesk.desk.commands import (
     SetSpeed,
     SetThresholds,
 )
-from isodesk.desk.events import EventKind, PositionEvent
-from isodesk.desk.levels import Level, Thresholds
+from isodesk.desk.events import EventKind, PositionEvent, collapses, summary_repeats
+from isodesk.desk.levels import Level, LevelTrack, Thresholds, risk_order
 from isodesk.desk.marks import MarkBoard, RowMarks
-from isodesk.desk.rules import levels as classify
 from isodesk.desk.rules_refresh import RefreshVenueRules, RulesRefresh
+from isodesk.desk.settings import (
+    DEFAULT_STALE_AFTER_S,
+    THRESHOLDS_KEY,
+    DeskSettings,
+    SetSettings,
+    apply_changes,
+    describe_changes,
+    load_settings,
+    save_settings,
+)
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.stored_prices import guarded_latest_prices
 from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
@@ -56,18 +67,14 @@ from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, mark_figures
 from isodesk.margin.markets import REFERENCE, market_of
-from isodesk.store import Account, Store, StoreError, command_log
+from isodesk.store import ALERT_LEVELS, Account, Store, StoreError, command_log
 from isodesk.store.ledger import pnl_ref, position_ref
 from isodesk.store.tier_tables import catalog_for
-from isodesk.venues.reconcile import DEFAULT_TOLERANCE_PCT, TOLERANCE_KEY
 
 log = logging.getLogger("isodesk.desk")
 
-DEFAULT_STALE_AFTER_S = 60.0
-THRESHOLDS_KEY = "desk.thresholds"
-STALE_KEY = "desk.stale_after_s"
 COMPACT_EVERY_S = 60.0  # each call compacts a bounded slice (store.compact_prices), so it keeps up
-__all__ = ["BookBusy", "Desk", "price_decimal"]
+__all__ = ["DEFAULT_STALE_AFTER_S", "BookBusy", "Desk", "price_decimal"]
 
 
 def price_decimal(price: float) -> Decimal:
@@ -104,11 +111,8 @@ class Desk:
         self.feed = feed
         self.catalog = catalog
         self._clock = clock
-        saved = store.get_setting(THRESHOLDS_KEY)
-        self.thresholds = Thresholds(**saved) if saved else Thresholds()
-        self.stale_after_s = float(stale_after_s if stale_after_s is not None
-                                   else store.get_setting(STALE_KEY, DEFAULT_STALE_AFTER_S))
-        self.reconcile_tolerance_pct = float(store.get_setting(TOLERANCE_KEY, DEFAULT_TOLERANCE_PCT))
+        self._stale_override = stale_after_s  # --stale-after: wins until the trader sets desk.stale_after_s
+        self._take_settings(load_settings(store))
         self.paused = False
         self.version = 0
         self.rejected_commands = 0
@@ -133,11 +137,19 @@ class Desk:
         self.book = self._load()
         self._follow_book()
         self._accounts = self._read_accounts()
-        self._level = np.zeros(len(self.book), dtype=np.int8)
+        self._track = LevelTrack.fresh(self.book.open_rows)  # observed and reported levels (desk.levels)
         self._stale = np.zeros(len(self.book), dtype=bool)
-        self._level[~self.book.open_rows] = Level.LIQUIDATED
         self._initial_levels = True
+        self._start_ids = frozenset(int(p) for p in self.book.info.position_ids)  # "at start" in a summary
+        # position id → (level, distance, mark, message) of a first classification, written with the next alerts
+        self._summaries: dict[int, tuple[Level, float, float, str]] = {}
+        self._settle: frozenset[int] = frozenset()  # position ids a command moved: their easing is reported at once
         self.snapshot: Snapshot = self._recompute(self._now(), fresh=frozenset())
+
+    @property
+    def _level(self) -> np.ndarray:
+        """The reported level of each row (int8 :class:`Level`): what the snapshot shows and alerts say."""
+        return self._track.reported
 
     @property
     def writer(self) -> bool:
@@ -227,6 +239,7 @@ class Desk:
             self._book_version = book_version
             log.info("the book changed in another process; reloading")
             self.reload()
+            self._take_settings(load_settings(self.store))
             self._external_alerts()
 
     def _external_alerts(self) -> None:
@@ -331,22 +344,47 @@ class Desk:
         book = self.book
         mark, mark_ts = self._marks()
         risk = mark_figures(book.batch, mark, book.levels)
-        open_rows = book.open_rows
-        stale = open_rows & (np.isnan(mark) | ~(clock - mark_ts <= self.stale_after_s))
-        live = open_rows & ~stale
-        previous = self._level
-        level = previous.copy()
-        level[live] = classify(risk.distance_frac[live], previous[live], self.thresholds)
-        crossed, worst = self._crossed(risk, live, fresh)
-        if self.observe_only:
-            crossed = crossed[:0]
-        else:
-            self._record_transitions(level, stale, risk, clock)
-        self._level, self._stale = level, stale
+        crossed, worst = self._judge(risk, mark_ts, clock, fresh)
         if crossed.size:
             self._liquidate(crossed, risk, clock, worst)
             return self._recompute(clock, fresh=fresh)
         return self._publish(risk, clock, mark_ts)
+
+    def _judge(self, risk: RiskArrays, mark_ts: np.ndarray, clock: float, fresh: frozenset[tuple[str, str]]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Stale prices, levels and their alerts at ``clock`` from the figures ``risk`` and the marks'
+        times ``mark_ts``; the rows to liquidate (:meth:`_crossed`) and the price each crossed at."""
+        book = self.book
+        open_rows = book.open_rows
+        stale = open_rows & (np.isnan(risk.mark) | ~(clock - mark_ts <= self.stale_after_s))
+        live = open_rows & ~stale
+        previous = self._track.reported.copy()
+        settle = np.isin(book.info.position_ids, list(self._settle)) if self._settle else None
+        first = self._track.advance(risk.distance_frac, live, clock, self.thresholds, self.settings.dwell_s, settle)
+        if not self.observe_only:
+            self._note_summaries(first, risk)
+        crossed, worst = self._crossed(risk, live, fresh)
+        if self.observe_only:
+            crossed = crossed[:0]
+        else:
+            self._record_transitions(previous, first, stale, risk, clock)
+        self._stale = stale
+        return crossed, worst
+
+    def judge_replayed(self, risk: RiskArrays, mark_ts: np.ndarray, clock: float) -> np.ndarray:
+        """One instant of a replay that the fast replay (:mod:`isodesk.desk.replay`) has shown to
+        liquidate nothing, judged without a step: stale prices, levels and their alerts and events
+        at ``clock`` (the path's time) from each row's mark and its time ``mark_ts``, exactly as
+        :meth:`step` judges them. Of ``risk`` only ``mark``, ``distance_frac`` and
+        ``liquidation_price`` are read. Nothing is published; returns the stale flags."""
+        self._judge(risk, mark_ts, clock, frozenset())
+        return self._stale
+
+    @property
+    def level_track(self) -> LevelTrack:
+        """The desk's levels per row (observed, reported, easing timers): read it, never change it
+        (the fast replay plans its searches from it)."""
+        return self._track
 
     def _crossed(self, risk: RiskArrays, live: np.ndarray, fresh: frozenset[tuple[str, str]]
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -371,24 +409,32 @@ class Desk:
 
     # -- levels, alerts, liquidation ------------------------------------------------------------
 
-    def _record_transitions(self, level: np.ndarray, stale: np.ndarray, risk: RiskArrays, clock: float) -> None:
+    def _record_transitions(self, previous: np.ndarray, first: np.ndarray, stale: np.ndarray, risk: RiskArrays,
+                            clock: float) -> None:
+        """Alerts and events of the reported level changes (a position's first classification is not
+        a change: it gets a summary, :meth:`_write_summaries`), stale prices and prices back."""
         book = self.book
+        level = self._track.reported
         if self._initial_levels:  # levels found at start-up are the book's state, not crossings
             self._initial_levels = False
+            if self.feed is None:  # a command's short-lived desk: the book's state at its start is no news
+                self._summaries.clear()
             return
-        changed = np.flatnonzero((level != self._level) & book.open_rows)
+        changed = np.flatnonzero((level != previous) & book.open_rows & ~first)
         went_stale = np.flatnonzero(stale & ~self._stale)
         recovered = np.flatnonzero(~stale & self._stale & book.open_rows)
-        if not (changed.size or went_stale.size or recovered.size):
+        if not (changed.size or went_stale.size or recovered.size or self._summaries):
             return
         with self._writing():
+            self._write_summaries(clock)
             for row in changed:
-                new, old = Level(int(level[row])), Level(int(self._level[row]))
+                new, old = Level(int(level[row])), Level(int(previous[row]))
                 verb = "rose" if new > old else "eased"
                 message = (f"{book.info.labels[row]} {verb} to {new.label.upper()}: "
                            f"{risk.distance_frac[row] * 100:.2f} % from liquidation at "
                            f"{risk.liquidation_price[row]:,.6g} (mark {risk.mark[row]:,.6g})")
-                self._event(EventKind.LEVEL, int(row), new.label, old.label, clock, float(risk.mark[row]), message)
+                self._event(EventKind.LEVEL, int(row), new.label, old.label, clock, float(risk.mark[row]), message,
+                            sound=self.settings.sound and new is Level.DANGER)
             for row in went_stale:
                 message = f"{book.info.labels[row]}: no fresh price for {self._series_text(int(row))}"
                 self._event(EventKind.STALE, int(row), "stale", Level(int(level[row])).label, clock,
@@ -399,15 +445,53 @@ class Desk:
                             float(risk.mark[row]), message)
 
     def _event(self, kind: EventKind, row: int, level: str, previous: str, clock: float, price: float,
-               message: str) -> None:
+               message: str, *, sound: bool = False) -> None:
+        """Keep one thing that happened as an alert (a level change that repeats the position's
+        unacknowledged flapping counts on its alert, :func:`~isodesk.desk.events.collapses`) and
+        deliver it as an event with the alert's id and count."""
         info = self.book.info
         position_id = int(info.position_ids[row])
-        alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
-                                        message=message)
+        latest = self.store.latest_alert(position_id) if kind is EventKind.LEVEL else None
+        if latest is not None and collapses(latest, level, previous):
+            alert_id = latest.id
+            count = self.store.repeat_alert(alert_id, ts=clock, level=level, previous=previous, message=message)
+        else:
+            alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
+                                            message=message, previous=previous if previous in ALERT_LEVELS else None)
+            count = 1
         self._events.append(PositionEvent(kind=kind, position_id=position_id, label=info.labels[row],
                                           symbol=info.symbols[row], level=level, previous=previous, ts=clock,
-                                          price=price, message=message, alert_id=alert_id))
+                                          price=price, message=message, alert_id=alert_id, count=count, sound=sound))
         log.info("%s", message)
+
+    def _note_summaries(self, first: np.ndarray, risk: RiskArrays) -> None:
+        """Keep the summary of each position classified for the first time at WARNING or DANGER
+        ("btc-long at start: DANGER, 1.92 % from liquidation …"), written with the next alerts."""
+        book, level = self.book, self._track.reported
+        for row in np.flatnonzero(first & (level >= Level.WARNING) & (level <= Level.DANGER)):
+            position_id = int(book.info.position_ids[row])
+            when = "at start" if position_id in self._start_ids else "new in the book"
+            found = Level(int(level[row]))
+            self._summaries[position_id] = (found, float(risk.distance_frac[row]), float(risk.mark[row]), (
+                f"{book.info.labels[row]} {when}: {found.label.upper()}, {risk.distance_frac[row] * 100:.2f} % from "
+                f"liquidation at {risk.liquidation_price[row]:,.6g} (mark {risk.mark[row]:,.6g})"))
+
+    def _write_summaries(self, clock: float) -> None:
+        """Write the kept summaries (inside the caller's transaction), before any later change of the
+        same positions, each at the level it was classified at, the least risky first (so the riskiest
+        is the newest, on top of a newest-first list); skipped when the position's newest alert
+        already says that level unacknowledged (:func:`~isodesk.desk.events.summary_repeats`: a
+        restart adds no copy). A position no longer open gets none."""
+        summaries, self._summaries = self._summaries, {}
+        book = self.book
+        for position_id, (level, _distance, mark, message) in sorted(
+                summaries.items(), key=lambda item: (item[1][0], -item[1][1])):
+            row = book.row_of(position_id)
+            if row is None or not book.open_rows[row]:
+                continue
+            if summary_repeats(self.store.latest_alert(position_id), level.label):
+                continue
+            self._event(EventKind.SUMMARY, row, level.label, "", clock, mark, message)
 
     def _liquidate(self, rows: np.ndarray, risk: RiskArrays, clock: float, prices: np.ndarray) -> None:
         """Liquidate each row alone: its whole margin to the venue, status, an alert. One transaction.
@@ -439,7 +523,7 @@ class Desk:
                            f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margin} "
                            f"{book.info.currencies[row]}; no other position affected")
                 self._event(EventKind.LIQUIDATION, int(row), "liquidated", Level(int(self._level[row])).label,
-                            clock, mark, message)
+                            clock, mark, message, sound=self.settings.sound)
         self.reload()
 
     # -- publishing ---------------------------------------------------------------------------------
@@ -460,9 +544,7 @@ class Desk:
                 * 100.0
         cols["entry_price"] = batch.entry.copy()
         cols["leverage"] = batch.leverage.copy()
-        key = np.where(np.isnan(cols["distance_frac"]), np.inf, cols["distance_frac"])
-        key = np.where(book.open_rows, key, np.inf)
-        order = np.lexsort((~book.open_rows, key)) if len(book) else np.zeros(0, dtype=np.intp)
+        order = risk_order(self._level, cols["distance_frac"], book.open_rows)  # level first, then distance
         self.version += 1
         health = self.feed.health(clock) if self.feed is not None else _no_feed_health()
         return Snapshot(
@@ -473,7 +555,7 @@ class Desk:
             order_by_risk=frozen(np.asarray(order, dtype=np.intp)), accounts=self._account_totals(risk),
             feed=health, last_tick_at=self._last_tick_at, paused=self.paused, thresholds=self.thresholds,
             reconcile_tolerance_pct=self.reconcile_tolerance_pct, writer=self.writer, writer_note=self.writer_note,
-            failures=self.failures, last_failure=self.last_failure, catalog=self.catalog)
+            failures=self.failures, last_failure=self.last_failure, catalog=self.catalog, settings=self.settings)
 
     def _by_reference(self) -> np.ndarray:
         """Per row: True where an open position is marked by a reference price (its venue's own has
@@ -559,9 +641,19 @@ class Desk:
             self.reload()
         else:
             self._accounts = self._read_accounts()
-        if isinstance(command, SetThresholds):
-            self.thresholds = Thresholds(command.warning, command.danger, command.hysteresis)
-        self.snapshot = self._recompute(self._now(), fresh=frozenset())
+        if isinstance(command, SetThresholds | SetSettings):
+            if isinstance(command, SetSettings) and any(k == "desk.stale_after_s" for k, _ in command.changes):
+                self._stale_override = None
+            self._take_settings(load_settings(self.store))  # in effect at once: levels, staleness, tolerance
+        # the trader's own act is not a price that may turn back: its easing is reported at once
+        if isinstance(command, SetThresholds | SetSettings):
+            self._settle = frozenset(int(p) for p in self.book.info.position_ids)
+        elif outcome.position_id is not None:
+            self._settle = frozenset((outcome.position_id,))
+        try:
+            self.snapshot = self._recompute(self._now(), fresh=frozenset())
+        finally:
+            self._settle = frozenset()
         log.info("accepted %s %s from %s", kind, command.request_id, origin or "app")
         return replace(result, snapshot_version=self.version)
 
@@ -634,10 +726,23 @@ class Desk:
             self.store.set_setting(THRESHOLDS_KEY, {"warning": thresholds.warning, "danger": thresholds.danger,
                                                     "hysteresis": thresholds.hysteresis})
             return operations.Outcome("thresholds saved")
+        change: object = command  # SetSettings lives in desk.settings, outside the Command union
+        if isinstance(change, SetSettings):
+            new = apply_changes(self.settings, change.changes)  # SettingError (a ValueError): refused whole
+            save_settings(self.store, self.settings, new)
+            return operations.Outcome(describe_changes(self.settings, new))
         if isinstance(command, AcknowledgeAlert):
             self.store.acknowledge_alert(command.alert_id)
             return operations.Outcome("acknowledged")
         return operations.execute(self, command, ts=ts)
+
+    def _take_settings(self, settings: DeskSettings) -> None:
+        """Use the trader's settings (the book's ``settings`` table, :mod:`isodesk.desk.settings`)."""
+        self.settings = settings
+        self.thresholds = settings.thresholds
+        self.stale_after_s = float(self._stale_override if self._stale_override is not None
+                                   else settings.stale_after_s)
+        self.reconcile_tolerance_pct = settings.reconcile_tolerance_pct
 
     # -- book ------------------------------------------------------------------------------------------
 
@@ -660,16 +765,14 @@ class Desk:
 
     def reload(self) -> None:
         """Re-read the book from the store, carrying levels over by position id."""
-        old_ids, old_level, old_stale = self.book.info.position_ids, self._level, self._stale
+        old_ids, old_stale = self.book.info.position_ids, self._stale
         self.book = self._load()
         self._follow_book()
         self._accounts = self._read_accounts()
-        carried = {int(pid): (lvl, st) for pid, lvl, st in zip(old_ids, old_level, old_stale, strict=True)}
-        self._level = np.array([carried.get(int(pid), (Level.SAFE, False))[0] for pid in self.book.info.position_ids],
-                               dtype=np.int8)
-        self._stale = np.array([carried.get(int(pid), (0, False))[1] for pid in self.book.info.position_ids],
-                               dtype=bool)
-        self._level[~self.book.open_rows] = Level.LIQUIDATED
+        new_ids = self.book.info.position_ids
+        self._track = self._track.carried(old_ids, new_ids, self.book.open_rows)  # new positions: unclassified
+        carried = {int(pid): bool(st) for pid, st in zip(old_ids, old_stale, strict=True)}
+        self._stale = np.array([carried.get(int(pid), False) for pid in new_ids], dtype=bool)
 
     def refresh_from_store(self) -> Snapshot:
         """Re-read the book and the latest stored prices (another process may have written them);

@@ -1,9 +1,27 @@
-"""Things that happened, delivered every one and in order (never coalesced like snapshots)."""
+"""Things that happened, delivered every one and in order (never coalesced like snapshots), and the
+rules of how they are kept as alerts in the book.
+
+- **Flapping collapses in the book.** A level change of a position between the same two levels as
+  the position's newest alert, while that alert is a level alert not yet acknowledged, counts on
+  that alert (``count`` + 1) instead of adding one (:func:`collapses`). The unacknowledged alert
+  is the window: once the trader acknowledges it, the next change starts a new alert. Any pair of
+  levels collapses (SAFE↔WARNING and WARNING↔DANGER alike); every change is still delivered as
+  its own event (with the alert's id and new count), so a DANGER crossing always notifies.
+- **One summary per risky position when the desk first classifies it** (:attr:`EventKind.SUMMARY`):
+  at start, or when a position enters the book, a position found at WARNING or DANGER gets one
+  alert saying so. It is not written again while the position's newest alert is unacknowledged
+  and at the same level (:func:`summary_repeats`): a restart does not pile up copies the dock
+  already shows from the book.
+- **Sound** (``sound``): a DANGER crossing or a liquidation, when the trader's ``alerts.sound``
+  setting is on; the desk marks the event, the screen plays it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from isodesk.store.records import Alert
 
 
 class EventKind(StrEnum):
@@ -16,6 +34,7 @@ class EventKind(StrEnum):
     FAILURE = "failure"      # a desk step failed (position_id 0); the desk reloaded the book
     EXTERNAL = "external"    # an alert another process wrote into the book
     TIERS = "tiers"          # the venue's tier table of an open position changed (tiers refresh/import)
+    SUMMARY = "summary"      # a position's level when the desk first classified it (at start, or new in the book)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +42,9 @@ class PositionEvent:
     """A crossing for one position: level change, liquidation, stale price, price back.
 
     ``ts`` is the desk clock (tick time under replay), ``price`` the mark at that moment,
-    ``level`` the new level's name, ``previous`` the old one.
+    ``level`` the new level's name, ``previous`` the old one. ``alert_id`` is the alert that keeps
+    it in the book and ``count`` that alert's count after it (above 1: flapping collapsed into an
+    alert the screen may already show). ``sound``: the trader asked for a sound on it.
     """
 
     kind: EventKind
@@ -36,8 +57,23 @@ class PositionEvent:
     price: float
     message: str
     alert_id: int | None = None
+    count: int = 1
+    sound: bool = False
 
     def as_json(self) -> dict[str, object]:
         """The event as a JSON-ready dict (``event``, ``label``, ``ts``, ``price``…)."""
         return {"event": self.kind.value, "label": self.label, "symbol": self.symbol, "ts": self.ts,
                 "price": self.price, "level": self.level, "previous": self.previous, "message": self.message}
+
+
+def collapses(latest: Alert | None, level: str, previous: str) -> bool:
+    """True when a level change ``previous`` → ``level`` of a position counts on ``latest``, the
+    position's newest alert: an unacknowledged level alert between the same two levels."""
+    return (latest is not None and not latest.acknowledged and latest.kind == EventKind.LEVEL.value
+            and latest.previous is not None and {latest.level, latest.previous} == {level, previous})
+
+
+def summary_repeats(latest: Alert | None, level: str) -> bool:
+    """True when a summary at ``level`` would repeat ``latest``, the position's newest alert: it is
+    unacknowledged and at that level (whatever its kind), so the trader already has it."""
+    return latest is not None and not latest.acknowledged and latest.level == level

@@ -62,3 +62,95 @@ def classify(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds)
     new = np.where(np.isnan(distance), previous, new)
     new = np.where(previous == Level.LIQUIDATED, Level.LIQUIDATED, new)
     return new.astype(np.int8)
+
+
+_EASING_LEVELS = (Level.WARNING, Level.DANGER)  # the levels a position can ease from, one timer each
+
+
+@dataclass(slots=True)
+class LevelTrack:
+    """Per row of the book, the desk's levels: observed, reported, and what an easing waits for.
+
+    - ``observed``: the level :func:`classify` gives (thresholds and hysteresis) on each recompute.
+    - ``reported``: the level the desk has reported, published in the snapshot and alerted. A
+      worsening is reported at once; an easing only once the milder level has held for the dwell:
+      the reported level is the most severe level observed over the last ``dwell_s`` seconds of
+      the desk clock (measured from the first recompute that saw the milder level). So the
+      trader never sees a milder level than the desk has reported.
+    - ``milder_since``: per row, for WARNING and DANGER, the desk clock since which the observed
+      level has been below it (NaN: it is not). A row without a live price (stale) has no timer: it
+      never eases, and its dwell starts again when prices flow.
+    - ``classified``: the row has had a live price once; until then its level is unknown (shown
+      SAFE, stale). Its first classification is reported as it is, without dwell, and is no crossing
+      (the desk writes one summary alert for it instead: "at start: DANGER, …").
+
+    Mutable and owned by the desk's thread; the snapshot gets copies.
+    """
+
+    observed: np.ndarray
+    reported: np.ndarray
+    milder_since: np.ndarray
+    classified: np.ndarray
+
+    @classmethod
+    def fresh(cls, open_rows: np.ndarray) -> LevelTrack:
+        """A track of new rows: open ones unclassified, closed ones LIQUIDATED."""
+        n = len(open_rows)
+        level = np.where(open_rows, Level.SAFE, Level.LIQUIDATED).astype(np.int8)
+        return cls(observed=level.copy(), reported=level, milder_since=np.full((n, len(_EASING_LEVELS)), np.nan),
+                   classified=~open_rows)
+
+    def carried(self, old_ids: np.ndarray, new_ids: np.ndarray, open_rows: np.ndarray) -> LevelTrack:
+        """The track of a reloaded book: rows carried over by position id, new rows fresh, rows no
+        longer open LIQUIDATED."""
+        track = LevelTrack.fresh(open_rows)
+        where = {int(pid): i for i, pid in enumerate(old_ids)}
+        for new_row, pid in enumerate(new_ids):
+            old_row = where.get(int(pid))
+            if old_row is None or not open_rows[new_row]:
+                continue
+            track.observed[new_row] = self.observed[old_row]
+            track.reported[new_row] = self.reported[old_row]
+            track.milder_since[new_row] = self.milder_since[old_row]
+            track.classified[new_row] = self.classified[old_row]
+        return track
+
+    def advance(self, distance: np.ndarray, live: np.ndarray, clock: float, thresholds: Thresholds,
+                dwell_s: float, settle: np.ndarray | None = None) -> np.ndarray:
+        """Classify the ``live`` rows (a fresh enough price) from their ``distance`` (fraction of the
+        mark) at desk time ``clock`` (s) and move the reported levels; returns the rows classified
+        for the first time (their reported level is their level, no dwell).
+
+        ``settle`` (bool per row): rows whose easing is reported at once (the trader's own command
+        moved them: a top-up is not a price that may turn back)."""
+        first: np.ndarray = live & ~self.classified
+        previous = np.where(first, Level.SAFE, self.observed).astype(np.int8)
+        observed = self.observed.copy()
+        observed[live] = classify(distance[live], previous[live], thresholds)
+        since = self.milder_since
+        for col, level in enumerate(_EASING_LEVELS):
+            below = live & (observed < level)
+            since[:, col] = np.where(below, np.where(np.isnan(since[:, col]), clock, since[:, col]), np.nan)
+        with np.errstate(invalid="ignore"):
+            held = [(observed >= level) | (clock - since[:, col] < dwell_s) for col, level in enumerate(_EASING_LEVELS)]
+        candidate = np.where(held[1], Level.DANGER, np.where(held[0], Level.WARNING, Level.SAFE))
+        eased = np.maximum(observed, np.minimum(self.reported, candidate))
+        reported = np.where(live, eased, self.reported)
+        now = first if settle is None else first | (settle & live)
+        reported[now] = observed[now]
+        self.observed = observed
+        self.reported = reported.astype(np.int8)
+        self.classified = self.classified | live
+        return first
+
+
+def risk_order(level: np.ndarray, distance: np.ndarray, open_rows: np.ndarray) -> np.ndarray:
+    """Rows "nearest to liquidation" first: open positions by level (DANGER, WARNING, SAFE — the
+    reported level; a stale price keeps its level), then by distance to liquidation (a fraction;
+    unknown last), then closed and liquidated positions; ties keep the book's order."""
+    if not len(level):
+        return np.zeros(0, dtype=np.intp)
+    key = np.where(np.isnan(distance), np.inf, distance)
+    severity = np.where(open_rows, level.astype(np.int16), -1)
+    order: np.ndarray = np.lexsort((key, -severity, ~open_rows)).astype(np.intp)
+    return order

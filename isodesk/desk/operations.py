@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from isodesk.desk import rules
 from isodesk.desk.commands import (
+    AcknowledgeAlerts,
     AddCollateral,
     ClosePosition,
     Command,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from isodesk.desk.desk import Desk
 
 MONEY_STEP = rules.MONEY_STEP
+MAX_ACKNOWLEDGED = 100_000  # alert ids in one AcknowledgeAlerts (the dock keeps at most 5,000 rows)
 __all__ = ["HANDLERS", "Outcome", "execute", "max_removable", "realized_pnl", "removable_limit"]
 
 
@@ -375,7 +377,23 @@ def _store_tiers(desk: Desk, cmd: StoreTierTables, ts: float) -> Outcome:
     return store_tier_tables(desk, cmd, ts)
 
 
+def _acknowledge_alerts(desk: Desk, cmd: AcknowledgeAlerts, ts: float) -> Outcome:
+    """Acknowledge every alert of the command in the caller's one transaction, or none."""
+    ids = cmd.alert_ids
+    if not ids:
+        raise CommandRejected("alert_ids: no alert to acknowledge")
+    if len(ids) > MAX_ACKNOWLEDGED:
+        raise CommandRejected(f"alert_ids: {len(ids)} alerts in one command; at most {MAX_ACKNOWLEDGED:,}")
+    bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, int) or i < 1), None)
+    if bad is not None:
+        raise CommandRejected(f"alert_ids: {bad!r} is not an alert id")
+    newly = desk.store.acknowledge_alerts(ids)  # StoreError naming missing ids: the desk refuses the whole
+    unique = len(set(ids))
+    return Outcome(f"acknowledged {unique} alert{'s' if unique != 1 else ''}"
+                   + (f" ({unique - newly} already were)" if newly < unique else ""))
+
+
 HANDLERS: dict[type, Callable[[Desk, Any, float], Outcome]] = {
     Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
             AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import,
-            StoreTierTables: _store_tiers}
+            StoreTierTables: _store_tiers, AcknowledgeAlerts: _acknowledge_alerts}

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from isodesk.desk import commands as c
 from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
+from isodesk.desk.settings import SetSettings
 from isodesk.desk.venue_jobs import ImportFromVenue
 
 Mode = Literal["write", "control", "read", "job"]
@@ -47,7 +48,9 @@ class CommandSpec:
 _SPECS: tuple[CommandSpec, ...] = (
     *(CommandSpec(t, "write", queueable=True) for t in (
         c.Deposit, c.Withdraw, c.OpenPosition, c.ClosePosition, c.AddCollateral, c.RemoveCollateral,
-        c.UndoAdjustment, c.SetThresholds, c.AcknowledgeAlert, c.ImportPositions, c.StoreTierTables)),
+        c.UndoAdjustment, c.SetThresholds, c.AcknowledgeAlert, c.AcknowledgeAlerts, c.ImportPositions,
+        c.StoreTierTables)),
+    CommandSpec(SetSettings, "write", queueable=True),  # isodesk config set, the settings dialog
     CommandSpec(c.SetPaused, "control"),
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),

@@ -25,18 +25,39 @@ GRID_DEFAULT = tuple(float(x) for x in np.linspace(-50.0, 50.0, 101))
 
 @dataclass(frozen=True, slots=True)
 class GetScenarioBook:
-    """Ask for the open book as scenarios see it (payload: :class:`ScenarioBook`)."""
+    """Ask for the open book as scenarios see it, with the current marks and when they were taken
+    (payload: :class:`MarkedBook`)."""
 
     request_id: str = field(default_factory=new_request_id)
 
 
 @dataclass(frozen=True, slots=True)
+class MarkedBook:
+    """The answer to :class:`GetScenarioBook`: the book, and ``taken_at``, the desk's time (Unix
+    seconds; a replay's own time when the feed drives the clock) at which its marks were read."""
+
+    book: ScenarioBook
+    taken_at: float
+
+    def marks(self) -> tuple[tuple[str, float], ...]:
+        """The marks as ``(market, price)`` pairs, quote per coin: what :class:`RunScenario` pins."""
+        return tuple((m, float(p)) for m, p in zip(self.book.markets, self.book.marks, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
 class RunScenario:
     """Evaluate a scenario on the current book (payload: ``Outcome``); ``grid``: also sweep uniform
-    shocks in percent (payload: ``(Outcome, GridOutcome)``)."""
+    shocks in percent (payload: ``(Outcome, GridOutcome)``).
+
+    ``marks``: ``(market, price)`` pairs (quote per coin) to evaluate at instead of the latest
+    stored prices: the marks the what-if page took, so its figures do not drift with the feed.
+    A market they do not name (a position opened since) takes its latest stored price. The
+    positions and margins are always the book's current ones.
+    """
 
     scenario: Scenario
     grid: tuple[float, ...] | None = None
+    marks: tuple[tuple[str, float], ...] | None = None
     request_id: str = field(default_factory=new_request_id)
 
 
@@ -146,20 +167,33 @@ def scenario_from_dict(doc: Mapping[str, Any]) -> Scenario:
     )
 
 
+def usable_grid(shocks: tuple[float, ...], betas: Mapping[str, float]) -> np.ndarray:
+    """The uniform shocks (percent) that move no market to or below −100 % at the given betas: a
+    beta of 2.5 leaves out the shocks below −40 % rather than refusing the whole sweep."""
+    grid = np.asarray(shocks, dtype=np.float64)
+    values = [float(b) for b in betas.values()] + [1.0]
+    keep = np.ones(len(grid), dtype=bool)
+    for beta in values:
+        keep &= grid * beta > -100.0
+    return grid[keep]
+
+
 def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
     """Run one scenario request on the desk's book; returns (message, payload). Never writes the book."""
     from isodesk.desk.whatif import scenario_book  # here: whatif → session → desk would be a cycle
 
     try:
         if isinstance(command, GetScenarioBook):
-            return "scenario book", scenario_book(desk.store, desk.catalog)
+            return "scenario book", MarkedBook(scenario_book(desk.store, desk.catalog), float(ts))
         if isinstance(command, RunScenario):
             book: ScenarioBook = scenario_book(desk.store, desk.catalog)
+            if command.marks is not None:
+                book = book.with_marks(dict(command.marks))
             outcome = evaluate(book, command.scenario)
             if command.grid is None:
                 return "evaluated", outcome
-            grid = uniform_grid(book, np.asarray(command.grid, dtype=np.float64), betas=command.scenario.betas,
-                                edits=command.scenario)
+            shocks = usable_grid(command.grid, command.scenario.betas)
+            grid = uniform_grid(book, shocks, betas=command.scenario.betas, edits=command.scenario)
             return "evaluated with grid", (outcome, grid)
         if isinstance(command, SaveScenario):
             name = command.name.strip()

@@ -15,6 +15,8 @@ from types import MappingProxyType
 import numpy as np
 
 from isodesk.desk.levels import Thresholds
+from isodesk.desk.settings import DEFAULTS as DEFAULT_SETTINGS
+from isodesk.desk.settings import DeskSettings
 from isodesk.feeds.base import FeedHealth
 from isodesk.margin.catalog import TierCatalog
 
@@ -80,7 +82,8 @@ class Snapshot:
 
     ``cols`` maps each name of :data:`NUMERIC_COLUMNS` to a read-only float64 array (NaN where a
     figure does not exist); ``level`` (int8 :class:`~isodesk.desk.levels.Level`) and ``stale``
-    (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first.
+    (bool) are separate arrays; ``order_by_risk`` lists rows nearest to liquidation first: open rows
+    by reported level (DANGER first), then distance (:func:`isodesk.desk.levels.risk_order`).
     ``by_reference`` (bool, read-only) is True where an open position is marked by the market's
     reference price because its venue's own price has not arrived yet (see
     :mod:`isodesk.desk.marks`); every other mark is the position's own venue's.
@@ -116,6 +119,9 @@ class Snapshot:
     """The tier tables the desk computed with (the book's first, the shipped snapshot second),
     immutable: a form previews with exactly these, never with a catalog of its own."""
     by_reference: np.ndarray | None = None
+    settings: DeskSettings = DEFAULT_SETTINGS
+    """The trader's settings the desk runs with (:mod:`isodesk.desk.settings`), for the settings
+    dialog and the notifier (sound); frozen."""
 
     def __len__(self) -> int:
         return len(self.book)

@@ -50,9 +50,9 @@ Modelling choices
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -222,6 +222,21 @@ class ScenarioBook:
         for name, amount in free.items():
             values[self.account(name)] = float(amount)
         return replace(self, free=values)
+
+    def with_marks(self, marks: Mapping[str, float]) -> ScenarioBook:
+        """A copy whose current marks are ``marks`` (market → price, quote per coin) for the markets
+        it names; the others keep theirs. Markets the book does not hold are ignored (a position of
+        that market has closed since the marks were taken). :class:`ScenarioError` for a price that
+        is not finite and above 0."""
+        values = self.marks.copy()
+        for name, price in marks.items():
+            if name not in self.markets:
+                continue
+            if isinstance(price, bool) or not isinstance(price, (int, float)) or not (
+                    math.isfinite(price) and price > 0):
+                raise ScenarioError(f"mark of {name}: {price!r} is not a price above 0")
+            values[self.markets.index(name)] = float(price)
+        return replace(self, marks=values)
 
     def account(self, name: str) -> int:
         """Index of an account name; :class:`ScenarioError` if unknown."""
@@ -605,3 +620,100 @@ def uniform_grid(book: ScenarioBook, shocks: np.ndarray | Sequence[float],
         isolated_lost=_frozen(iso_lost), cross_equity=_frozen(np.where(cross_liq, 0.0, pool + acc_upnl)),
         cross_loss=_frozen(np.where(cross_liq, pool, gross)), cross_liquidated=_frozen(cross_liq),
         liquidation_shock=_frozen(liq_shock))
+
+
+# -- price paths (replayed files, the grid preset) -------------------------------------------------
+
+
+class PricePoint(Protocol):
+    """One price of a recorded path: Unix seconds, market name or venue symbol, quote per coin."""
+
+    @property
+    def ts(self) -> float: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def price(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PricePath:
+    """A path of market states to scrub: ``moves[k]`` is step ``k + 1``.
+
+    ``times``: Unix seconds per step for a recorded path (empty for a preset); ``dropped``: the
+    symbols of the file the book does not hold (ignored).
+    """
+
+    name: str
+    moves: tuple[Move, ...]
+    times: tuple[float, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.moves)
+
+    def scenario(self, step: int | None = None, *, betas: Mapping[str, float] | None = None,
+                 margin_edits: Mapping[int, float] | None = None,
+                 leverage_edits: Mapping[int, float] | None = None) -> Scenario:
+        """The path up to ``step`` (1-based; default the whole path) as a :class:`Scenario` with the
+        given edits: positions liquidated at any step up to ``step`` stay liquidated, the survivors
+        are valued at ``step``. :class:`ScenarioError` for a step outside 1…len."""
+        k = len(self.moves) if step is None else step
+        if not 1 <= k <= len(self.moves):
+            raise ScenarioError(f"{self.name}: step {k} is outside 1…{len(self.moves)}")
+        return Scenario(betas=dict(betas or {}), margin_edits=dict(margin_edits or {}),
+                        leverage_edits=dict(leverage_edits or {}), path=self.moves[:k])
+
+
+def price_path(points: Iterable[PricePoint], book: ScenarioBook, name: str = "path") -> PricePath:
+    """A recorded price path as scenario steps, one step per instant (``ts``) of ``points``.
+
+    Each step moves every market the file has named so far by its **percent move from its first
+    row in the file** (``Shock.pct``), carried forward between rows, so the path's shape applies to
+    the book's current marks: a path recorded at other prices still means "BTC −30 % then half
+    back". Symbols the book does not hold are dropped (listed in ``dropped``); markets the file does
+    not name stay at their marks. :class:`ScenarioError` when none of the symbols is a market of
+    the book.
+    """
+    first: dict[int, float] = {}
+    current: dict[int, float] = {}
+    dropped: dict[str, None] = {}
+    resolved: dict[str, int | None] = {}
+    moves: list[Move] = []
+    times: list[float] = []
+    ordered = sorted(points, key=lambda p: p.ts)
+    i = 0
+    while i < len(ordered):
+        ts = ordered[i].ts
+        while i < len(ordered) and ordered[i].ts == ts:
+            point = ordered[i]
+            i += 1
+            if point.symbol not in resolved:
+                try:
+                    resolved[point.symbol] = book.market(point.symbol)
+                except ScenarioError:
+                    resolved[point.symbol] = None
+            j = resolved[point.symbol]
+            if j is None:
+                dropped[point.symbol] = None
+                continue
+            first.setdefault(j, float(point.price))
+            current[j] = float(point.price)
+        if not current:
+            continue
+        moves.append(Move({book.markets[j]: Shock.pct((current[j] / first[j] - 1.0) * 100.0)
+                           for j in sorted(current)}))
+        times.append(float(ts))
+    if not moves:
+        raise ScenarioError(f"{name}: none of its symbols is a market of the book "
+                            f"(book: {', '.join(book.markets) or 'none'})")
+    return PricePath(name, tuple(moves), tuple(times), tuple(dropped))
+
+
+def grid_path(reference: str, shocks: Sequence[float], name: str = "grid") -> PricePath:
+    """Market shocks on ``reference`` (percent each, in order) as the steps of a path."""
+    if not shocks:
+        raise ScenarioError(f"{name}: a path needs at least one step")
+    return PricePath(name, tuple(Move(market_shock=(reference, float(x))) for x in shocks))

@@ -398,3 +398,27 @@ def _venue_report_flags(db: sqlite_utils.Database) -> None:
     """The venue's auto-add-margin flag and ADL rank in each venue report (NULL where not said)."""
     for statement in _VENUE_REPORT_FLAGS:
         db.execute(statement)
+
+
+_ALERT_COUNTS = [
+    # Flapping collapses in the book, not only on screen: a level change of a position between the
+    # same two levels as its newest alert, while that alert is not acknowledged, counts on that alert
+    # (``count`` + 1; ``ts``, ``level``, ``previous`` and ``message`` become the latest change's)
+    # instead of adding a row. ``previous``: the level before a level change (NULL for other kinds
+    # and for rows written before this migration); ``first_ts``: when a collapsed run began (NULL
+    # while ``count`` is 1: ``ts`` is then the only time).
+    "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1)",
+    "ALTER TABLE alerts ADD COLUMN previous TEXT "
+    "CHECK (previous IS NULL OR previous IN ('safe', 'warning', 'danger', 'liquidated', 'stale'))",
+    "ALTER TABLE alerts ADD COLUMN first_ts REAL",
+    # The newest alert of one position (the desk looks at it before every level alert) is one seek.
+    "CREATE INDEX alerts_position ON alerts(position_id, id)",
+]
+
+
+@_migration("0009_alert_counts")
+def _alert_counts(db: sqlite_utils.Database) -> None:
+    """Alerts carry a count (flapping collapses into one row), the level before a change, and when
+    a collapsed run began; indexed per position."""
+    for statement in _ALERT_COUNTS:
+        db.execute(statement)

@@ -77,7 +77,12 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A risk alert about one position (or the whole book when ``position_id`` is None)."""
+    """A risk alert about one position (or the whole book when ``position_id`` is None).
+
+    ``count``: how many changes the alert stands for (flapping between two levels collapses into
+    one alert; ``ts``, ``level`` and ``message`` are then the latest change's, ``first_ts`` when the
+    run began); ``previous``: the level before a level change (None for other kinds).
+    """
 
     id: int
     ts: float
@@ -86,6 +91,9 @@ class Alert:
     kind: str
     message: str
     acknowledged: bool
+    count: int = 1
+    previous: str | None = None
+    first_ts: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

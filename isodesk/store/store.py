@@ -124,6 +124,10 @@ def _to_json(value: object) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True, allow_nan=False)
 
 
+def _alert(row: dict[str, Any]) -> Alert:
+    return Alert(**{**row, "acknowledged": bool(row["acknowledged"])})
+
+
 def _last_id(table: sqlite_utils.db.Table) -> int:
     """The id of the row ``table`` just inserted."""
     pk = table.last_pk
@@ -798,9 +802,12 @@ class Store:
 
     # -- alerts -----------------------------------------------------------------------------------
 
-    def add_alert(self, *, ts: float, position_id: int | None, level: str, kind: str, message: str) -> int:
-        """Record an alert at ``ts`` (Unix s); return its id."""
+    def add_alert(self, *, ts: float, position_id: int | None, level: str, kind: str, message: str,
+                  previous: str | None = None) -> int:
+        """Record an alert at ``ts`` (Unix s); ``previous``: the level before a level change. Its id."""
         require_choice(level, ALERT_LEVELS, "level")
+        if previous is not None:
+            require_choice(previous, ALERT_LEVELS, "previous")
         with self.transaction():
             table = self.db.table("alerts")
             table.insert(
@@ -810,9 +817,45 @@ class Store:
                     "level": level,
                     "kind": kind,
                     "message": message,
+                    "previous": previous,
                 }
             )
             return _last_id(table)
+
+    def latest_alert(self, position_id: int) -> Alert | None:
+        """The newest alert (greatest id) of one position, or None."""
+        rows = self._rows("SELECT * FROM alerts WHERE position_id = ? ORDER BY id DESC LIMIT 1", [position_id])
+        return _alert(rows[0]) if rows else None
+
+    def repeat_alert(self, alert_id: int, *, ts: float, level: str, previous: str | None, message: str) -> int:
+        """Count one more change on an alert (flapping collapsed): ``count`` + 1, and ``ts``, ``level``,
+        ``previous``, ``message`` become this change's (``first_ts`` keeps when the run began).
+        Returns the new count; ``StoreError`` if there is no such alert."""
+        require_choice(level, ALERT_LEVELS, "level")
+        if previous is not None:
+            require_choice(previous, ALERT_LEVELS, "previous")
+        with self.transaction():
+            cursor = self._execute(
+                "UPDATE alerts SET count = count + 1, first_ts = coalesce(first_ts, ts), ts = ?, level = ?, "
+                "previous = ?, message = ? WHERE id = ?", [float(ts), level, previous, message, alert_id])
+            if cursor.rowcount != 1:
+                raise StoreError(f"no alert with id {alert_id}")
+            return int(self._one("SELECT count FROM alerts WHERE id = ?", [alert_id])[0])
+
+    def acknowledge_alerts(self, alert_ids: Iterable[int]) -> int:
+        """Acknowledge every alert of ``alert_ids`` in one transaction, or none: ``StoreError`` naming
+        the ids that do not exist. Returns how many of them were not acknowledged before."""
+        wanted = sorted({int(i) for i in alert_ids})
+        ids = json.dumps(wanted)
+        with self.transaction():
+            found = {int(r[0]) for r in self._all("SELECT id FROM alerts WHERE id IN (SELECT value FROM json_each(?))",
+                                                  [ids])}
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                shown = ", ".join(str(i) for i in missing[:5]) + (" …" if len(missing) > 5 else "")
+                raise StoreError(f"alert_ids: no alert with id {shown}; nothing acknowledged")
+            return int(self._execute("UPDATE alerts SET acknowledged = 1 WHERE acknowledged = 0 AND id IN "
+                                     "(SELECT value FROM json_each(?))", [ids]).rowcount)
 
     def add_journal(self, *, ts: float, position_id: int, account_id: int, ledger_id: int | None, kind: str,
                     amount: Decimal, before: dict[str, Any], after: dict[str, Any], reason: str = "",
@@ -841,7 +884,7 @@ class Store:
         """Up to ``limit`` alerts, newest first (by ts, then id)."""
         where = " WHERE acknowledged = 0" if unacknowledged_only else ""
         rows = self._rows(f"SELECT * FROM alerts{where} ORDER BY ts DESC, id DESC LIMIT ?", [limit])
-        return [Alert(**{**row, "acknowledged": bool(row["acknowledged"])}) for row in rows]
+        return [_alert(row) for row in rows]
 
     def acknowledge_alert(self, alert_id: int) -> None:
         """Mark an alert acknowledged; ``StoreError`` if there is no such alert."""

@@ -1,18 +1,27 @@
 """The alerts list: stored alerts and live events, newest first, with acknowledgement.
 
-The widget only asks: *Acknowledge* (button, double-click, Ctrl+K in the window) and *Acknowledge
-all* (button, Ctrl+Shift+K) emit ``acknowledge_requested`` per alert id; the window sends the
-command to the desk and calls :meth:`AlertsWidget.mark_acknowledged` once the desk accepted it.
+Acknowledging goes through the desk. Once :meth:`AlertsWidget.attach` gave the widget the desk
+(the window does), *Acknowledge* (button, double-click, Ctrl+K in the window) and *Acknowledge all*
+(button, Ctrl+Shift+K) each send one :class:`~isodesk.desk.commands.AcknowledgeAlerts` with every
+alert id of the row, or of the list (one transaction, all or none), and mark the rows when the
+desk accepts. Unattached (a test, a preview), the widget emits ``acknowledge_requested`` per alert
+id and whoever listens calls :meth:`AlertsWidget.mark_acknowledged`.
 
 What a trader can trust:
 
-- **Flapping collapses.** Consecutive level changes of one position that are not acknowledged
-  share one row with a count ("×7"): a new level event joins the position's latest row when that
-  row is an unacknowledged level row and the new level is no more severe than the row's worst
-  (its *peak*, which the row shows and is coloured by). An escalation past the peak, a
-  liquidation, or anything after an acknowledgement starts a new row. Stale/recovered events of
-  one position collapse the same way among themselves. The grouping is display-side: every alert
-  stays in the book and is acknowledged through the desk.
+- **Flapping collapses.** The desk already keeps repeated changes of a position between the same
+  two levels as one alert with a count (:mod:`isodesk.desk.events`); an event that counts on an
+  alert the list shows updates that row. Besides, consecutive level changes of one position that
+  are not acknowledged share one row with a count ("×7"): a new level event joins the position's
+  latest row when that row is an unacknowledged level row and the new level is no more severe than
+  the row's worst (its *peak*, which the row shows and is coloured by). An escalation past the
+  peak, a liquidation, a start-up summary, or anything after an acknowledgement starts a new row.
+  Stale/recovered events of one position collapse the same way among themselves.
+- **Sound on danger and liquidation**: the desk marks an event ``sound`` when the trader's
+  ``alerts.sound`` setting is on and a position turned DANGER or was liquidated. A list given a
+  ``beep`` (e.g. ``QApplication.beep``; PySide6-Essentials has no QtMultimedia) plays it once per
+  batch of events. The main window gives none: its notifier (:mod:`isodesk.ui.notify`) plays the
+  sound with the notification, so a crossing never sounds twice.
 - **Rows do not move under the pointer.** While the pointer is over the list, new events are held
   (the count line says how many) and shown when it leaves.
 - **The full message is readable**: the message column wraps (and has the message as tooltip).
@@ -22,8 +31,9 @@ What a trader can trust:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QFontMetrics
@@ -40,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from isodesk.desk.commands import AcknowledgeAlerts, Result
 from isodesk.desk.events import PositionEvent
 from isodesk.desk.levels import Level
 from isodesk.store.records import Alert
@@ -77,7 +88,14 @@ class _Row:
     messages: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)   # stored alert ids, oldest first
     acked: set[int] = field(default_factory=set)
+    counts: dict[int, int] = field(default_factory=dict)  # alert id -> the changes it stands for (the desk's count)
+    loose: int = 0                                  # events without a stored alert
     item: QTreeWidgetItem | None = None
+
+    @property
+    def changes(self) -> int:
+        """How many changes the row stands for (each alert's count, plus events without an alert)."""
+        return sum(self.counts.values()) + self.loose
 
     @property
     def peak(self) -> str:
@@ -103,6 +121,8 @@ class _Entry:
     kind: str
     message: str
     acknowledged: bool
+    count: int = 1              # the stored alert's count after this change
+    previous: str | None = None
 
 
 class _WrapDelegate(QStyledItemDelegate):
@@ -164,9 +184,12 @@ class AlertsWidget(QWidget):
     unacknowledged_changed = Signal(int)
     position_selected = Signal(int)
 
-    def __init__(self, parent=None, theme: Theme | None = None):
+    def __init__(self, parent=None, theme: Theme | None = None, beep: Callable[[], None] | None = None):
         super().__init__(parent)
         self.setObjectName("alerts")
+        self.beep = beep  # the sound on danger and liquidation (None: someone else plays it)
+        self._send: Callable[[Any], str] | None = None   # the desk's send, once attached
+        self._acks: dict[str, tuple[int, ...]] = {}      # request id -> the alert ids it acknowledges
         self._theme = theme or light_theme()
         self._rows: list[_Row] = []                 # newest first, as shown
         self._row_of_id: dict[int, _Row] = {}
@@ -271,15 +294,20 @@ class AlertsWidget(QWidget):
         ordered = sorted(alerts, key=lambda a: (a.ts, a.id))[-MAX_ROWS * 4:]
         for a in ordered:
             label = labels.get(a.position_id, "") if a.position_id is not None else "book"
-            self._add(_Entry(a.id, a.ts, a.position_id, label, a.level, a.kind, a.message, a.acknowledged))
+            self._add(_Entry(a.id, a.ts, a.position_id, label, a.level, a.kind, a.message, a.acknowledged,
+                             count=a.count, previous=a.previous))
         self._trim()
         self._recount()
         self._update_buttons()
 
     def add_events(self, events: Sequence[PositionEvent]) -> None:
-        """Add live events (given oldest first); held while the pointer is over the list."""
-        entries = [_Entry(e.alert_id, e.ts, e.position_id or None, e.label, e.level, e.kind.value, e.message, False)
-                   for e in events if e.alert_id is None or e.alert_id not in self._row_of_id]
+        """Add live events (given oldest first); held while the pointer is over the list. One beep
+        when any of them asks for a sound (held or not: a sound does not wait for the pointer)."""
+        if self.beep is not None and any(e.sound for e in events):
+            self.beep()
+        entries = [_Entry(e.alert_id, e.ts, e.position_id or None, e.label, e.level, e.kind.value, e.message, False,
+                          count=e.count, previous=e.previous or None)
+                   for e in events if not self._known(e.alert_id, e.count)]
         if not entries:
             return
         if self._held:
@@ -309,21 +337,37 @@ class AlertsWidget(QWidget):
 
     def mark_acknowledged(self, alert_id: int) -> bool:
         """Show an alert as acknowledged; False if it is not in the list (nor held)."""
-        row = self._row_of_id.get(alert_id)
-        if row is None:
-            for i, entry in enumerate(self._pending):
-                if entry.alert_id == alert_id:
-                    self._pending[i] = _Entry(entry.alert_id, entry.ts, entry.position_id, entry.label, entry.level,
-                                              entry.kind, entry.message, True)
-                    self._recount()
-                    return True
-            return False
-        if alert_id not in row.acked:
-            row.acked.add(alert_id)
+        return self.mark_all_acknowledged((alert_id,)) == 1
+
+    def mark_all_acknowledged(self, alert_ids: Iterable[int]) -> int:
+        """Show alerts as acknowledged (one recount for all); how many of them are in the list or held."""
+        wanted = set(alert_ids)
+        found = 0
+        touched: list[_Row] = []
+        for alert_id in wanted:
+            row = self._row_of_id.get(alert_id)
+            if row is None:
+                continue
+            found += 1
+            if alert_id not in row.acked:
+                row.acked.add(alert_id)
+                touched.append(row)
+        for i, entry in enumerate(self._pending):
+            if entry.alert_id in wanted:
+                if entry.alert_id not in self._row_of_id:
+                    found += 1
+                self._pending[i] = _Entry(entry.alert_id, entry.ts, entry.position_id, entry.label, entry.level,
+                                          entry.kind, entry.message, True, entry.count, entry.previous)
+        for row in dict.fromkeys(touched):
             self._show(row)
-            self._recount()
-        self._update_buttons()
-        return True
+        self._recount()
+        return found
+
+    def attach(self, desk: Any) -> None:
+        """Acknowledge through ``desk`` (the window's :class:`~isodesk.ui.worker.DeskController`:
+        ``send(command)`` and a ``result`` signal): each request is one ``AcknowledgeAlerts``."""
+        self._send = desk.send
+        desk.result.connect(self._on_result)
 
     def selected_alert_id(self) -> int | None:
         """The newest alert id of the selected row, or None."""
@@ -345,12 +389,11 @@ class AlertsWidget(QWidget):
             self._request(row)
 
     def acknowledge_all(self) -> None:
-        """Ask to acknowledge every unacknowledged alert, shown or held."""
-        for row in self._rows:
-            self._request(row)
-        for entry in self._pending:
-            if entry.alert_id is not None and not entry.acknowledged:
-                self.acknowledge_requested.emit(int(entry.alert_id))
+        """Ask to acknowledge every unacknowledged alert, shown or held (one command when attached)."""
+        ids = [i for row in self._rows for i in row.unacknowledged_ids()]
+        ids += [int(e.alert_id) for e in self._pending
+                if e.alert_id is not None and not e.acknowledged and e.alert_id not in self._row_of_id]
+        self._ask(list(dict.fromkeys(ids)))
 
     def set_theme(self, theme: Theme) -> None:
         """Level colours of the rows."""
@@ -362,10 +405,29 @@ class AlertsWidget(QWidget):
 
     # -- internals --------------------------------------------------------------------------------------
 
+    def _known(self, alert_id: int | None, count: int) -> bool:
+        """True when the list already shows this alert with at least this count (a repeated delivery)."""
+        if alert_id is None:
+            return False
+        row = self._row_of_id.get(alert_id)
+        return row is not None and row.counts.get(alert_id, 1) >= count
+
     def _add(self, entry: _Entry) -> None:
-        """Join the position's newest row when it collects this kind of change, else a new row on top."""
+        """Count on the row of the entry's alert when the desk collapsed it there; else join the
+        position's newest row when it collects this kind of change; else a new row on top."""
         group = _GROUPS.get(entry.kind)
         pid = entry.position_id
+        known = self._row_of_id.get(entry.alert_id) if entry.alert_id is not None else None
+        if known is not None and entry.alert_id is not None:
+            if known.counts.get(entry.alert_id, 1) >= entry.count:
+                return  # delivered before
+            known.counts[entry.alert_id] = entry.count
+            known.levels.append(entry.level)
+            known.messages.append(entry.message)
+            known.last_ts = max(known.last_ts, entry.ts)
+            self._to_top(known)
+            self._show(known)
+            return
         latest = self._latest.get(pid) if pid is not None else None
         if (latest is not None and group is not None and latest.group == group and not latest.acknowledged
                 and not entry.acknowledged and latest.ids
@@ -376,17 +438,26 @@ class AlertsWidget(QWidget):
             row.last_ts = entry.ts
             if entry.alert_id is not None:
                 row.ids.append(entry.alert_id)
+                row.counts[entry.alert_id] = entry.count
                 self._row_of_id[entry.alert_id] = row
+            else:
+                row.loose += 1
             self._to_top(row)
             self._show(row)
             return
+        levels = [entry.level]
+        if entry.count > 1 and entry.previous in _SEVERITY:  # a stored run between two levels: both count
+            levels.insert(0, entry.previous)
         row = _Row(position_id=pid, group=group, label=entry.label, first_ts=entry.ts, last_ts=entry.ts,
-                   levels=[entry.level], messages=[entry.message])
+                   levels=levels, messages=[entry.message])
         if entry.alert_id is not None:
             row.ids.append(entry.alert_id)
+            row.counts[entry.alert_id] = entry.count
             self._row_of_id[entry.alert_id] = row
             if entry.acknowledged:
                 row.acked.add(entry.alert_id)
+        else:
+            row.loose = 1
         row.item = QTreeWidgetItem(["", "", "", "", ""])
         row.item.setTextAlignment(COL_LEVEL, Qt.AlignmentFlag.AlignCenter)
         row.item.setTextAlignment(COL_COUNT, Qt.AlignmentFlag.AlignCenter)
@@ -426,7 +497,7 @@ class AlertsWidget(QWidget):
         item = row.item
         if item is None:
             return
-        n = len(row.levels)
+        n = row.changes
         peak = row.peak
         item.setText(COL_TIME, _clock_text(row.last_ts))
         item.setToolTip(COL_TIME, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.last_ts)))
@@ -437,7 +508,7 @@ class AlertsWidget(QWidget):
             item.setText(COL_COUNT, f"×{n}")
             changes = " → ".join(lv.upper() for lv in row.levels[-12:])
             item.setToolTip(COL_COUNT, f"{n} changes of {row.label} since {_clock_text(row.first_ts)}, "
-                                       f"not acknowledged: {'… → ' if n > 12 else ''}{changes}")
+                                       f"not acknowledged: {'… → ' if len(row.levels) > 12 else ''}{changes}")
             item.setToolTip(COL_LEVEL, f"worst of {n} changes; now {row.levels[-1].upper()}")
         else:
             item.setText(COL_COUNT, "")
@@ -471,8 +542,26 @@ class AlertsWidget(QWidget):
         return self._rows[index] if 0 <= index < len(self._rows) else None
 
     def _request(self, row: _Row) -> None:
-        for alert_id in row.unacknowledged_ids():
-            self.acknowledge_requested.emit(int(alert_id))
+        self._ask(row.unacknowledged_ids())
+
+    def _ask(self, alert_ids: Sequence[int]) -> None:
+        """Acknowledge these alerts: one command to the attached desk, or a signal per id."""
+        if not alert_ids:
+            return
+        if self._send is None:
+            for alert_id in alert_ids:
+                self.acknowledge_requested.emit(int(alert_id))
+            return
+        command = AcknowledgeAlerts(tuple(int(i) for i in alert_ids))
+        self._acks[command.request_id] = command.alert_ids
+        self._send(command)
+
+    def _on_result(self, result: Result) -> None:
+        """The desk's answer to one of this list's acknowledgements: mark them when accepted (a
+        refusal is shown by the window's status bar, as every refusal)."""
+        ids = self._acks.pop(result.request_id, None)
+        if ids is not None and result.accepted:
+            self.mark_all_acknowledged(ids)
 
     def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         index = self.tree.indexOfTopLevelItem(item)

@@ -53,14 +53,15 @@ def make_app(argv: Sequence[str] | None = None):  # -> QApplication (Qt imported
     """The QApplication with isodesk's identity, style and Qt message routing (one per process)."""
     faulthandler.enable()
     from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
-    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(list(argv or [sys.argv[0]]))
     QCoreApplication.setOrganizationName("isodesk")
     QCoreApplication.setApplicationName("isodesk")
     QCoreApplication.setApplicationVersion(__version__)
-    QGuiApplication.setDesktopFileName("isodesk")
+    from isodesk.ui.identity import apply_identity
+
+    apply_identity(app)  # display name, desktop-entry id, window icon (isodesk.ui.identity)
     app.setStyle("Fusion")
     qt_log = logging.getLogger("isodesk.qt")
     levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,

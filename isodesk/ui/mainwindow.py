@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
     QSystemTrayIcon,
     QToolBar,
@@ -50,16 +51,21 @@ from isodesk.ui.dialogs import (
     OpenPositionDialog,
     VenueImportDialog,
 )
+from isodesk.ui.identity import DISPLAY_NAME, app_icon
+from isodesk.ui.keys_dialog import KeysDialog
 from isodesk.ui.models import PositionsModel
+from isodesk.ui.notify import Notice, Notifier
 from isodesk.ui.rules_age import refresh_summary, rules_ages, rules_text
-from isodesk.ui.scenario_editor import ScenarioEditor
+from isodesk.ui.settings_dialog import SettingsDialog
 from isodesk.ui.theme import Theme, apply_theme
 from isodesk.ui.views import CardView, PositionSelection, PositionsTable
+from isodesk.ui.whatif import WhatIfWorkspace
 from isodesk.ui.worker import DeskController
 
 log = logging.getLogger("isodesk.ui")
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the What-if dock became a workspace page (issue 12)
+WORKSPACES = ("live", "whatif")
 LEVEL_FILTERS = (("All levels", None), ("Safe", "safe"), ("Warning", "warning"), ("Danger", "danger"),
                  ("Liquidated", "liquidated"), ("Stale", "stale"))
 
@@ -76,16 +82,19 @@ class MainWindow(QMainWindow):
         snapshot_applied(int): a snapshot (its version) reached the views (tests wait on it).
         notified(str): a desktop notification was raised (upward level change or liquidation).
         forms_opened(object): a form (dialog or journal) was opened.
+        workspace_changed(str): the page shown, ``live`` or ``whatif``.
     """
 
     snapshot_applied = Signal(int)
     notified = Signal(str)
     forms_opened = Signal(object)
+    workspace_changed = Signal(str)
 
     def __init__(self, config: DeskConfig, *, settings: QSettings, theme: str | None = None):
         super().__init__()
         self.setObjectName("isodesk-main")
-        self.setWindowTitle(f"isodesk — {config.db_path.name}")
+        self.setWindowTitle(f"{config.db_path.name} — {DISPLAY_NAME}")  # ends with the display name: Qt adds none
+        self.setWindowIcon(app_icon())
         self.settings = settings
         self.config = config
         self.controller = DeskController(config, self)
@@ -99,6 +108,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status()
         self._tray = self._make_tray()
+        self.notifier = Notifier(self._tray, self)  # freedesktop notifications on Linux, the tray elsewhere
         self._wire()
         self._default_state = self.saveState(STATE_VERSION)
         self._restore()
@@ -171,7 +181,17 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.totals_label)
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        # two workspaces (issue 12): the live view and the What-if page, one shown at a time
+        self.live_page = central
+        self.live_page.setObjectName("live-workspace")
+        self.whatif = WhatIfWorkspace(self.controller, self, theme=self.theme)
+        self.pages = QStackedWidget(self)
+        self.pages.setObjectName("workspaces")
+        self.pages.addWidget(self.live_page)
+        self.pages.addWidget(self.whatif)
+        self._live_state: QByteArray | None = None
+        self._size_pages()
+        self.setCentralWidget(self.pages)
 
     def _build_docks(self) -> None:
         self.chart = ChartWidget(self, theme=self.theme)
@@ -184,13 +204,6 @@ class MainWindow(QMainWindow):
         self.alerts_dock.setObjectName("dock-alerts")
         self.alerts_dock.setWidget(self.alerts)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts_dock)
-        self.scenario_editor = ScenarioEditor(self.controller, self, theme=self.theme)
-        self.whatif_dock = QDockWidget("What-if", self)
-        self.whatif_dock.setObjectName("dock-whatif")
-        self.whatif_dock.setWidget(self.scenario_editor)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.whatif_dock)
-        self.tabifyDockWidget(self.chart_dock, self.whatif_dock)
-        self.whatif_dock.hide()  # opened on demand (View → What-if, Ctrl+Shift+W): it is tall
         self.chart_dock.raise_()
         self.resizeDocks([self.chart_dock], [260], Qt.Orientation.Vertical)
         self.resizeDocks([self.alerts_dock], [380], Qt.Orientation.Horizontal)
@@ -208,9 +221,21 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_toolbar(self) -> None:
+        self.act_live = self._action("Live", "Alt+1", lambda: self.set_workspace("live"), checkable=True,
+                                     name="workspace-live")
+        self.act_whatif = self._action("What-if", "Alt+2", lambda: self.set_workspace("whatif"), checkable=True,
+                                       name="workspace-whatif")
+        self.act_whatif.setShortcuts([QKeySequence("Alt+2"), QKeySequence("Ctrl+Shift+W")])
+        self.act_live.setToolTip("The live book (Alt+1)")
+        self.act_whatif.setToolTip("Shock a copy of the book: the What-if workspace (Alt+2, Ctrl+Shift+W)")
+        pages = QActionGroup(self)
+        pages.addAction(self.act_live)
+        pages.addAction(self.act_whatif)
+        self.act_live.setChecked(True)
         self.act_pause = self._action("Pause feed", "Ctrl+P", self._toggle_pause, checkable=True, name="pause")
-        self.act_cards = self._action("Cards", "Ctrl+1", lambda: self.set_view("cards"), checkable=True)
-        self.act_table = self._action("Table", "Ctrl+2", lambda: self.set_view("table"), checkable=True)
+        # the live view's cards or table (from the What-if page too: it goes back to the live view)
+        self.act_cards = self._action("Cards", "Ctrl+1", lambda: self._show_live_view("cards"), checkable=True)
+        self.act_table = self._action("Table", "Ctrl+2", lambda: self._show_live_view("table"), checkable=True)
         group = QActionGroup(self)
         group.addAction(self.act_cards)
         group.addAction(self.act_table)
@@ -228,6 +253,9 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Main", self)
         tb.setObjectName("toolbar-main")
         tb.setMovable(False)
+        tb.addAction(self.act_live)
+        tb.addAction(self.act_whatif)
+        tb.addSeparator()
         tb.addAction(self.act_cards)
         tb.addAction(self.act_table)
         tb.addSeparator()
@@ -242,6 +270,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("Risk settings…", "Ctrl+,", self.settings_dialog, name="settings"))
+        file_menu.addAction(self._action("Venue API keys…", "Ctrl+Alt+K", self.keys_dialog, name="venue-keys"))
+        file_menu.addSeparator()
         file_menu.addAction(self._action("Quit", "Ctrl+Q", self.close))
         view = menu.addMenu("&View")
         view.addAction(self.act_cards)
@@ -251,11 +282,12 @@ class MainWindow(QMainWindow):
         toggle_chart.setShortcut(QKeySequence("Ctrl+Shift+C"))
         toggle_alerts = self.alerts_dock.toggleViewAction()
         toggle_alerts.setShortcut(QKeySequence("Ctrl+Shift+A"))
-        toggle_whatif = self.whatif_dock.toggleViewAction()
-        toggle_whatif.setShortcut(QKeySequence("Ctrl+Shift+W"))
         view.addAction(toggle_chart)
         view.addAction(toggle_alerts)
-        view.addAction(toggle_whatif)
+        view.addSeparator()
+        view.addAction(self.act_live)
+        view.addAction(self.act_whatif)
+        view.addSeparator()
         view.addAction(self._action("Find", "Ctrl+F", self._focus_filter))
         view.addSeparator()
         themes = view.addMenu("Theme")
@@ -350,6 +382,7 @@ class MainWindow(QMainWindow):
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
             view.doubleClicked.connect(lambda _index: self.collateral_dialog("add"))
         self.alerts.acknowledge_requested.connect(self._acknowledge)
+        self.alerts.attach(self.controller)  # the dock acknowledges a row or all in one AcknowledgeAlerts each
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.controller.shutdown)
@@ -388,10 +421,9 @@ class MainWindow(QMainWindow):
 
     def _notify(self, event: PositionEvent) -> None:
         title = f"{event.label}: {event.level.upper()}"
-        if self._tray is not None:
-            icon = (QSystemTrayIcon.MessageIcon.Critical if event.level in ("danger", "liquidated")
-                    else QSystemTrayIcon.MessageIcon.Warning)
-            self._tray.showMessage(title, event.message, icon, 8000)
+        # the desk decides when a sound plays (a DANGER crossing or a liquidation, with alerts.sound on)
+        self.notifier.notify(Notice(title, event.message, level=event.level, key=event.position_id,
+                                    sound=bool(getattr(event, "sound", False))))
         self.statusBar().showMessage(event.message, 8000)
         self.notified.emit(title)
 
@@ -448,15 +480,63 @@ class MainWindow(QMainWindow):
         self.table.set_theme(self.theme)
         self.chart.set_theme(self.theme)
         self.alerts.set_theme(self.theme)
+        self.whatif.set_theme(self.theme)
         if self._last_snapshot is not None:
             self._refresh_totals(self._last_snapshot)
 
     def restore_default_layout(self) -> None:
-        """Docks and toolbar as built."""
+        """Docks and toolbar as built, on the live workspace."""
+        self.set_workspace("live")
         self.restoreState(self._default_state, STATE_VERSION)
         self.chart_dock.show()
         self.alerts_dock.show()
-        self.whatif_dock.hide()
+
+    # -- workspaces -----------------------------------------------------------------------------------
+
+    def set_workspace(self, name: str) -> None:
+        """Show the ``live`` workspace (positions and their docks) or the ``whatif`` page.
+
+        The What-if page takes the whole window: the docks of the live view are hidden while it is
+        shown and come back as they were (``saveState``/``restoreState``), so neither page squeezes
+        the other; the hidden page's size does not count in the window's minimum size.
+        """
+        if name not in WORKSPACES:
+            raise ValueError(f"workspace must be one of {', '.join(WORKSPACES)}; got {name!r}")
+        whatif = name == "whatif"
+        (self.act_whatif if whatif else self.act_live).setChecked(True)
+        if whatif == (self.pages.currentWidget() is self.whatif):
+            return
+        if whatif:
+            self._live_state = self.saveState(STATE_VERSION)
+            for dock in self.findChildren(QDockWidget):
+                if dock.parent() is self:
+                    dock.hide()
+            self.pages.setCurrentWidget(self.whatif)
+            self._size_pages()
+            self.whatif.select_position(self.selected_position())  # the one selection follows
+        else:
+            self.pages.setCurrentWidget(self.live_page)
+            self._size_pages()
+            if self._live_state is not None:
+                self.restoreState(self._live_state, STATE_VERSION)
+            self._live_state = None
+        self.workspace_changed.emit(name)
+
+    def _show_live_view(self, view: str) -> None:
+        self.set_workspace("live")
+        self.set_view(view)
+
+    def workspace_name(self) -> str:
+        """``live`` or ``whatif``: the page shown."""
+        return "whatif" if self.pages.currentWidget() is self.whatif else "live"
+
+    def _size_pages(self) -> None:
+        """Only the page shown counts in the window's size: the other is ``Ignored``."""
+        for page in (self.live_page, self.whatif):
+            policy = (QSizePolicy.Policy.Preferred if page is self.pages.currentWidget()
+                      else QSizePolicy.Policy.Ignored)
+            page.setSizePolicy(policy, policy)
+        self.pages.updateGeometry()
 
     # -- forms (each non-modal; the desk answers every command) --------------------------------------
 
@@ -550,6 +630,19 @@ class MainWindow(QMainWindow):
         bar, the positions whose table changed in the alerts. Returns the request id."""
         self.statusBar().showMessage("reading the venues' rules…", 15000)
         return self.controller.send(RefreshVenueRules(base_url=base_url))
+
+    def settings_dialog(self) -> QWidget | None:
+        """The risk settings (thresholds, dwell, staleness, tolerance, retention, sound), as the desk runs them."""
+        if self._last_snapshot is None:
+            self.statusBar().showMessage("the desk has not published the book yet", 5000)
+            return None
+        form = SettingsDialog(self.controller, self._last_snapshot.settings, self, theme=self.theme)
+        self.controller.snapshot.connect(form.on_snapshot)
+        return self._show_form(form)
+
+    def keys_dialog(self, venue: str | None = None) -> QWidget:
+        """Enter a venue's read-only API keys into the system keyring (or learn what to install)."""
+        return self._show_form(KeysDialog(self, venue=venue, theme=self.theme))
 
     def venue_import_dialog(self) -> QWidget:
         """Import the isolated positions of a live venue (keys from the keyring), reconciled."""
@@ -718,7 +811,8 @@ class MainWindow(QMainWindow):
         """Write the UI state to the settings file."""
         s = self.settings
         s.setValue("ui/geometry", self.saveGeometry())
-        s.setValue("ui/state", self.saveState(STATE_VERSION))
+        # the live layout, also while the What-if page hides its docks
+        s.setValue("ui/state", self._live_state if self._live_state is not None else self.saveState(STATE_VERSION))
         s.setValue("ui/view", self.view_name())
         key, descending = self.model.sort_state()
         s.setValue("ui/sort", key)
@@ -733,6 +827,7 @@ class MainWindow(QMainWindow):
         self._health_timer.stop()
         if not self.controller.shutdown():
             log.warning("the desk thread did not stop within 5 s")
+        self.notifier.close()
         if self._tray is not None:
             self._tray.hide()
         super().closeEvent(event)

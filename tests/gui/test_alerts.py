@@ -1,7 +1,10 @@
 """Alerts newest first, acknowledgement requests and marks."""
 
-from PySide6.QtCore import Qt
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Qt, Signal
 
+from isodesk.desk.levels import Level
 from isodesk.store.records import Alert
 from isodesk.ui.alerts import COL_ACK, COL_LEVEL, COL_MESSAGE, AlertsWidget
 from isodesk.ui.theme import light_theme
@@ -15,6 +18,8 @@ def test_stored_alerts_then_live_events_newest_first(qtbot, demo_desk):
     widget.set_alerts(stored, {7: "xrp-short"})
     assert widget.alert_ids() == [102, 101]
     assert widget.unacknowledged == 1
+    demo_desk.tick()
+    demo_desk.desk.drain_events()  # the start-up summaries
     demo_desk.tick({"XRPUSDT": 0.64})
     demo_desk.tick({"XRPUSDT": 0.687})
     events = demo_desk.desk.drain_events()
@@ -154,3 +159,134 @@ def test_the_full_message_is_readable_and_selecting_an_alert_selects_its_positio
     with qtbot.waitSignal(widget.position_selected, timeout=1000) as chosen:
         widget.tree.setCurrentItem(item)
     assert chosen.args == [42]
+
+
+# -- the desk side of trust (tests/desk/test_alerts_trust.py): the list shows what the desk keeps -------------
+
+XRP_LIQ = 0.692537313432836  # xrp-short of the demo book (its card and the desk agree: tests/gui/test_models.py)
+
+
+def _xrp(demo_desk, distance, advance=1.0):
+    """A tick putting xrp-short (a short) ``distance`` (fraction of the mark) below its liquidation price."""
+    return demo_desk.tick({"XRPUSDT": XRP_LIQ / (1 + distance)}, advance=advance)
+
+
+class _Desk(QObject):
+    """The controller's two members the list uses (send, result), answering at once from a real desk."""
+
+    result = Signal(object)
+
+    def __init__(self, desk):
+        super().__init__()
+        self.desk = desk
+        self.sent = []
+
+    def send(self, command):
+        self.sent.append(command)
+        self.result.emit(self.desk.apply(command))
+        return command.request_id
+
+
+@pytest.mark.parametrize("sound", [False, True])
+def test_sound_plays_exactly_on_danger_and_liquidation_with_the_setting_on(qtbot, demo_desk, sound):
+    from isodesk.desk.settings import SetSettings
+
+    beeps = []
+    widget = AlertsWidget(beep=lambda: beeps.append(demo_desk.clock.now))
+    qtbot.addWidget(widget)
+    if sound:
+        assert demo_desk.desk.apply(SetSettings((("alerts.sound", "on"),))).accepted
+    demo_desk.tick()
+    widget.add_events(demo_desk.desk.drain_events())  # the summaries: DANGER positions among them, no crossing
+    assert beeps == []
+    _xrp(demo_desk, 0.08)  # SAFE -> WARNING
+    widget.add_events(demo_desk.desk.drain_events())
+    assert beeps == []
+    _xrp(demo_desk, 0.01)  # WARNING -> DANGER
+    widget.add_events(demo_desk.desk.drain_events())
+    assert beeps == ([demo_desk.clock.now] if sound else [])
+    _xrp(demo_desk, -0.01)  # through the liquidation price
+    events = demo_desk.desk.drain_events()
+    assert [e.kind.value for e in events if e.label == "xrp-short"] == ["liquidation"]
+    widget.add_events(events)
+    assert len(beeps) == (2 if sound else 0)
+    widget.add_events([_event(90, 7, "danger", "warning", 5.0)])  # an event the desk did not mark: silent
+    assert len(beeps) == (2 if sound else 0)
+
+
+def test_a_flapping_run_kept_as_one_alert_is_one_row_with_its_count(qtbot, demo_desk):
+    from isodesk.desk.settings import SetSettings
+
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    assert demo_desk.desk.apply(SetSettings((("levels.dwell_s", "0"),))).accepted
+    demo_desk.tick()
+    demo_desk.desk.drain_events()
+    for i in range(10):
+        _xrp(demo_desk, 0.08 if i % 2 == 0 else 0.2)
+        widget.add_events(demo_desk.desk.drain_events())
+    xrp = demo_desk.pid("xrp-short")
+    stored = [a for a in demo_desk.store.alerts() if a.position_id == xrp]
+    assert [(a.count, a.previous, a.level) for a in stored] == [(10, "warning", "safe")]
+    assert widget.count() == 1
+    assert widget.row_alert_ids(0) == [stored[0].id] and widget.row_count_text(0) == "×10"
+    assert widget.unacknowledged == 1
+    # the same alert read back from the book (a restart) is the same row
+    again = AlertsWidget()
+    qtbot.addWidget(again)
+    again.set_alerts(stored, {xrp: "xrp-short"})
+    assert again.count() == 1 and again.row_count_text(0) == "×10"
+    assert again.tree.topLevelItem(0).text(COL_LEVEL) == "WARNING"  # the worse of its two levels
+    assert again.unacknowledged == 1
+
+
+def test_acknowledge_all_sends_one_command_to_the_desk(qtbot, demo_desk):
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    desk = _Desk(demo_desk.desk)
+    widget.attach(desk)
+    demo_desk.tick()
+    _xrp(demo_desk, 0.08)
+    _xrp(demo_desk, 0.01)
+    widget.add_events(demo_desk.desk.drain_events())
+    unacked = {a.id for a in demo_desk.store.alerts(unacknowledged_only=True)}
+    assert widget.unacknowledged == len(unacked) >= 3
+    asked = []
+    widget.acknowledge_requested.connect(asked.append)
+    qtbot.mouseClick(widget.ack_all_button, Qt.MouseButton.LeftButton)
+    assert asked == []  # attached: no per-alert request
+    assert [type(c).__name__ for c in desk.sent] == ["AcknowledgeAlerts"]
+    assert set(desk.sent[0].alert_ids) == unacked
+    assert demo_desk.store.alerts(unacknowledged_only=True) == []
+    assert widget.unacknowledged == 0 and not widget.ack_all_button.isEnabled()
+
+
+def test_a_refused_acknowledgement_marks_nothing(qtbot):
+    from isodesk.desk.commands import Result
+
+    class Refusing(QObject):
+        result = Signal(object)
+
+        def send(self, command):
+            self.result.emit(Result(command.request_id, False, "alert_ids: no alert with id 7; nothing acknowledged"))
+            return command.request_id
+
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    widget.attach(Refusing())
+    widget.add_events([_event(7, 9, "warning", "safe", 3.0), _event(8, 9, "danger", "warning", 4.0)])
+    widget.acknowledge_all()
+    assert widget.unacknowledged == 2
+
+
+def test_the_models_risk_order_is_the_desks(demo_desk):
+    from isodesk.ui.models import risk_order
+
+    demo_desk.tick()
+    snap = demo_desk.tick({"SOLUSDT": 160.0})  # sol-degen-long far from liquidation now, DANGER for the dwell
+    row = demo_desk.row(snap, "sol-degen-long")
+    assert snap.level[row] == Level.DANGER and snap.cols["distance_frac"][row] > 0.05
+    distance_only = np.argsort(np.where(np.isnan(snap.cols["distance_frac"]), np.inf, snap.cols["distance_frac"]),
+                               kind="stable")
+    assert list(distance_only) != list(snap.order_by_risk)  # the case where level-first matters
+    assert list(risk_order(snap)) == list(snap.order_by_risk)

@@ -175,7 +175,8 @@ def test_acknowledging_an_alert_goes_through_the_desk(make_window, feed, qtbot, 
     window = make_window()
     _push(feed, qtbot, window, "SOLUSDT", 150.0)
     _push(feed, qtbot, window, "SOLUSDT", 144.0)  # sol-degen-long (liq ≈ 147.24) is liquidated
-    qtbot.waitUntil(lambda: window.alerts.unacknowledged >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: any("LIQUIDATED" in window.alerts.tree.topLevelItem(i).text(2)  # after the summaries
+                                for i in range(window.alerts.count())), timeout=5000)
     before = window.alerts.unacknowledged
     alert_id = next(a for a in window.alerts.alert_ids() if a is not None)
     with qtbot.waitSignal(window.controller.result, timeout=5000):
@@ -223,14 +224,14 @@ def test_position_actions_need_a_selection(make_window):
     assert window.open_position_dialog() is not None
 
 
-def test_what_if_dock_opens_on_the_live_book(make_window, qtbot):
+def test_what_if_page_opens_on_the_live_book(make_window, qtbot):
+    # the What-if dock became a workspace page (issue 12): tests/gui/test_whatif_page.py has the rest
     window = make_window()
-    assert not window.whatif_dock.isVisible()
-    toggle = window.whatif_dock.toggleViewAction()
-    assert toggle.shortcut().toString() == "Ctrl+Shift+W"
-    with qtbot.waitSignal(window.scenario_editor.book_loaded, timeout=5000) as loaded:
-        toggle.trigger()
-    assert window.whatif_dock.isVisible()
+    assert not window.whatif.isVisible()
+    assert "Ctrl+Shift+W" in [k.toString() for k in window.act_whatif.shortcuts()]
+    with qtbot.waitSignal(window.whatif.book_loaded, timeout=5000) as loaded:
+        window.act_whatif.trigger()
+    assert window.whatif.isVisible()
     assert len(loaded.args[0].labels) == 13
 
 

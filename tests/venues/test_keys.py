@@ -228,8 +228,9 @@ def test_keys_set_at_a_terminal_prompts_hidden_and_saves(memory_keyring, capsys,
 # ---- the real command, in a process of its own
 
 
-def _isodesk(*argv: str, stdin: int | None = subprocess.DEVNULL, shell_suffix: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "PYTHONWARNINGS": "default"}
+def _isodesk(*argv: str, stdin: int | None = subprocess.DEVNULL, shell_suffix: str = "",
+             backend: str = "keyring.backends.fail.Keyring") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": backend, "PYTHONWARNINGS": "default"}
     command = [sys.executable, "-m", "isodesk", *argv]
     if shell_suffix:
         command = ["sh", "-c", 'exec "$@" ' + shell_suffix, "sh", *command]
@@ -237,14 +238,25 @@ def _isodesk(*argv: str, stdin: int | None = subprocess.DEVNULL, shell_suffix: s
 
 
 def test_the_command_with_stdin_at_end_and_closed_says_one_line_and_exits_2():
-    for done in (_isodesk("keys", "set", "bybit"), _isodesk("keys", "set", "bybit", stdin=None, shell_suffix="<&-")):
+    memory = "tests.venues.conftest.MemoryKeyring"  # a usable keyring: the prompts are reached
+    for done in (_isodesk("keys", "set", "bybit", backend=memory),
+                 _isodesk("keys", "set", "bybit", stdin=None, shell_suffix="<&-", backend=memory)):
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr and "GetPassWarning" not in done.stderr
         assert done.stderr.strip().splitlines() == ["bybit API key:", NOTHING_SAVED]
 
 
-def test_the_command_on_a_system_without_a_keyring_says_one_line_and_exits_2():
+def test_the_command_on_a_system_without_a_keyring_says_what_to_install_and_exits_2():
+    # issue 12: "NoKeyringError … set them with `isodesk keys set`", which failed the same way
     done = _isodesk("keys", "delete", "bybit")
     assert done.returncode == 2 and done.stdout == ""
     line = _one_line(done.stderr)
-    assert line.startswith("isodesk keys: bybit: cannot read the system keyring (NoKeyringError: No recommended")
+    assert line.startswith("isodesk keys: bybit: cannot delete API keys: no system keyring was found; install")
+    if sys.platform.startswith("linux"):
+        assert "gnome-keyring" in line and "KWallet" in line
+    assert "isodesk keys set" not in line
+    # set says it before asking for any key (nothing typed in vain)
+    done = _isodesk("keys", "set", "bybit", stdin=None)
+    assert done.returncode == 2 and done.stdout == ""
+    line = _one_line(done.stderr)
+    assert line.startswith("isodesk keys: bybit: nothing saved: no system keyring was found; install")

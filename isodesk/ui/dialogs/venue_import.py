@@ -32,8 +32,8 @@ class VenueImportDialog(QDialog):
         self.venue.addItems(VENUES)
         self.import_button = QPushButton("Import", self)
         self.import_button.setDefault(True)
-        self.status = QLabel("Keys are read from the system keyring (isodesk keys set VENUE); they are never stored "
-                             "by isodesk.", self)
+        self.status = QLabel("Keys are read from the system keyring (enter them with File → Venue API keys…, or "
+                             "isodesk keys set VENUE); isodesk never stores them anywhere else.", self)
         self.status.setWordWrap(True)
         self.details = QPlainTextEdit(self)
         self.details.setReadOnly(True)
