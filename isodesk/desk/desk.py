@@ -422,7 +422,8 @@ class Desk:
             return
         changed = np.flatnonzero((level != previous) & book.open_rows & ~first)
         went_stale = np.flatnonzero(stale & ~self._stale)
-        recovered = np.flatnonzero(~stale & self._stale & book.open_rows)
+        # a position's first price is its summary (or nothing), not "prices flow again"
+        recovered = np.flatnonzero(~stale & self._stale & book.open_rows & ~first)
         if not (changed.size or went_stale.size or recovered.size or self._summaries):
             return
         with self._writing():

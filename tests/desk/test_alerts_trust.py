@@ -466,3 +466,30 @@ def test_migration_0009_keeps_old_alerts_as_single_ones(tmp_path):
                                                                                                "safe", "b")
         with pytest.raises(ValueError, match=r"previous must be one of .*; got .calm."):
             store.add_alert(ts=4.0, position_id=None, level="safe", kind="level", message="c", previous="calm")
+
+
+def test_a_first_price_is_not_news_that_prices_flow_again(make_desk, feed, clock):
+    """A position priced for the first time is classified (a summary if at risk), never told
+    "prices flow again": it never had prices that stopped."""
+    from decimal import Decimal
+
+    from isodesk.desk.commands import Deposit, OpenPosition
+    from isodesk.desk.events import EventKind
+
+    desk = make_desk()
+    assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
+    feed.push("ETHUSDT", 3000.0, clock.now)
+    desk.step()
+    opened = desk.apply(OpenPosition(label="btc", venue="binance-usdm", symbol="BTCUSDT", side="long",
+                                     quantity=Decimal("0.1"), entry_price=Decimal("60000"), leverage=Decimal("10"),
+                                     margin=Decimal("600")))
+    assert opened.accepted, opened.reason
+    clock.advance(1.0)
+    desk.step()
+    desk.drain_events()
+    clock.advance(1.0)
+    feed.push("BTCUSDT", 60000.0, clock.now)
+    desk.step()
+    kinds = [e.kind for e in desk.drain_events()]
+    assert EventKind.RECOVERED not in kinds
+    assert not any("prices flow again" in a.message for a in desk.store.alerts(limit=50))
