@@ -9,6 +9,7 @@ from typing import Any
 
 from isodesk.cli.errors import UserError
 from isodesk.desk.setup import open_book
+from isodesk.formats import fmt_distance, fmt_money, fmt_price
 from isodesk.margin.bounds import BoundsError, check_amount, printable
 from isodesk.store import Store, StoreError
 
@@ -52,16 +53,21 @@ def num(value: float, digits: int = 2) -> str:
 
 
 def money(value: float, currency: str) -> str:
-    """An amount in its currency's usual precision: 2 decimals for dollar coins, 8 for the rest."""
-    return num(value, 2 if currency.upper().startswith("USD") else 8)
+    """An amount in its currency's precision, as the cards and the table show it
+    (:func:`isodesk.formats.fmt_money`: 2 decimals for dollar coins, 8 for the rest), with a plain ``-``."""
+    return fmt_money(value, currency, ascii=True)
 
 
 def price_text(value: float) -> str:
-    """A price with as many decimals as its size needs."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    digits = 2 if abs(value) >= 100 else 4 if abs(value) >= 1 else 6
-    return f"{value:,.{digits}f}"
+    """A price with as many decimals as its size needs, as the cards and the table show it
+    (:func:`isodesk.formats.fmt_price`), with a plain ``-``."""
+    return fmt_price(value, ascii=True)
+
+
+def distance_text(frac: float) -> str:
+    """The distance to liquidation as every view shows it (:func:`isodesk.formats.fmt_distance`):
+    ``3.34 % away``, ``0.52 % past``."""
+    return fmt_distance(frac)
 
 
 def json_number(value: Any) -> Any:

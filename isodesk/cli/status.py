@@ -1,4 +1,11 @@
-"""``isodesk status``: every position with its risk figures and level; ``--watch`` refreshes."""
+"""``isodesk status``: every position with its risk figures and level; ``--watch`` refreshes.
+
+The distance to liquidation reads as on the cards and in the table (:mod:`isodesk.formats`):
+``3.34 % away``, or ``0.52 % past`` once the mark has crossed the liquidation price. The JSON gives
+it as ``distance_pct`` (the unsigned percent shown, two decimals) and ``distance_past`` (true once
+crossed), beside the engine's signed ``distance_frac``. Positions the trader closed are not listed
+(the desk keeps the recent ones for the app's "closed" filter).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from isodesk.cli.common import add_db_options, json_number, money, num, price_text, store_from, table
+from isodesk.cli.common import add_db_options, distance_text, json_number, money, price_text, store_from, table
 from isodesk.desk import Desk, Level, Snapshot
 from isodesk.desk.setup import shipped_catalog
 from isodesk.desk.venue_sync import reconcile_snapshot
+from isodesk.formats import distance_parts, fmt_pct
 from isodesk.venues.reconcile import Reconciliation
 
 FIGURES = ("mark", "notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
@@ -39,13 +47,21 @@ def level_name(snap: Snapshot, row: int) -> str:
     return Level(int(snap.level[row])).label
 
 
+def listed_rows(snap: Snapshot) -> list[int]:
+    """The rows ``status`` lists, riskiest first: open and liquidated positions (not the closed ones)."""
+    return [int(row) for row in snap.order_by_risk if snap.book.statuses[int(row)] != "closed"]
+
+
 def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) -> list[dict[str, Any]]:
     """The positions of a snapshot as JSON objects (riskiest first), every engine figure included, and
-    the reconciliation with the venue's liquidation price where a venue import reported one."""
+    the reconciliation with the venue's liquidation price where a venue import reported one.
+
+    ``distance_pct``: the distance to liquidation as shown (unsigned percent of the mark, two
+    decimals; null when unknown); ``distance_past``: true once the mark has crossed the liquidation
+    price (null when unknown)."""
     out = []
     info = snap.book
-    for row in snap.order_by_risk:
-        row = int(row)
+    for row in listed_rows(snap):
         item: dict[str, Any] = {
             "id": int(info.position_ids[row]), "label": info.labels[row], "symbol": info.symbols[row],
             "venue": info.venues[row], "contract": info.contracts[row], "side": info.sides[row],
@@ -53,6 +69,9 @@ def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = 
             "level": level_name(snap, row), "stale": bool(snap.stale[row]),
         }
         item.update({name: json_number(float(snap.cols[name][row])) for name in FIGURES})
+        parts = distance_parts(float(snap.cols["distance_frac"][row]))
+        item["distance_pct"] = None if parts is None else parts[0]
+        item["distance_past"] = None if parts is None else parts[1]
         r = (recon or {}).get(item["id"])
         item["venue_liquidation_price"] = None if r is None else r.venue_liquidation_price
         item["reconcile_diff_pct"] = None if r is None else json_number(r.diff_pct)
@@ -88,15 +107,12 @@ def render(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) ->
     info, cols = snap.book, snap.cols
     recon = recon or {}
     rows = []
-    for row in snap.order_by_risk:
-        row = int(row)
-        dist = cols["distance_frac"][row]
+    for row in listed_rows(snap):
         rows.append([
             info.labels[row], info.venues[row], info.symbols[row],
             f"{info.sides[row].upper()} {cols['leverage'][row]:g}×", price_text(cols["mark"][row]),
-            price_text(cols["liquidation_price"][row]), "—" if dist != dist else f"{dist * 100:.2f} %",
-            num(cols["margin_ratio"][row] * 100, 1) + " %" if cols["margin_ratio"][row] == cols["margin_ratio"][row]
-            else "—",
+            price_text(cols["liquidation_price"][row]), distance_text(float(cols["distance_frac"][row])),
+            fmt_pct(float(cols["margin_ratio"][row]) * 100, ascii=True),  # as the cards and the table
             money(cols["isolated_margin"][row], info.currencies[row]),
             money(cols["unrealized_pnl"][row], info.currencies[row]), info.currencies[row],
             level_name(snap, row).upper(),

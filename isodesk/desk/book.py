@@ -2,7 +2,10 @@
 
 Rebuilt only when positions are added, removed, re-margined or change status; a price tick never
 rebuilds it. Liquidated positions stay in the book (shown stamped) with the margin they held
-when liquidated and the mark they were liquidated at.
+when liquidated and the mark they were liquidated at. The :data:`RECENT_CLOSED` most recently
+closed positions stay too, frozen the same way (the margin they held when closed, their close
+price as mark), so the views can find them (the live view's "closed" filter); they are never
+marked, levelled, alerted or liquidated: like a liquidated row, a closed row is not open.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,10 +25,17 @@ from isodesk.margin.engine import price_levels
 from isodesk.margin.markets import PriceKey, market_of
 from isodesk.store.records import Account, PositionRecord
 
+if TYPE_CHECKING:
+    from isodesk.store import Store
+
+RECENT_CLOSED = 100
+"""How many closed positions (the most recently closed) the book keeps for the views to find."""
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedBook:
-    """Engine inputs and row metadata for the open and liquidated positions, in one row order."""
+    """Engine inputs and row metadata for the open, liquidated and recently closed positions, in one
+    row order (``open_rows`` marks the open ones)."""
 
     records: tuple[PositionRecord, ...]
     positions: tuple[Position, ...]
@@ -36,9 +47,9 @@ class LoadedBook:
     series: tuple[PriceKey, ...]  # the positions' own price series (venue, market), sorted
     series_index: np.ndarray      # intp per row, into ``series``
     open_rows: np.ndarray          # bool per row
-    frozen_mark: np.ndarray        # float per row: liquidation mark for liquidated rows, NaN otherwise
+    frozen_mark: np.ndarray        # float per row: liquidation mark or close price of a row not open, NaN otherwise
     frozen_ts: np.ndarray          # float per row
-    margins: tuple[Decimal, ...]   # exact isolated margin per row (at liquidation, for liquidated rows)
+    margins: tuple[Decimal, ...]   # exact isolated margin per row (when it left: at liquidation or close)
     margin_values: np.ndarray      # the same as float64, for display
     quantities: np.ndarray         # float64 per row (contracts for inverse)
     account_rows: dict[str, np.ndarray]  # account name → its open rows
@@ -66,11 +77,14 @@ def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decima
 
 def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], catalog: TierCatalog,
               liquidated_margins: dict[int, Decimal],
-              venue_liquidation: dict[int, float] | None = None) -> LoadedBook:
-    """Build the book from open and liquidated records (``liquidated_margins``: margin each held;
-    ``venue_liquidation``: the venue's reported liquidation price per position id, if imported)."""
+              venue_liquidation: dict[int, float] | None = None,
+              auto_add_margin: dict[int, bool] | None = None) -> LoadedBook:
+    """Build the book from open, liquidated and closed records (``liquidated_margins``: the margin each
+    position that is not open held when it left, by id; ``venue_liquidation``: the venue's reported
+    liquidation price per position id, if imported; ``auto_add_margin``: the venue's auto-add-margin
+    flag per position id, where an import reported one)."""
     by_account = {a.id: a for a in accounts}
-    margins = tuple(liquidated_margins.get(r.id, r.isolated_margin) if r.status == "liquidated"
+    margins = tuple(liquidated_margins.get(r.id, r.isolated_margin) if r.status != "open"
                     else r.isolated_margin for r in records)
     # A position with no margin left (only possible when liquidated with nothing held) still needs
     # a positive engine margin; its figures are frozen anyway.
@@ -83,7 +97,8 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
     series_of_rows = [(r.venue, m) for r, m in zip(records, markets_of_rows, strict=True)]
     series = tuple(sorted(set(series_of_rows)))
     series_lookup = {k: i for i, k in enumerate(series)}
-    liquidated = [r.status == "liquidated" for r in records]
+    gone = [r.status != "open" for r in records]
+    flags = auto_add_margin or {}
     info = BookInfo(
         position_ids=frozen(np.array([r.id for r in records], dtype=np.int64)),
         labels=tuple(r.label for r in records), symbols=tuple(r.symbol for r in records),
@@ -92,15 +107,16 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
         accounts=tuple(by_account[r.account_id].name for r in records),
         currencies=tuple(by_account[r.account_id].currency for r in records),
         statuses=tuple(r.status for r in records),
+        auto_add_margin=tuple(flags.get(r.id) for r in records),
     )
     return LoadedBook(
         records=tuple(records), positions=positions, batch=batch, levels=price_levels(batch), info=info,
         markets=markets, market_index=np.array([lookup[m] for m in markets_of_rows], dtype=np.intp),
         series=series, series_index=np.array([series_lookup[k] for k in series_of_rows], dtype=np.intp),
-        open_rows=~np.array(liquidated, dtype=bool),
-        frozen_mark=np.array([float(r.close_price) if r.status == "liquidated" and r.close_price else math.nan
+        open_rows=~np.array(gone, dtype=bool),
+        frozen_mark=np.array([float(r.close_price) if r.status != "open" and r.close_price else math.nan
                               for r in records]),
-        frozen_ts=np.array([r.closed_at if r.status == "liquidated" and r.closed_at else math.nan
+        frozen_ts=np.array([r.closed_at if r.status != "open" and r.closed_at else math.nan
                             for r in records]),
         margins=margins,
         margin_values=frozen(np.array([float(m) for m in margins], dtype=np.float64)),
@@ -111,3 +127,25 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
         venue_liquidation=frozen(np.array([(venue_liquidation or {}).get(r.id, math.nan) for r in records],
                                           dtype=np.float64)),
     )
+
+
+def read_book(store: Store, catalog: TierCatalog, *, recent_closed: int = RECENT_CLOSED) -> LoadedBook:
+    """The desk's book read from ``store``: the open and liquidated positions, then the
+    ``recent_closed`` most recently closed ones (oldest id first), each position that is not open
+    with the margin it held when it left (a liquidation's ledger movement; a close's last journal
+    entry), and what the latest venue import said (its liquidation price, its auto-add-margin flag)."""
+    records = store.positions(statuses=("open", "liquidated"))
+    liquidated = {r.id for r in records if r.status == "liquidated"}
+    margins: dict[int, Decimal] = {}
+    if liquidated:
+        for entry in store.ledger():
+            if entry.kind == "liquidation" and entry.position_id in liquidated:
+                margins[entry.position_id] = margins.get(entry.position_id, Decimal(0)) + entry.amount
+    closed = store.recently_closed(recent_closed) if recent_closed > 0 else []
+    for record, held in closed:
+        margins[record.id] = held
+    reports = store.latest_venue_reports()
+    venue_liq = {pid: float(r.venue_liquidation_price) for pid, r in reports.items()
+                 if r.venue_liquidation_price is not None}
+    auto_add = {pid: r.auto_add_margin for pid, r in reports.items() if r.auto_add_margin is not None}
+    return load_book([*records, *(r for r, _ in closed)], store.accounts(), catalog, margins, venue_liq, auto_add)

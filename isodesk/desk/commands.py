@@ -60,11 +60,42 @@ class OpenPosition:
 
 @dataclass(frozen=True, slots=True)
 class ClosePosition:
-    """Close a position at ``price`` (None: the current mark), realizing its PnL into free balance."""
+    """Close a position, or ``quantity`` of it, at ``price`` (None: the current mark), realizing the
+    PnL of what is closed into the free balance.
+
+    ``quantity`` (exact, > 0, at most the position's quantity; base units for linear contracts,
+    contracts for inverse ones): None or the whole quantity closes the position; less closes that
+    part, releases its pro-rata share of the isolated margin and keeps the rest open at the same
+    entry price (:func:`isodesk.desk.operations.partial_close_figures`).
+    """
 
     position_id: int
     price: Decimal | None = None
+    quantity: Decimal | None = None
     request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReport:
+    """What an accepted :class:`ClosePosition` did (the ``payload`` of its :class:`Result`), exact, in
+    the settlement ``currency``: ``quantity`` closed at ``price``, ``realized_pnl`` (the closed
+    part's PnL, a loss capped at the margin released), ``margin_released`` (the closed part's share
+    of the isolated margin, back to the free balance less any loss) and ``remaining`` quantity
+    (0 when the position is closed)."""
+
+    position_id: int
+    label: str
+    quantity: Decimal
+    price: Decimal
+    realized_pnl: Decimal
+    margin_released: Decimal
+    remaining: Decimal
+    currency: str
+
+    @property
+    def partial(self) -> bool:
+        """True when part of the position stays open."""
+        return self.remaining > 0
 
 
 @dataclass(frozen=True, slots=True)

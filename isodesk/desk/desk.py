@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from isodesk.desk import operations, registry, scenario_jobs
-from isodesk.desk.book import LoadedBook, load_book
+from isodesk.desk.book import LoadedBook, read_book
 from isodesk.desk.commands import (
     AcknowledgeAlert,
     Command,
@@ -630,7 +630,7 @@ class Desk:
             with self._writing():
                 outcome = self._dispatch(command, ts)
                 result = Result(command.request_id, True, outcome.message, ledger_entry_id=outcome.ledger_entry_id,
-                                position_id=outcome.position_id, kind=kind)
+                                position_id=outcome.position_id, kind=kind, payload=outcome.payload)
                 command_log.record_answer(self.store, request_id=command.request_id, kind=kind,
                                           body=registry.encode(command)[1], origin=origin or "app", ts=ts,
                                           accepted=True, reply=registry.result_to_json(result))
@@ -753,16 +753,7 @@ class Desk:
 
     def _load(self) -> LoadedBook:
         self.catalog = catalog_for(self.store, self.catalog)  # the book's tier tables first, as they are now
-        records = self.store.positions(statuses=("open", "liquidated"))
-        liquidated = {r.id for r in records if r.status == "liquidated"}
-        margins: dict[int, Decimal] = {}
-        if liquidated:
-            for entry in self.store.ledger():
-                if entry.kind == "liquidation" and entry.position_id in liquidated:
-                    margins[entry.position_id] = margins.get(entry.position_id, Decimal(0)) + entry.amount
-        venue_liq = {pid: float(r.venue_liquidation_price) for pid, r in self.store.latest_venue_reports().items()
-                     if r.venue_liquidation_price is not None}
-        return load_book(records, self.store.accounts(), self.catalog, margins, venue_liq)
+        return read_book(self.store, self.catalog)  # open, liquidated and recently closed positions
 
     def reload(self) -> None:
         """Re-read the book from the store, carrying levels over by position id."""

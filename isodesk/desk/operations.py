@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from isodesk.desk import rules
@@ -18,6 +18,7 @@ from isodesk.desk.commands import (
     AcknowledgeAlerts,
     AddCollateral,
     ClosePosition,
+    CloseReport,
     Command,
     CommandRejected,
     Deposit,
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 
 MONEY_STEP = rules.MONEY_STEP
 MAX_ACKNOWLEDGED = 100_000  # alert ids in one AcknowledgeAlerts (the dock keeps at most 5,000 rows)
-__all__ = ["HANDLERS", "Outcome", "execute", "max_removable", "realized_pnl", "removable_limit"]
+__all__ = ["HANDLERS", "CloseFigures", "Outcome", "execute", "max_removable", "partial_close_figures", "realized_pnl",
+           "removable_limit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class Outcome:
     ledger_entry_id: int | None = None
     position_id: int | None = None
     book_changed: bool = False
+    payload: object = None
 
 
 def execute(desk: Desk, command: Command, *, ts: float) -> Outcome:
@@ -221,53 +224,140 @@ def _open(desk: Desk, cmd: OpenPosition, ts: float) -> Outcome:
     return Outcome(f"opened {cmd.label}", ledger_entry_id=entry, position_id=pid, book_changed=True)
 
 
-def realized_pnl(record: PositionRecord, price: Decimal) -> Decimal:
-    """Exact PnL of closing ``record`` at ``price``, in the settlement currency (8 decimals)."""
+def realized_pnl(record: PositionRecord, price: Decimal, quantity: Decimal | None = None) -> Decimal:
+    """Exact PnL of closing ``quantity`` of ``record`` (None: all of it) at ``price``, in the
+    settlement currency (8 decimals): ``s·q·(P − E)`` linear, ``s·q·size·(1/E − 1/P)`` inverse."""
     sign = 1 if record.side == "long" else -1
+    qty = record.quantity if quantity is None else quantity
     if record.contract == "inverse":
-        face = record.quantity * (record.contract_size or Decimal(1))
+        face = qty * (record.contract_size or Decimal(1))
         pnl = sign * face * (1 / record.entry_price - 1 / price)
     else:
-        pnl = sign * record.quantity * (price - record.entry_price)
+        pnl = sign * qty * (price - record.entry_price)
     return pnl.quantize(MONEY_STEP)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFigures:
+    """The money of closing ``quantity`` of a position holding ``margin`` (exact, settlement currency):
+    ``released`` (its share of the margin), ``pnl`` (the closed part's PnL, uncapped), ``booked``
+    (the PnL the account realizes: a loss capped at ``released``), ``back`` (what reaches the free
+    balance: ``released + booked``, never below 0) and ``remaining`` quantity."""
+
+    quantity: Decimal
+    released: Decimal
+    pnl: Decimal
+    booked: Decimal
+    back: Decimal
+    remaining: Decimal
+
+
+def partial_close_figures(record: PositionRecord, margin: Decimal, price: Decimal,
+                          quantity: Decimal | None = None) -> CloseFigures:
+    """What closing ``quantity`` (None: all) of ``record``, which holds ``margin``, at ``price`` moves.
+
+    The margin is released **pro rata** to the size closed: ``margin × quantity ÷ position
+    quantity``, rounded down to 0.00000001 (the part that stays open keeps the rest, so nothing is
+    lost to rounding); the whole margin when the whole position closes. This is how the venues
+    release isolated margin on a reduce: Bybit help centre, "How to Increase/Decrease Position
+    Margin" (USDT contracts, "Situation 3": "if the position is partially closed, the newly added
+    margin will be reduced correspondingly according to the proportion of the position closed.
+    The liquidation price remains unchanged after partial liquidation"), and Hyperliquid Docs,
+    Trading → Margining ("margin is proportionally removed as the position is closed"); Binance
+    publishes no formula for it and is treated the same. A pro-rata release keeps the remaining
+    position's leverage and liquidation price where they were (its margin, notional and maintenance
+    all shrink by the same fraction, tiers aside).
+
+    The loss the account books is capped at the margin released (an isolated position never loses
+    more than its own margin); a profit is booked whole.
+    """
+    qty = record.quantity if quantity is None else quantity
+    whole = qty == record.quantity
+    released = margin if whole else (margin * qty / record.quantity).quantize(MONEY_STEP, rounding=ROUND_DOWN)
+    pnl = realized_pnl(record, price, qty)
+    booked = max(pnl, -released)
+    return CloseFigures(quantity=qty, released=released, pnl=pnl, booked=booked,
+                        back=max(released + booked, Decimal(0)), remaining=record.quantity - qty)
+
+
+def _close_price(desk: Desk, cmd: ClosePosition, record: PositionRecord, row: int) -> Decimal:
+    """The price a close executes at: the command's (checked against a fresh mark by the desk's
+    rule) or the desk's fresh mark."""
+    fresh = desk.snapshot.book is desk.book.info and not desk.snapshot.stale[row]
+    mark = float(desk.snapshot.cols["mark"][row]) if fresh else math.nan
+    if cmd.price is None:
+        if not math.isfinite(mark):
+            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the close price")
+        from isodesk.desk.desk import price_decimal
+
+        return price_decimal(mark)
+    if not isinstance(cmd.price, Decimal):
+        raise CommandRejected(f"price: {cmd.price!r} must be an exact decimal")
+    _refuse(rules.close_price_problem(cmd.price, mark if math.isfinite(mark) else None))
+    return cmd.price
 
 
 def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
     record, row = _open_position(desk, cmd.position_id)
-    if cmd.price is None:
-        mark = desk.snapshot.cols["mark"][row] if desk.snapshot.book is desk.book.info else math.nan
-        if not math.isfinite(mark) or desk.snapshot.stale[row]:
-            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the close price")
-        from isodesk.desk.desk import price_decimal
-
-        price = price_decimal(float(mark))
-    else:
-        if not isinstance(cmd.price, Decimal):
-            raise CommandRejected(f"price: {cmd.price!r} must be an exact decimal")
-        fresh = desk.snapshot.book is desk.book.info and not desk.snapshot.stale[row]
-        mark_now = float(desk.snapshot.cols["mark"][row]) if fresh else None
-        _refuse(rules.close_price_problem(cmd.price, mark_now))
-        price = cmd.price
-    pnl = realized_pnl(record, price)
+    if cmd.quantity is not None and not isinstance(cmd.quantity, Decimal):
+        raise CommandRejected(f"quantity: {cmd.quantity!r} must be an exact decimal")
+    _refuse(rules.close_quantity_problem(cmd.quantity, record.quantity, unit=_unit(record)))
+    price = _close_price(desk, cmd, record, row)
     account = record.account_id
+    currency = desk.book.info.currencies[row]
     with desk.store.transaction():
         margin = desk.store.balance(position_ref(record.id))  # what it holds now, not what was read before
-        loss = min(-pnl, margin) if pnl < 0 else Decimal(0)
+        close = partial_close_figures(record, margin, price, cmd.quantity)
+        partial = close.remaining > 0
+        loss = -close.booked if close.booked < 0 else Decimal(0)
         entry = None
         if loss > 0:
             entry = desk.store.transfer(loss, position_ref(record.id), pnl_ref(account), kind="close_loss", ts=ts,
                                         account_id=account, request_id=cmd.request_id)
-        if margin - loss > 0:
-            entry = desk.store.transfer(margin - loss, position_ref(record.id), free_ref(account), kind="close",
+        if close.released - loss > 0:
+            entry = desk.store.transfer(close.released - loss, position_ref(record.id), free_ref(account),
+                                        kind="close", ts=ts, account_id=account, request_id=cmd.request_id)
+        if close.booked > 0:
+            entry = desk.store.transfer(close.booked, pnl_ref(account), free_ref(account), kind="close_profit",
                                         ts=ts, account_id=account, request_id=cmd.request_id)
-        if pnl > 0:
-            entry = desk.store.transfer(pnl, pnl_ref(account), free_ref(account), kind="close_profit", ts=ts,
-                                        account_id=account, request_id=cmd.request_id)
-        desk.store.set_position_status(record.id, "closed", ts=ts, close_price=price)
-        _journal(desk, record, kind="close", amount=margin, before=margin, after=Decimal(0), ledger_id=entry, ts=ts,
-                 reason=f"closed at {price}, realized {pnl:+}")
-    return Outcome(f"closed {record.label} at {price}: realized {pnl:+}", ledger_entry_id=entry,
-                   position_id=record.id, book_changed=True)
+        if partial:
+            desk.store.update_position_terms(record.id, quantity=close.remaining)
+        else:
+            desk.store.set_position_status(record.id, "closed", ts=ts, close_price=price)
+        after = replace(record, quantity=close.remaining) if partial else record
+        mark = desk.market_price(record.venue, record.symbol)
+        unit = f" {_unit(record)}" if _unit(record) else ""
+        what = (f"{rules.plain(close.quantity)} of {rules.plain(record.quantity)}{unit}" if partial
+                else f"all {rules.plain(record.quantity)}{unit}")
+        desk.store.add_journal(
+            ts=ts, position_id=record.id, account_id=account, ledger_id=entry, kind="close", amount=close.released,
+            before=figures(desk, record, margin, mark),
+            after=figures(desk, after, margin - close.released, mark),
+            reason=f"closed {what} at {rules.plain(price)}",
+            realized_pnl=close.booked, closed_quantity=close.quantity)
+    report = CloseReport(position_id=record.id, label=record.label, quantity=close.quantity, price=price,
+                         realized_pnl=close.booked, margin_released=close.released, remaining=close.remaining,
+                         currency=currency)
+    return Outcome(_close_message(record, close, price, currency), ledger_entry_id=entry, position_id=record.id,
+                   book_changed=True, payload=report)
+
+
+def _unit(record: PositionRecord) -> str:
+    """The unit of a position's quantity in a sentence: ``contracts`` for inverse, "" for linear."""
+    return "contracts" if record.contract == "inverse" else ""
+
+
+def _close_message(record: PositionRecord, close: CloseFigures, price: Decimal, currency: str) -> str:
+    """The desk's answer to a close: what was closed, at what price, the PnL realized (and the cap)."""
+    realized = f"realized {rules.signed_plain(close.booked)} {currency}"
+    if close.booked != close.pnl:
+        realized += (f" (a loss of {rules.plain(-close.pnl)} capped at the {rules.plain(close.released)} "
+                     "margin released)")
+    if close.remaining > 0:
+        unit = f" {_unit(record)}" if _unit(record) else ""
+        return (f"closed {rules.plain(close.quantity)}{unit} of {record.label} at {rules.plain(price)}: {realized}; "
+                f"{rules.plain(close.remaining)}{unit} stay open")
+    return f"closed {record.label} at {rules.plain(price)}: {realized}"
 
 
 def _add(desk: Desk, cmd: AddCollateral, ts: float) -> Outcome:

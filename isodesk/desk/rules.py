@@ -23,8 +23,10 @@ MONEY_STEP = Decimal("0.00000001")
 LIMIT_TOLERANCE = 1e-12  # relative slack when an exact amount meets a float limit at its last digit
 
 __all__ = [
-    "Level", "Thresholds", "add_problem", "amount_problem", "classify", "close_price_problem", "initial_margin",
-    "open_problem", "plain", "removable_limit", "remove_problem", "withdraw_problem",
+    "CLOSE_PRICE_BAND", "CLOSE_PRICE_CONFIRM_BAND", "Level", "Thresholds", "add_problem", "amount_problem",
+    "classify", "close_price_away", "close_price_needs_confirmation", "close_price_problem", "close_quantity_problem",
+    "initial_margin", "open_problem", "plain", "removable_limit", "remove_problem", "signed_plain",
+    "withdraw_problem",
 ]
 
 
@@ -149,7 +151,13 @@ def open_problem(*, label: str, quantity: Decimal, entry_price: Decimal, leverag
     return ""
 
 
-def close_price_problem(price: Decimal, mark: float | None, *, band: float = 0.5) -> str:
+CLOSE_PRICE_CONFIRM_BAND = 0.05
+"""A close price further than this from a fresh mark (a fraction: 5 %) needs the trader's explicit
+confirmation in the form; further than :data:`CLOSE_PRICE_BAND` it is refused."""
+CLOSE_PRICE_BAND = 0.5
+
+
+def close_price_problem(price: Decimal, mark: float | None, *, band: float = CLOSE_PRICE_BAND) -> str:
     """Why ``price`` cannot close a position whose fresh mark is ``mark`` (None: none), or ``""``.
 
     A close price further than ``band`` (a fraction: 0.5 = 50 %) from the mark is a typing mistake
@@ -164,6 +172,48 @@ def close_price_problem(price: Decimal, mark: float | None, *, band: float = 0.5
         return (f"price: {plain(price)} is {away:.0f} % away from the mark {mark:,.8g}; "
                 f"a close price must be within {band * 100:.0f} % of it")
     return ""
+
+
+def close_price_away(price: Decimal, mark: float | None) -> float | None:
+    """How far ``price`` is from a fresh ``mark``, as an unsigned fraction of the mark; None without one."""
+    if mark is None or not math.isfinite(mark) or mark <= 0:
+        return None
+    return abs(float(price) / mark - 1.0)
+
+
+def close_price_needs_confirmation(price: Decimal, mark: float | None) -> float | None:
+    """The distance (fraction) of a close price beyond :data:`CLOSE_PRICE_CONFIRM_BAND` but within the
+    refusal band (the form then asks "I accept closing x % from the mark"); None when no
+    confirmation is needed (near the mark, no fresh mark, or refused anyway)."""
+    away = close_price_away(price, mark)
+    if away is None or not CLOSE_PRICE_CONFIRM_BAND < away <= CLOSE_PRICE_BAND:
+        return None
+    return away
+
+
+def close_quantity_problem(quantity: Decimal | None, held: Decimal, *, unit: str = "") -> str:
+    """Why ``quantity`` cannot be closed of a position holding ``held`` (None: all of it), or ``""``.
+
+    A quantity is exact, within the bounds of a quantity (:func:`isodesk.margin.bounds.check_quantity`),
+    greater than 0 and at most the position's own quantity (``unit``: ``contracts`` for an inverse
+    position, "" for base units).
+    """
+    if quantity is None:
+        return ""
+    try:
+        check_quantity(quantity)
+    except BoundsError as exc:
+        return str(exc)
+    if quantity > held:
+        suffix = f" {unit}" if unit else ""
+        return (f"quantity: {plain(quantity)}{suffix} is more than the position's {plain(held)}{suffix}; "
+                "close at most all of it")
+    return ""
+
+
+def signed_plain(value: Decimal) -> str:
+    """An exact amount with its sign, as in a sentence: ``+200``, ``−12.5`` (a typographic minus)."""
+    return f"+{plain(value)}" if value >= 0 else f"−{plain(-value)}"
 
 
 def levels(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds) -> np.ndarray:

@@ -47,6 +47,9 @@ class BookInfo:
     accounts: tuple[str, ...]
     currencies: tuple[str, ...]
     statuses: tuple[str, ...]
+    auto_add_margin: tuple[bool | None, ...] = ()
+    """Per row, the venue's auto-add-margin flag at the last import (the venue tops the isolated
+    margin up from the free balance before liquidating); None where never imported or not said."""
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -422,3 +422,20 @@ def _alert_counts(db: sqlite_utils.Database) -> None:
     a collapsed run began; indexed per position."""
     for statement in _ALERT_COUNTS:
         db.execute(statement)
+
+
+_CLOSE_FIGURES = [
+    # A close (whole or partial) keeps its own figures beside the journal's reason text: the PnL the
+    # account realized (a loss capped at the margin released; exact decimal TEXT) and the quantity
+    # closed (base units, or contracts for inverse). NULL for every other kind of entry and for
+    # entries written before this migration.
+    "ALTER TABLE journal ADD COLUMN realized_pnl TEXT",
+    "ALTER TABLE journal ADD COLUMN closed_quantity TEXT",
+]
+
+
+@_migration("0010_close_figures")
+def _close_figures(db: sqlite_utils.Database) -> None:
+    """The realized PnL and the quantity of each close in the journal (NULL elsewhere)."""
+    for statement in _CLOSE_FIGURES:
+        db.execute(statement)

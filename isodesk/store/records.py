@@ -101,8 +101,11 @@ class JournalEntry:
     """One collateral movement of a position with its figures before and after (floats, for display).
 
     ``kind``: open, add, remove, close, liquidation, undo. ``amount`` is exact, in the account
-    currency. ``before``/``after`` map figure names (isolated_margin, effective_leverage,
-    liquidation_price, margin_ratio, distance_frac, mark) to numbers or None.
+    currency (for a close: the margin released). A close also keeps ``realized_pnl`` (the PnL the
+    account realized, exact, a loss capped at the margin released) and ``closed_quantity`` (a
+    partial close closes less than the position held); both None for other entries.
+    ``before``/``after`` map figure names (isolated_margin, effective_leverage, liquidation_price,
+    margin_ratio, distance_frac, mark) to numbers or None.
     """
 
     id: int
@@ -116,6 +119,8 @@ class JournalEntry:
     after: dict[str, float | None]
     reason: str
     undoes: int | None
+    realized_pnl: Decimal | None = None
+    closed_quantity: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -412,6 +412,22 @@ class Store:
             rows = self._rows("SELECT * FROM positions WHERE label = ?", [label])
             return _position(rows[0], self.balance(refs.position_ref(rows[0]["id"]))) if rows else None
 
+    def recently_closed(self, limit: int) -> list[tuple[PositionRecord, Decimal]]:
+        """The ``limit`` most recently closed positions (by close time, then id), oldest id first, each
+        with the margin it held when it was closed (the amount of its last ``close`` journal entry;
+        0 when the journal has none). Their ledger balance is 0, as for every closed position."""
+        with self._reading():
+            rows = self._rows("SELECT * FROM positions WHERE status = 'closed' "
+                              "ORDER BY closed_at DESC, id DESC LIMIT ?", [int(limit)])
+            if not rows:
+                return []
+            ids = json.dumps([row["id"] for row in rows])
+            held = {int(pid): from_text(amount) for pid, amount in self._all(
+                "SELECT position_id, amount FROM journal WHERE id IN (SELECT max(id) FROM journal WHERE kind = "
+                "'close' AND position_id IN (SELECT value FROM json_each(?)) GROUP BY position_id)", [ids])}
+        rows.sort(key=lambda row: row["id"])
+        return [(_position(row, Decimal(0)), held.get(row["id"], Decimal(0))) for row in rows]
+
     def set_position_status(
         self, position_id: int, status: str, *, ts: float, close_price: Decimal | None = None
     ) -> None:
@@ -859,14 +875,21 @@ class Store:
 
     def add_journal(self, *, ts: float, position_id: int, account_id: int, ledger_id: int | None, kind: str,
                     amount: Decimal, before: dict[str, Any], after: dict[str, Any], reason: str = "",
-                    undoes: int | None = None) -> int:
-        """Record one collateral movement with the figures before and after it; return its id."""
+                    undoes: int | None = None, realized_pnl: Decimal | None = None,
+                    closed_quantity: Decimal | None = None) -> int:
+        """Record one collateral movement with the figures before and after it; return its id.
+
+        A close passes ``realized_pnl`` (exact, may be negative) and ``closed_quantity`` (> 0)."""
+        if closed_quantity is not None:
+            require_positive(closed_quantity, "closed_quantity")
         with self.transaction():
             table = self.db.table("journal")
             table.insert({"ts": float(ts), "position_id": int(position_id), "account_id": int(account_id),
                           "ledger_id": ledger_id, "kind": kind, "amount": to_text(amount),
                           "before": _to_json(before), "after": _to_json(after), "reason": reason,
-                          "undoes": undoes})
+                          "undoes": undoes,
+                          "realized_pnl": optional_to_text(realized_pnl),
+                          "closed_quantity": optional_to_text(closed_quantity)})
             return _last_id(table)
 
     def journal(self, *, position_id: int | None = None, account_id: int | None = None) -> list[JournalEntry]:
@@ -878,7 +901,10 @@ class Store:
             sql, params = sql + " WHERE account_id = ?", [account_id]
         rows = self._rows(sql + " ORDER BY id", params)
         return [JournalEntry(**{**row, "amount": from_text(row["amount"]), "before": json.loads(row["before"]),
-                                "after": json.loads(row["after"])}) for row in rows]
+                                "after": json.loads(row["after"]),
+                                "realized_pnl": optional_from_text(row.get("realized_pnl")),
+                                "closed_quantity": optional_from_text(row.get("closed_quantity"))})
+                for row in rows]
 
     def alerts(self, *, limit: int = 200, unacknowledged_only: bool = False) -> list[Alert]:
         """Up to ``limit`` alerts, newest first (by ts, then id)."""

@@ -26,44 +26,31 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import Qt
 
+from isodesk.desk.fees import break_even_price, break_even_prices, taker_fee_rate
 from isodesk.desk.snapshot import Snapshot
+from isodesk.formats import (
+    DASH,
+    MINUS,
+    fmt_distance,
+    fmt_money,
+    fmt_pct,
+    fmt_price,
+    fmt_qty,
+    money_decimals,
+    price_decimals,
+)
 from isodesk.ui.theme import STALE, level_name
 
-DASH = "—"
-MINUS = "−"
+__all__ = ["CENTER", "CLOSED_TEXT", "COLUMNS", "COLUMN_INDEX", "DASH", "LEFT", "MINUS", "RIGHT", "SORT_KEY_ALIASES",
+           "STABLECOINS", "Column", "book_value", "card_keys", "cell_text", "column_for", "column_values",
+           "derived_value", "derived_values", "display_key", "figure", "fmt_age", "fmt_distance", "fmt_flag",
+           "fmt_leverage", "fmt_money", "fmt_pct", "fmt_price", "fmt_qty", "format_value", "is_stablecoin",
+           "level_text", "money_decimals", "money_decimals_of", "price_decimals", "taker_fees", "usd_values",
+           "way_used", "zone_starts"]
 
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 CENTER = Qt.AlignmentFlag.AlignCenter
-
-
-def _minus(text: str) -> str:
-    return text.replace("-", MINUS)
-
-
-def price_decimals(value: float) -> int:
-    """Decimals shown for a price: 2 from 100 up, 4 from 1 up, else 6."""
-    a = abs(value)
-    return 2 if a >= 100 else 4 if a >= 1 else 6
-
-
-def fmt_price(value: float) -> str:
-    """A price with precision by magnitude (``60,000.00``, ``3.1416``, ``0.146842``); ``—`` for NaN."""
-    if not math.isfinite(value):
-        return DASH
-    return _minus(f"{value + 0.0:,.{price_decimals(value)}f}")
-
-
-def fmt_distance(frac: float) -> str:
-    """The distance from mark to liquidation price (a fraction of the mark) as shown everywhere.
-
-    Unsigned percent of the mark with two decimals: ``0.0334`` → ``3.34 % away``; a negative
-    distance (the mark has crossed the liquidation price) → ``0.52 % past``; ``—`` for NaN.
-    """
-    if not math.isfinite(frac):
-        return DASH
-    pct = round(abs(frac) * 100, 2) + 0.0
-    return f"{pct:.2f} % {'past' if frac < 0 and pct else 'away'}"
 
 
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE", "USDS", "USDP", "PYUSD",
@@ -141,27 +128,7 @@ def zone_starts(entry, liq, long, warning: float, danger: float):
     return starts[0], starts[1]
 
 
-def money_decimals(currency: str) -> int:
-    """2 decimals for USD-like settlement currencies (USDT, USDC, USD…), 8 otherwise (BTC)."""
-    return 2 if currency.upper().startswith("USD") else 8
 
-
-def fmt_money(value: float, currency: str = "USDT", *, signed: bool = False) -> str:
-    """Money in its currency's precision (``1,700.00``, ``0.10000000``); ``signed`` adds ``+``."""
-    if not math.isfinite(value):
-        return DASH
-    d = money_decimals(currency)
-    value = round(value, d) + 0.0  # no "−0.00"
-    return _minus(f"{value:+,.{d}f}" if signed else f"{value:,.{d}f}")
-
-
-def fmt_pct(value_pct: float, *, signed: bool = False, decimals: int | None = None) -> str:
-    """A percentage already multiplied by 100: 2 decimals under 10 %, 1 from there; ``—`` for NaN."""
-    if not math.isfinite(value_pct):
-        return DASH
-    d = decimals if decimals is not None else (2 if abs(value_pct) < 10 else 1)
-    value_pct = round(value_pct, d) + 0.0
-    return _minus(f"{value_pct:+.{d}f} %" if signed else f"{value_pct:.{d}f} %")
 
 
 def fmt_leverage(value: float) -> str:
@@ -170,13 +137,6 @@ def fmt_leverage(value: float) -> str:
         return DASH
     return f"{value:g}×"
 
-
-def fmt_qty(value: float) -> str:
-    """A quantity with up to 8 significant decimals, no trailing zeros."""
-    if not math.isfinite(value):
-        return DASH
-    text = f"{value:,.8f}".rstrip("0").rstrip(".")
-    return _minus(text)
 
 
 def fmt_age(seconds: float) -> str:
@@ -198,8 +158,8 @@ class Column:
     """One table column.
 
     ``source`` is ``cols`` (a numeric array of ``snapshot.cols``), ``book`` (a tuple attribute of
-    ``snapshot.book``), ``derived`` (computed from those arrays: ``liq_used``, see
-    :func:`derived_values`) or ``level``; ``kind`` picks the formatter (``text``, ``upper``,
+    ``snapshot.book``), ``derived`` (computed from those arrays: ``liq_used``, ``break_even``, see
+    :func:`derived_values`) or ``level``; ``kind`` picks the formatter (``text``, ``upper``, ``flag``,
     ``price``, ``money`` (sorted by USD value), ``pct`` (a fraction shown ×100), ``ratio`` (margin
     ratio, fraction), ``distance`` (:func:`fmt_distance`), ``used`` (gauge fraction), ``leverage``,
     ``qty``, ``level``); ``signed`` shows a ``+`` on gains; ``descending`` is the natural first sort
@@ -254,6 +214,15 @@ COLUMNS: tuple[Column, ...] = (
            tooltip="The venue's own liquidation price at the last import (— if never imported)"),
     Column("reconcile_diff_pct", "Δ vs venue", "cols", "signed_pct", width=84,
            tooltip="isodesk's liquidation price against the venue's, in %; beyond the tolerance it is flagged"),
+    Column("notional", "Notional", "cols", "money", descending=True, width=110,
+           tooltip="Size at the mark in the settlement currency (coins for inverse contracts). " + USD_SORT_NOTE),
+    Column("break_even", "Break-even", "derived", "price", width=96,
+           tooltip="The close price at which the PnL pays the fees: entry × (1 + f)/(1 − f) long, "
+                   "entry × (1 − f)/(1 + f) short, f the venue's base taker rate, paid to open and to close "
+                   "(isodesk.desk.fees)"),
+    Column("auto_add_margin", "Auto-add", "book", "flag", CENTER, sortable=False, width=72,
+           tooltip="The venue's auto-add-margin setting at the last import: the venue tops the isolated margin "
+                   "up from the free balance before liquidating (blank: never imported, or the venue does not say)"),
 )
 """The table's columns, in display order."""
 
@@ -275,10 +244,40 @@ def column_for(key: str) -> Column:
 
 
 def derived_values(key: str, snapshot: Snapshot) -> np.ndarray:
-    """The array of a ``derived`` column: ``liq_used`` is :func:`way_used` of every row."""
+    """The array of a ``derived`` column: ``liq_used`` is :func:`way_used` of every row,
+    ``break_even`` each row's :func:`~isodesk.desk.fees.break_even_price` (quote per coin)."""
+    c = snapshot.cols
     if key == "liq_used":
-        c = snapshot.cols
         return np.asarray(way_used(c["entry_price"], c["mark"], c["liquidation_price"]), dtype=np.float64)
+    if key == "break_even":
+        long = np.fromiter((s == "long" for s in snapshot.book.sides), dtype=bool, count=len(snapshot))
+        return break_even_prices(c["entry_price"], long, taker_fees(snapshot))
+    raise KeyError(f"no derived column {key!r}")
+
+
+_FEES: list[tuple[object, object, np.ndarray]] = []
+
+
+def taker_fees(snapshot: Snapshot) -> np.ndarray:
+    """Each row's taker fee rate (fraction, :func:`isodesk.desk.fees.taker_fee_rate` with the desk's
+    catalog), computed once per book and catalog."""
+    book, cat = snapshot.book, snapshot.catalog
+    if _FEES and _FEES[0][0] is book and _FEES[0][1] is cat:
+        return _FEES[0][2]
+    rates = np.array([taker_fee_rate(v, k, cat) for v, k in zip(book.venues, book.contracts, strict=True)],
+                     dtype=np.float64)
+    _FEES[:] = [(book, cat, rates)]
+    return rates
+
+
+def derived_value(key: str, snapshot: Snapshot, row: int) -> float:
+    """One row's value of a ``derived`` column (the cards' path: no array of every row)."""
+    c = snapshot.cols
+    if key == "liq_used":
+        return way_used(float(c["entry_price"][row]), float(c["mark"][row]), float(c["liquidation_price"][row]))
+    if key == "break_even":
+        return break_even_price(float(c["entry_price"][row]), snapshot.book.sides[row] == "long",
+                                float(taker_fees(snapshot)[row]))
     raise KeyError(f"no derived column {key!r}")
 
 
@@ -315,27 +314,42 @@ def format_value(column: Column, value: float, currency: str = "USDT", tolerance
 def figure(key: str, snapshot: Snapshot, row: int) -> str:
     """The text of the figure ``key`` (a column key) of one snapshot row."""
     column = COLUMNS[COLUMN_INDEX[key]]
-    if column.source == "derived":
-        c = snapshot.cols
-        value = way_used(float(c["entry_price"][row]), float(c["mark"][row]), float(c["liquidation_price"][row]))
-    else:
-        value = float(snapshot.cols[key][row])
+    value = derived_value(key, snapshot, row) if column.source == "derived" else float(snapshot.cols[key][row])
     return format_value(column, value, snapshot.book.currencies[row], snapshot.reconcile_tolerance_pct)
 
 
-def level_text(level: int, stale: bool) -> str:
-    """A level cell's text: ``DANGER``, or ``DANGER · STALE`` when the price is stale (the level is kept)."""
+CLOSED_TEXT = "CLOSED"
+
+
+def level_text(level: int, stale: bool, status: str = "open") -> str:
+    """A level cell's text: ``DANGER``, or ``DANGER · STALE`` when the price is stale (the level is
+    kept); ``CLOSED`` for a position the trader closed."""
+    if status == "closed":
+        return CLOSED_TEXT
     return f"{level_name(level)} · {level_name(STALE)}" if stale else level_name(level)
+
+
+def fmt_flag(value: bool | None) -> str:
+    """A venue flag as a cell shows it: ``on``, ``off``, or blank where the venue did not say."""
+    return "" if value is None else "on" if value else "off"
+
+
+def book_value(snapshot: Snapshot, key: str, row: int) -> object:
+    """One row of a tuple of ``snapshot.book`` (None where an older book has no such tuple)."""
+    values = getattr(snapshot.book, key)
+    return values[row] if row < len(values) else None
 
 
 def cell_text(column: Column, snapshot: Snapshot, row: int) -> str:
     """The text of one cell."""
     kind = column.kind
     if column.source == "book":
-        value = getattr(snapshot.book, column.key)[row]
-        return value.upper() if kind == "upper" else value
+        value = book_value(snapshot, column.key, row)
+        if kind == "flag":
+            return fmt_flag(value)  # type: ignore[arg-type]
+        return str(value).upper() if kind == "upper" else str(value)
     if column.source == "level":
-        return level_text(int(snapshot.level[row]), bool(snapshot.stale[row]))
+        return level_text(int(snapshot.level[row]), bool(snapshot.stale[row]), snapshot.book.statuses[row])
     return figure(column.key, snapshot, row)
 
 
@@ -372,4 +386,5 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
 def card_keys() -> tuple[str, ...]:
     """The numeric columns a card shows (a change in any of them repaints the card)."""
     return ("mark", "entry_price", "liquidation_price", "distance_frac", "margin_ratio", "isolated_margin",
-            "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct", "liq_used")
+            "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct", "liq_used", "quantity", "notional",
+            "break_even")

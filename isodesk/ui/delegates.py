@@ -35,11 +35,11 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalett
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from isodesk.desk.levels import Level
-from isodesk.ui.columns import figure, fmt_age, fmt_leverage, fmt_pct, way_used, zone_starts
+from isodesk.ui.columns import CLOSED_TEXT, book_value, figure, fmt_age, fmt_leverage, fmt_pct, way_used, zone_starts
 from isodesk.ui.models import PulseRole, RowRole
 from isodesk.ui.theme import LEVEL_NAMES, STALE, Theme, light_theme
 
-CARD_SIZE = QSize(340, 172)
+CARD_SIZE = QSize(340, 178)
 """Logical size of a card cell at the default width (the view adapts the width; the height is fixed)."""
 CARD_HEIGHT = CARD_SIZE.height()
 CARD_MARGIN = 5
@@ -167,9 +167,10 @@ def _snapshot_of(index: QModelIndex | QPersistentModelIndex):
     return model.snapshot() if model is not None and hasattr(model, "snapshot") else None
 
 
-def draw_badge(painter: QPainter, p: Paints, rect: QRectF, level: int) -> None:
-    """A level badge: filled for warning/danger/liquidated, outlined for safe (text always)."""
-    text = LEVEL_NAMES.get(level, "?")
+def draw_badge(painter: QPainter, p: Paints, rect: QRectF, level: int, text: str | None = None) -> None:
+    """A level badge: filled for warning/danger/liquidated, outlined for safe (text always; ``text``
+    replaces the level's name: ``CLOSED`` on a closed position's grey badge)."""
+    text = LEVEL_NAMES.get(level, "?") if text is None else text
     painter.setFont(p.f_badge)
     if level in (Level.WARNING, Level.DANGER, Level.LIQUIDATED):
         painter.setPen(p.no_pen)
@@ -194,14 +195,14 @@ def draw_stale_badge(painter: QPainter, p: Paints, rect: QRectF) -> None:
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, LEVEL_NAMES[STALE])
 
 
-def badge_width(p: Paints, level: int) -> int:
-    """The width of a level (or STALE) badge."""
-    return p.fm_badge.horizontalAdvance(LEVEL_NAMES.get(level, "?")) + 14
+def badge_width(p: Paints, level: int, text: str | None = None) -> int:
+    """The width of a level (or STALE) badge, or of a badge reading ``text``."""
+    return p.fm_badge.horizontalAdvance(LEVEL_NAMES.get(level, "?") if text is None else text) + 14
 
 
-_KEYS = ("mark", "liq", "entry", "margin", "uPnL")
-_ROW_H = 19
-_ROWS_TOP = 56
+_KEYS = ("mark", "liq", "entry", "size", "margin", "uPnL")
+_ROW_H = 17
+_ROWS_TOP = 54
 _GAUGE = 72            # the gauge's box (logical px)
 _GAUGE_TOP = 58
 _KEYS_X = 88           # from the card's text left edge
@@ -214,6 +215,30 @@ _WIDEST_VALUE = "−00,000,000.00"
 _WIDEST_EXTRA = "100.00 % away"
 _WIDEST_RATIO = "ratio 100.0 %"
 _WIDEST_ROE = "ROE −1000.0 %"
+_WIDEST_BREAK_EVEN = "break-even 0,000,000.00"
+_WIDEST_NOTIONAL = "notional 000,000,000.00"
+
+
+def card_figures(snap, row: int) -> tuple[tuple[str, str], ...]:
+    """The (value, beside) texts of a card's rows (:data:`_KEYS`: mark, liq, entry, size, margin, uPnL),
+    formatted as the table formats the same columns: the distance beside the liquidation price, the
+    break-even beside the entry, the notional beside the size (``ct``: contracts of an inverse
+    position), the margin ratio beside the margin, the ROE beside the uPnL."""
+    unit = " ct" if snap.book.contracts[row] == "inverse" else ""
+    return (
+        (figure("mark", snap, row), ""),
+        (figure("liquidation_price", snap, row), figure("distance_frac", snap, row)),
+        (figure("entry_price", snap, row), f"break-even {figure('break_even', snap, row)}"),
+        (figure("quantity", snap, row) + unit, f"notional {figure('notional', snap, row)}"),
+        (figure("isolated_margin", snap, row), f"ratio {figure('margin_ratio', snap, row)}"),
+        (figure("unrealized_pnl", snap, row), f"ROE {figure('roe', snap, row)}"),
+    )
+
+
+def auto_add_text(snap, row: int) -> str:
+    """The header chip of the venue's auto-add-margin flag (``auto-add on``/``off``), "" where never said."""
+    flag = book_value(snap, "auto_add_margin", row)
+    return "" if flag is None else ("auto-add on" if flag else "auto-add off")
 
 
 def _cached(cache: dict, key, make):
@@ -257,8 +282,9 @@ class CardDelegate(QStyledItemDelegate):
         """The narrowest cell in which every figure of a card fits (from the font's metrics)."""
         p = self._paints
         value = p.fm_value.horizontalAdvance(_WIDEST_VALUE)
-        extra = max(p.fm_value_bold.horizontalAdvance(_WIDEST_EXTRA), p.fm_small.horizontalAdvance(_WIDEST_RATIO),
-                    p.fm_small.horizontalAdvance(_WIDEST_ROE))
+        extra = max(p.fm_value_bold.horizontalAdvance(_WIDEST_EXTRA),
+                    *(p.fm_small.horizontalAdvance(t) for t in (_WIDEST_RATIO, _WIDEST_ROE, _WIDEST_BREAK_EVEN,
+                                                                _WIDEST_NOTIONAL)))
         return 12 + _KEYS_X + _KEY_W + value + _GAP + extra + 10 + 2 * CARD_MARGIN
 
     def cell_size(self) -> QSize:
@@ -307,7 +333,8 @@ class CardDelegate(QStyledItemDelegate):
         cache = self._cache
         level = int(snap.level[row])
         stale = bool(snap.stale[row])
-        liquidated = level == Level.LIQUIDATED
+        closed = snap.book.statuses[row] == "closed"  # kept by the desk for the "closed" filter; never open
+        liquidated = level == Level.LIQUIDATED  # a closed row is not open either: greyed the same way
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         cell = option.rect
         r = QRectF(self.card_rect(cell))
@@ -317,9 +344,10 @@ class CardDelegate(QStyledItemDelegate):
 
         scale = self._pixmap_scale(painter)
         if scale:
-            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, stale, selected, scale))
+            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, stale, selected, scale,
+                                                                   closed))
         else:
-            self._draw_chrome(painter, p, r, level, stale, selected)
+            self._draw_chrome(painter, p, r, level, stale, selected, closed)
         if 0.0 < pulse < 1.0:
             glow = math.sin(math.pi * pulse)
             painter.setPen(p.glow[level][round(glow * GLOW_STEPS)])
@@ -331,12 +359,14 @@ class CardDelegate(QStyledItemDelegate):
         figures_colour = p.muted if (liquidated or stale) else p.text
         left, top, right = r.left() + 12, r.top(), r.right() - 10
 
-        # header: symbol, then the SIDE lev× chip (the badges are in the chrome)
-        badges = badge_width(p, level) + (badge_width(p, STALE) + 4 if stale else 0)
+        # header: symbol, then the SIDE lev× chip and the venue's auto-add flag (the badges are in the chrome)
+        badges = badge_width(p, level, CLOSED_TEXT if closed else None) + (badge_width(p, STALE) + 4 if stale else 0)
         chip = f"{book.sides[row].upper()} {fmt_leverage(float(cols['leverage'][row]))}"
         chip_w = _cached(cache.width_small, chip, lambda: p.fm_small.horizontalAdvance(chip)) + 12
+        auto = auto_add_text(snap, row)
+        auto_w = _cached(cache.width_small, auto, lambda: p.fm_small.horizontalAdvance(auto)) + 12 if auto else 0
         symbol = book.symbols[row]
-        sym_room = int(right - badges - 16 - chip_w - left)
+        sym_room = int(right - badges - 16 - chip_w - (auto_w + 6 if auto else 0) - left)
         sym_w = max(min(_cached(cache.width_symbol, symbol, lambda: p.fm_symbol.horizontalAdvance(symbol)), sym_room),
                     0)
         painter.setFont(p.f_symbol)
@@ -350,12 +380,21 @@ class CardDelegate(QStyledItemDelegate):
                                self._chip_pixmap(chip, chip_w, level, liquidated, scale))
         else:
             self._draw_chip(painter, p, chip_rect, chip, p.muted if liquidated else p.text)
+        if auto:
+            auto_rect = QRectF(chip_rect.right() + 6, top + 12, auto_w, 16)
+            if scale:
+                painter.drawPixmap(QPointF(auto_rect.left() - 1, auto_rect.top() - 1),
+                                   self._chip_pixmap(auto, auto_w, level, True, scale))
+            else:
+                self._draw_chip(painter, p, auto_rect, auto, p.muted)
 
         # second line: label · venue · currency, and the stale age or the venue's liquidation check
         line2 = QRectF(left, top + 33, right - left, 16)
         currency = book.currencies[row]
         note, note_colour, note_font = "", p.muted, p.f_small
-        if stale:
+        if closed:
+            note = f"closed {fmt_age(snap.clock - float(cols['mark_ts'][row]))} ago"  # its mark: the close price
+        elif stale:
             age = fmt_age(snap.clock - float(cols["mark_ts"][row]))
             note, note_colour, note_font = f"no price for {age}", p.level[STALE], p.f_badge
         elif math.isfinite(float(cols["reconcile_diff_pct"][row])):
@@ -393,7 +432,7 @@ class CardDelegate(QStyledItemDelegate):
                     painter.setPen(p.zone_track[z])
                     painter.drawArc(arc, start, span)
                 start += span
-        shown = 1.0 if liquidated else used
+        shown = 1.0 if liquidated and not closed else used
         if math.isfinite(shown):
             span = round(_ARC_SPAN * min(max(shown, 0.0), 1.0))
             if span:
@@ -401,7 +440,8 @@ class CardDelegate(QStyledItemDelegate):
                 painter.drawArc(arc, _ARC_START, span)
         painter.setFont(p.f_gauge)
         painter.setPen(figures_colour)
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "100 %" if liquidated else figure("liq_used", snap, row))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
+                         "100 %" if liquidated and not closed else figure("liq_used", snap, row))
 
         # figures (the keys are in the chrome), formatted as the table formats them
         key_x = left + _KEYS_X
@@ -412,18 +452,18 @@ class CardDelegate(QStyledItemDelegate):
         roe = float(cols["roe"][row])
         level_colour = p.level[level] if level in (Level.WARNING, Level.DANGER) else figures_colour
         signed = (lambda v: figures_colour) if (liquidated or stale) else p.signed_colour
-        values = (
-            (figure("mark", snap, row), figures_colour, "", figures_colour, p.f_small),
-            (figure("liquidation_price", snap, row), level_colour, figure("distance_frac", snap, row),
-             level_colour, p.f_value_bold),
-            (figure("entry_price", snap, row), figures_colour, "", figures_colour, p.f_small),
-            (figure("isolated_margin", snap, row), figures_colour, f"ratio {figure('margin_ratio', snap, row)}",
-             p.muted, p.f_small),
-            (figure("unrealized_pnl", snap, row), signed(upnl), f"ROE {figure('roe', snap, row)}", signed(roe),
-             p.f_small),
+        texts = card_figures(snap, row)
+        styles = (
+            (figures_colour, figures_colour, p.f_small),
+            (level_colour, level_colour, p.f_value_bold),
+            (figures_colour, p.muted, p.f_small),
+            (figures_colour, p.muted, p.f_small),
+            (figures_colour, p.muted, p.f_small),
+            (signed(upnl), signed(roe), p.f_small),
         )
         y = top + _ROWS_TOP
-        for i, (value, value_colour, extra, extra_colour, extra_font) in enumerate(values):
+        for i, ((value, extra), (value_colour, extra_colour, extra_font)) in enumerate(zip(texts, styles,
+                                                                                             strict=True)):
             painter.setFont(p.f_value_bold if i == 1 else p.f_value)
             painter.setPen(value_colour)
             painter.drawText(QRectF(value_x, y, value_right - value_x, _ROW_H), _RIGHT, value)
@@ -433,9 +473,28 @@ class CardDelegate(QStyledItemDelegate):
                 painter.drawText(QRectF(extra_x, y, right - extra_x, _ROW_H), _RIGHT, extra)
             y += _ROW_H
 
-        if liquidated:
+        if liquidated and not closed:
             self._stamp(painter, p, r)
         painter.restore()
+
+    def clipped(self, snap, row: int, cell_width: int) -> list[str]:
+        """The figures of a card that would not fit their place in a cell ``cell_width`` wide (the
+        geometry :meth:`paint` uses); empty when every figure shows whole."""
+        p = self._paints
+        r = QRectF(self.card_rect(QRect(0, 0, cell_width, CARD_HEIGHT)))
+        left, right = r.left() + 12, r.right() - 10
+        value_x = left + _KEYS_X + _KEY_W
+        value_right = self._value_right(left, right)
+        extra_x = value_right + _GAP
+        out = []
+        for i, (value, extra) in enumerate(card_figures(snap, row)):
+            value_fm = p.fm_value_bold if i == 1 else p.fm_value
+            extra_fm = p.fm_value_bold if i == 1 else p.fm_small
+            if value_fm.horizontalAdvance(value) > value_right - value_x:
+                out.append(value)
+            if extra and extra_fm.horizontalAdvance(extra) > right - extra_x:
+                out.append(extra)
+        return out
 
     def _value_right(self, left: float, right: float) -> float:
         """Where the value column ends: half the room after the keys, never less than the widest value."""
@@ -462,9 +521,9 @@ class CardDelegate(QStyledItemDelegate):
         return int(s)
 
     def _chrome_pixmap(self, option: QStyleOptionViewItem, cell: QRect, level: int, stale: bool, selected: bool,
-                       scale: int) -> QPixmap:
+                       scale: int, closed: bool = False) -> QPixmap:
         base = option.palette.color(QPalette.ColorRole.Base)
-        key = (level, stale, selected, base.rgba(), cell.width(), cell.height(), scale)
+        key = (level, stale, selected, base.rgba(), cell.width(), cell.height(), scale, closed)
         cache = self._cache.chrome
         pixmap = cache.get(key)
         if pixmap is None:
@@ -478,7 +537,7 @@ class CardDelegate(QStyledItemDelegate):
             pp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             pp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
             self._draw_chrome(pp, self._paints, QRectF(self.card_rect(QRect(0, 0, cell.width(), cell.height()))),
-                              level, stale, selected)
+                              level, stale, selected, closed)
             pp.end()
             cache[key] = pixmap
         return pixmap
@@ -511,8 +570,10 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(colour)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, chip)
 
-    def _draw_chrome(self, painter: QPainter, p: Paints, r: QRectF, level: int, stale: bool, selected: bool) -> None:
-        """Everything of a card that depends only on its level, stale flag and selection (``r``: the card rect)."""
+    def _draw_chrome(self, painter: QPainter, p: Paints, r: QRectF, level: int, stale: bool, selected: bool,
+                     closed: bool = False) -> None:
+        """Everything of a card that depends only on its level, stale flag, selection and whether it was
+        closed (``r``: the card rect)."""
         painter.setPen(p.no_pen)
         painter.setBrush(p.bg_level[level])
         painter.drawRoundedRect(r, 7, 7)
@@ -525,8 +586,9 @@ class CardDelegate(QStyledItemDelegate):
             painter.setPen(p.selection_pen)
             painter.drawRoundedRect(r.adjusted(-3, -3, 3, 3), 9, 9)
         left, top, right = r.left() + 12, r.top(), r.right() - 10
-        badge_w = badge_width(p, level)
-        draw_badge(painter, p, QRectF(right - badge_w, top + 11, badge_w, 18), level)
+        text = CLOSED_TEXT if closed else None
+        badge_w = badge_width(p, level, text)
+        draw_badge(painter, p, QRectF(right - badge_w, top + 11, badge_w, 18), level, text)
         if stale:
             stale_w = badge_width(p, STALE)
             draw_stale_badge(painter, p, QRectF(right - badge_w - 4 - stale_w, top + 11, stale_w, 18))
@@ -594,7 +656,7 @@ class GaugeDelegate(_CellDelegate):
         snap, row = found
         p = self._paints
         level = int(snap.level[row])
-        liquidated = level == Level.LIQUIDATED
+        liquidated = level == Level.LIQUIDATED and snap.book.statuses[row] != "closed"  # closed: as it was
         used, warn, danger = gauge_zones(snap, row)
         if liquidated:
             used = 1.0
@@ -632,14 +694,15 @@ class LevelDelegate(_CellDelegate):
         p = self._paints
         level = int(snap.level[row])
         stale = bool(snap.stale[row])
-        w = badge_width(p, level)
+        text = CLOSED_TEXT if snap.book.statuses[row] == "closed" else None
+        w = badge_width(p, level, text)
         sw = badge_width(p, STALE) if stale else 0
         total = w + (sw + 4 if stale else 0)
         rect = QRectF(option.rect)
         x = rect.center().x() - total / 2
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        draw_badge(painter, p, QRectF(x, rect.center().y() - 8, w, 16), level)
+        draw_badge(painter, p, QRectF(x, rect.center().y() - 8, w, 16), level, text)
         if stale:
             draw_stale_badge(painter, p, QRectF(x + w + 4, rect.center().y() - 8, sw, 16))
         painter.restore()

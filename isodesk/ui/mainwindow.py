@@ -67,7 +67,7 @@ log = logging.getLogger("isodesk.ui")
 STATE_VERSION = 2  # 2: the What-if dock became a workspace page (issue 12)
 WORKSPACES = ("live", "whatif")
 LEVEL_FILTERS = (("All levels", None), ("Safe", "safe"), ("Warning", "warning"), ("Danger", "danger"),
-                 ("Liquidated", "liquidated"), ("Stale", "stale"))
+                 ("Liquidated", "liquidated"), ("Stale", "stale"), ("Closed", "closed"))
 
 
 def ui_settings(path: Path) -> QSettings:
@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
         if snap is None:
             return
         held = " · order held" if self.model.order_held() else ""
-        self.count_label.setText(f"{self.model.rowCount()} of {len(snap)}{held}")
+        self.count_label.setText(f"{self.model.rowCount()} of {self.model.population()}{held}")
         self.count_label.setToolTip("The order waits while the pointer is over the positions or a menu or form "
                                     "is open" if held else "")
 
@@ -780,7 +780,7 @@ class MainWindow(QMainWindow):
             extra += f" · READ-ONLY: {snap.writer_note}"
         if snap.failures:
             extra += f" · {snap.failures} failed step{'s' if snap.failures != 1 else ''} (see Help → About: log)"
-        self.status_label.setText(f"{len(snap)} positions · {stale} stale · snapshot {snap.version} · "
+        self.status_label.setText(f"{self.model.live_count()} positions · {stale} stale · snapshot {snap.version} · "
                                   f"{self.controller.dropped_snapshots} frames coalesced{extra}")
         if snap.catalog is not None:
             text, tip = rules_text(rules_ages(snap, snap.catalog, time.time()))

@@ -43,6 +43,7 @@ from isodesk.desk.snapshot import Snapshot
 from isodesk.ui.columns import (
     COLUMNS,
     Column,
+    book_value,
     card_keys,
     cell_text,
     column_for,
@@ -66,8 +67,12 @@ SortKeyRole = Qt.ItemDataRole.UserRole + 5
 StaleRole = Qt.ItemDataRole.UserRole + 6
 """bool: the position's price is stale (no fresh tick within the staleness limit)."""
 
+CLOSED = 5
+"""The level filter value that shows the closed positions the desk keeps (and only them); every
+other filter hides them (:meth:`PositionsModel.set_filter`)."""
+
 LEVEL_FILTER_NAMES = {"safe": Level.SAFE, "warning": Level.WARNING, "danger": Level.DANGER,
-                      "liquidated": Level.LIQUIDATED, "stale": STALE}
+                      "liquidated": Level.LIQUIDATED, "stale": STALE, "closed": CLOSED}
 
 _VALUE_ROLES = [Qt.ItemDataRole.DisplayRole, SortKeyRole, Qt.ItemDataRole.ForegroundRole]
 _LEVEL_ROLES = [*_VALUE_ROLES, LevelRole, StaleRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole]
@@ -119,6 +124,8 @@ class PositionsModel(QAbstractTableModel):
         self._theme: Theme | None = None
         self._tints: dict[int, object] = {}
         self._haystack: np.ndarray | None = None
+        self._closed: np.ndarray | None = None
+        self._closed_book: object = None
         self._bold = QFont()
         self._bold.setBold(True)
         self._pulse_ms = pulse_ms
@@ -185,7 +192,7 @@ class PositionsModel(QAbstractTableModel):
         if role == SortKeyRole:
             column = COLUMNS[index.column()]
             if column.source == "book":
-                return getattr(snap.book, column.key)[row]
+                return book_value(snap, column.key, row)
             if column.source == "level":
                 return int(self._shown_level[row])
             return float(self._sort_values(column)[row])
@@ -278,8 +285,10 @@ class PositionsModel(QAbstractTableModel):
         """Show only rows matching all given filters (None: no filter on that field).
 
         ``text`` matches label, symbol or venue (substring, case-insensitive); ``level`` is a
-        :class:`Level`, :data:`STALE` (positions whose price is stale, whatever their level), or a
-        name (``safe`` … ``liquidated``, ``stale``).
+        :class:`Level`, :data:`STALE` (positions whose price is stale, whatever their level),
+        :data:`CLOSED` (the recently closed positions the desk keeps, :mod:`isodesk.desk.book`), or a
+        name (``safe`` … ``liquidated``, ``stale``, ``closed``). Closed positions show only under
+        :data:`CLOSED`: the live view is about what can still be liquidated.
         """
         if isinstance(level, str):
             try:
@@ -392,7 +401,11 @@ class PositionsModel(QAbstractTableModel):
         """Rows of the new book in the order of ``ids``; positions new to the book follow in risk order."""
         book_ids = np.asarray(self._snap.book.position_ids)
         where = {int(pid): row for row, pid in enumerate(book_ids)}
-        kept = [where[int(pid)] for pid in ids if int(pid) in where]
+        # a position closed meanwhile leaves the live view at once, held or not (as when a closed
+        # position left the book); under the "closed" filter, only closed positions are kept
+        closed = self._closed_rows()
+        hidden = ~closed if self._level == CLOSED else closed
+        kept = [where[int(pid)] for pid in ids if int(pid) in where and not hidden[where[int(pid)]]]
         seen = set(kept)
         rest = [int(r) for r in self._compute_order() if int(r) not in seen]
         return np.asarray(kept + rest, dtype=np.intp)
@@ -485,13 +498,40 @@ class PositionsModel(QAbstractTableModel):
         if self._venue is not None:
             m = np.asarray(snap.book.venues, dtype=object) == self._venue
             mask = m if mask is None else mask & m
+        closed = self._closed_rows()
+        if self._level == CLOSED:
+            mask = closed if mask is None else mask & closed
+        elif closed.any():
+            mask = ~closed if mask is None else mask & ~closed
         if self._level == STALE:
             m = np.asarray(snap.stale, dtype=bool)
             mask = m if mask is None else mask & m
-        elif self._level is not None:
+        elif self._level is not None and self._level != CLOSED:
             m = self._shown_level == self._level
             mask = m if mask is None else mask & m
         return mask
+
+    def live_count(self) -> int:
+        """Positions of the snapshot that are not closed (open and liquidated): the live view's book."""
+        if self._snap is None:
+            return 0
+        return int(len(self._snap) - self._closed_rows().sum())
+
+    def population(self) -> int:
+        """How many positions the current filters choose from: the closed ones under the closed
+        filter, the others otherwise (the "n of N" count)."""
+        if self._snap is None:
+            return 0
+        closed = int(self._closed_rows().sum())
+        return closed if self._level == CLOSED else len(self._snap) - closed
+
+    def _closed_rows(self) -> np.ndarray:
+        """Per snapshot row: the position is closed (computed once per book)."""
+        book = self._snap.book
+        if self._closed is None or self._closed_book is not book:
+            self._closed = np.fromiter((s == "closed" for s in book.statuses), dtype=bool, count=len(book))
+            self._closed_book = book
+        return self._closed
 
     # -- pulse -----------------------------------------------------------------------------------------
 
@@ -509,7 +549,8 @@ class PositionsModel(QAbstractTableModel):
                 return
             known = old_ids[by_id[at]] == ids
             before = old.level[by_id[at]]
-        rose = np.flatnonzero(known & (snap.level > before))
+        # a close is the trader's own act, not a crossing: a closed row never pulses
+        rose = np.flatnonzero(known & (snap.level > before) & ~self._closed_rows())
         if not rose.size:
             return
         now = self._clock.elapsed()

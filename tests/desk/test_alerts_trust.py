@@ -456,7 +456,7 @@ def test_migration_0009_keeps_old_alerts_as_single_ones(tmp_path):
     db.conn.commit()
     db.close()
     with Store.open(path) as store:
-        assert applied_names(store.db)[-1] == "0009_alert_counts"
+        assert "0009_alert_counts" in applied_names(store.db)
         (old,) = store.alerts()
         assert (old.count, old.previous, old.first_ts, old.message) == (1, None, None, "old")
         new = store.add_alert(ts=2.0, position_id=None, level="warning", kind="level", message="a", previous="safe")

@@ -251,7 +251,8 @@ def test_a_failed_step_is_counted_shown_and_recovered(tmp_path, monkeypatch):
         feed.push("SOLUSDT", 1.0, clock.advance(1))
         desk.step()  # follows the change first: no attempt to liquidate a closed position
         assert desk.failures == 0
-        assert desk.book.row_of(sol.id) is None
+        row = desk.book.row_of(sol.id)  # kept as a closed row (desk/book.py RECENT_CLOSED), not open
+        assert row is not None and not desk.book.open_rows[row] and desk.book.info.statuses[row] == "closed"
         calls = {"n": 0}
         real = desk.store.add_alert
 

@@ -100,3 +100,96 @@ def test_the_pulse_glows_outside_the_card(qtbot, demo_desk):
     glow = [image.pixelColor(x, y) for x in range(ring.left(), ring.right() + 1)
             for y in range(ring.top(), ring.bottom() + 1)]
     assert any(abs(c.red() - theme.warning.red()) < 40 and c.blue() < 150 for c in glow)
+
+
+# -- card content a trader expects beside the venues' -------------------------------------------------------------
+
+def test_a_card_shows_size_notional_break_even_and_the_venues_auto_add_flag(demo_desk):
+    from isodesk.ui.columns import cell_text, column_for, fmt_money, fmt_price
+    from isodesk.ui.delegates import auto_add_text, card_figures
+
+    core = demo_desk.pid("btc-core-long")  # 0.5 BTC long on Binance from 62,000
+    store = demo_desk.store
+    store.add_venue_report(ts=demo_desk.clock.now, position_id=core, venue="binance-usdm",
+                           venue_liquidation_price=None, venue_margin=None, changes={}, auto_add_margin=True)
+    store.add_venue_report(ts=demo_desk.clock.now, position_id=demo_desk.pid("btc-bybit-long"), venue="bybit",
+                           venue_liquidation_price=None, venue_margin=None, changes={}, auto_add_margin=False)
+    snap = demo_desk.desk.refresh_from_store()
+    row = snap.book.row_of(core)
+    figures = dict(zip(("mark", "liq", "entry", "size", "margin", "uPnL"), card_figures(snap, row), strict=True))
+    # break-even by hand: both fills taker at Binance's 0.05 %: 62,000 × 1.0005 / 0.9995 = 62,062.03…
+    assert figures["entry"] == ("62,000.00", "break-even 62,062.03")
+    assert figures["size"] == ("0.5", f"notional {fmt_money(0.5 * 60_000.0, 'USDT')}")
+    assert figures["liq"][1].endswith(" % away")
+    assert auto_add_text(snap, row) == "auto-add on"
+    assert auto_add_text(snap, snap.book.row_of(demo_desk.pid("btc-bybit-long"))) == "auto-add off"
+    assert auto_add_text(snap, snap.book.row_of(demo_desk.pid("eth-big-long"))) == ""  # never imported
+    # a short's break-even is below its entry; an inverse position's size is in contracts
+    short = snap.book.row_of(demo_desk.pid("btc-scalp-short"))  # 60,100 on Binance
+    assert card_figures(snap, short)[2][1] == f"break-even {fmt_price(60_100 * 0.9995 / 1.0005)}"
+    inverse = snap.book.row_of(demo_desk.pid("btc-inverse-long"))
+    assert card_figures(snap, inverse)[3][0].endswith(" ct")
+    # the table reads the same
+    assert cell_text(column_for("break_even"), snap, row) == "62,062.03"
+    assert cell_text(column_for("auto_add_margin"), snap, row) == "on"
+    assert cell_text(column_for("notional"), snap, row) == "30,000.00"
+
+
+def test_no_card_figure_is_clipped_in_a_1280_by_720_window(qtbot, tmp_path):
+    from isodesk.desk.session import DeskConfig
+    from isodesk.ui.mainwindow import MainWindow, ui_settings
+    from tests.desk.fakes import ScriptedFeed
+
+    feed = ScriptedFeed()
+    config = DeskConfig(db=str(tmp_path / "book.db"), demo=True, step_ms=20, feed_factory=lambda store: feed)
+    window = MainWindow(config, settings=ui_settings(tmp_path / "ui.ini"), theme="light")
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    with qtbot.waitSignal(window.snapshot_applied, timeout=5000):
+        window.start()
+    try:
+        view = window.cards
+        view.executeDelayedItemsLayout()
+        snap = window.model.snapshot()
+        width = view.card_size().width()
+        assert view.columns() >= 2  # two cards side by side at 1280 px
+        assert all(view.delegate.clipped(snap, row, width) == [] for row in range(len(snap)))
+        # and the widest figures a card is sized for fit too (a 9-digit notional, a 7-digit break-even)
+        assert width >= view.delegate.min_cell_width()
+    finally:
+        window.close()
+
+
+def test_a_closed_position_is_found_by_the_closed_filter_and_painted_closed(cards, demo_desk):
+    from decimal import Decimal
+
+    from isodesk.desk.commands import ClosePosition
+    from isodesk.ui.models import PositionIdRole
+
+    model, view, theme, grab = cards
+    xrp = demo_desk.pid("xrp-short")
+    result = demo_desk.desk.apply(ClosePosition(xrp, price=Decimal("0.59")))
+    assert result.accepted, result.reason
+    model.apply(demo_desk.desk.snapshot)
+    settle(model)
+    shown = {model.index(r, 0).data(PositionIdRole) for r in range(model.rowCount())}
+    assert xrp not in shown and len(shown) == 12  # the live view: what can still be liquidated
+    model.set_filter(level="closed")
+    assert [model.index(r, 0).data(PositionIdRole) for r in range(model.rowCount())] == [xrp]
+    assert model.index(0, 4).data() == "CLOSED"  # the level column
+    image = grab()
+    rect = view.card_rect(xrp)
+    assert count_near(image, rect, theme.stamp, tol=12) < 100  # no LIQUIDATED stamp on a closed card
+    model.set_filter(level="liquidated")
+    assert model.rowCount() == 0
+    # a later tick neither pulses nor revives it
+    model.set_filter(level=None)
+    model.apply(demo_desk.tick({"XRPUSDT": 0.75}))
+    assert xrp not in model.pulsing()
+
+
+def test_the_live_views_level_filter_offers_closed():
+    from isodesk.ui.mainwindow import LEVEL_FILTERS
+
+    assert ("Closed", "closed") in LEVEL_FILTERS

@@ -327,7 +327,7 @@ def test_close_at_a_price_realizes_pnl_into_the_free_balance(qtbot, desk):
     with qtbot.waitSignal(dialog.command_accepted, timeout=5000) as blocker:
         _click(qtbot, dialog.confirm_button)
     assert "realized +200" in blocker.args[0].reason
-    qtbot.waitUntil(lambda: desk.snap.book.row_of(pid) is None)
+    qtbot.waitUntil(lambda: desk.snap.book.statuses[desk.snap.book.row_of(pid)] == "closed")
     assert desk.free("binance-usdm:USDT") == pytest.approx(free_before + 601 + 200)
 
 

@@ -5,10 +5,11 @@ sends one command through :meth:`DeskController.send` and reacts only to the res
 request id; the desk's reason is shown verbatim when it refuses.
 """
 
+from isodesk.ui.dialogs.close import ClosePositionDialog
 from isodesk.ui.dialogs.collateral import CollateralDialog
 from isodesk.ui.dialogs.funds import FundsDialog
 from isodesk.ui.dialogs.journal import JournalView
-from isodesk.ui.dialogs.position import ClosePositionDialog, OpenPositionDialog
+from isodesk.ui.dialogs.position import OpenPositionDialog
 from isodesk.ui.dialogs.venue_import import VenueImportDialog
 
 __all__ = ["ClosePositionDialog", "CollateralDialog", "FundsDialog", "JournalView", "OpenPositionDialog",

@@ -12,6 +12,7 @@ formats figures for display (:func:`format_amount` with ``group=True``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
@@ -80,9 +81,24 @@ def format_amount(value: Decimal, locale: QLocale | None = None, *, group: bool 
 
 
 def floor_amount(value: float | Decimal, decimals: int = MAX_DECIMALS) -> Decimal:
-    """A limit rounded down to ``decimals`` (a limit must never be rounded up), never below 0."""
-    d = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    return max(d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN), Decimal(0))
+    """A limit rounded down to ``decimals`` (a limit must never be rounded up), never below 0.
+
+    A float limit (a snapshot carries floats) stands for an exact amount the float was rounded
+    from. When the float's shortest repr has at most 15 significant digits, that repr *is* the
+    exact amount (two decimals of at most 15 digits never round to the same double), so
+    ``12500.5`` stays 12,500.5. Beyond 15 digits (10^7 USDT to the satoshi) the exact amount may
+    lie half an ulp below the float; the limit is then taken from that lower bound, so a "Max"
+    never fills a satoshi more than the desk's exact balance allows.
+    """
+    step = Decimal(1).scaleb(-decimals)
+    if isinstance(value, Decimal):
+        d = value
+    else:
+        f = float(value)
+        d = Decimal(repr(f))
+        if math.isfinite(f) and len(d.as_tuple().digits) > 15:
+            d = Decimal(f) - Decimal(math.ulp(f)) / 2  # the smallest exact amount this float can stand for
+    return max(d.quantize(step, rounding=ROUND_DOWN), Decimal(0))
 
 
 def exact(value: float) -> Decimal:

@@ -33,7 +33,7 @@ from isodesk.desk.setup import shipped_catalog
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Position, Risk, compute_one
 from isodesk.margin.catalog import TierCatalog
-from isodesk.ui.columns import DASH, fmt_leverage, fmt_money, fmt_pct, fmt_price
+from isodesk.ui.columns import DASH, fmt_distance, fmt_leverage, fmt_money, fmt_pct, fmt_price
 from isodesk.ui.theme import Theme, dark_theme, light_theme
 from isodesk.ui.worker import DeskController
 
@@ -105,9 +105,12 @@ def risk_at(position: Position, mark: float | None) -> Risk:
 
 
 def fmt_opt(value: float | None, kind: str, currency: str = "USDT") -> str:
-    """A preview figure: ``money``, ``price``, ``lev``, ``pct`` (fraction → %); ``—`` for None."""
+    """A preview figure: ``money``, ``price``, ``lev``, ``pct`` (fraction → %), ``distance`` (the
+    distance to liquidation, :func:`~isodesk.formats.fmt_distance`: ``3.34 % away``); ``—`` for None."""
     if value is None or not math.isfinite(value):
         return DASH
+    if kind == "distance":
+        return fmt_distance(value)
     if kind == "money":
         return fmt_money(value, currency)
     if kind == "price":
@@ -131,12 +134,13 @@ PREVIEW_FIGURES = (
     Figure("effective_leverage", "Effective leverage", "lev"),
     Figure("liquidation_price", "Liquidation price", "price"),
     Figure("margin_ratio", "Margin ratio", "pct"),
-    Figure("distance_frac", "Distance to liquidation", "pct"),
+    Figure("distance_frac", "Distance to liquidation", "distance"),
 )
 
 
 class PreviewGrid(QWidget):
-    """A before → after grid of figures; the after column takes a colour (safer / riskier / neutral)."""
+    """A before → after grid of figures; the after column takes a colour (safer / riskier / neutral),
+    and the danger colour whenever the form refuses what it previews (:meth:`set_refused`)."""
 
     def __init__(self, figures: tuple[Figure, ...], theme: Theme, parent: QWidget | None = None, *,
                  single: bool = False):
@@ -180,6 +184,7 @@ class PreviewGrid(QWidget):
             grid.addWidget(arrow, i, 2)
         grid.setColumnStretch(0, 1)
         self.tone = "neutral"
+        self.refused = False
 
     def show_values(self, before: dict[str, float | None], after: dict[str, float | None] | None, *,
                     currency: str, tone: str = "neutral") -> None:
@@ -187,14 +192,32 @@ class PreviewGrid(QWidget):
         for fig in self.figures:
             if self.single:
                 self.before[fig.key].setText(fmt_opt(before.get(fig.key), fig.kind, currency))
-                self.before[fig.key].setStyleSheet("")
                 continue
             self.before[fig.key].setText(fmt_opt(before.get(fig.key), fig.kind, currency))
             self.after[fig.key].setText(DASH if after is None else fmt_opt(after.get(fig.key), fig.kind, currency))
         self.tone = tone if after is not None else "neutral"
+        self._paint()
+
+    def set_refused(self, refused: bool) -> None:
+        """The form refuses what is previewed (or accepts it again): the figures it would give turn to
+        the danger colour, never the colour of a safer outcome."""
+        if refused != self.refused:
+            self.refused = refused
+            self._paint()
+
+    def colour(self) -> QColor:
+        """The colour of the figures that react to the input (the after column; every value when single)."""
+        if self.refused:
+            return self.theme.danger
+        return {"safer": self.theme.safe, "riskier": self.theme.danger}.get(self.tone, self.theme.text)
+
+    def _paint(self) -> None:
         if self.single:
+            style = f"color: {self.theme.danger.name()};" if self.refused else ""
+            for label in self.before.values():
+                label.setStyleSheet(style)
             return
-        colour = {"safer": self.theme.safe, "riskier": self.theme.danger}.get(self.tone, self.theme.text)
+        colour = self.colour()
         for label in self.after.values():
             label.setStyleSheet(f"color: {colour.name()};")
 
@@ -322,6 +345,7 @@ class DeskDialog(QDialog):
         """Re-evaluate now: preview, limits, the reason and the Confirm state."""
         self._timer.stop()
         self._problem = self.evaluate()
+        self.show_refused(bool(self._problem))
         waiting = self.pending is not None
         if self.unconfirmed is not None:
             self.confirm_button.setEnabled(not waiting)  # "Send again" of the unconfirmed request
@@ -336,6 +360,14 @@ class DeskDialog(QDialog):
     def problem(self) -> str:
         """Why Confirm is disabled now ("" when it is enabled)."""
         return self._problem
+
+    def show_refused(self, refused: bool) -> None:
+        """Colour the preview for a refusal (``refused``: the form refuses its inputs now): a form's
+        preview never shows a refused input in the colours of an accepted one. Subclasses with more
+        preview lines extend it."""
+        preview = getattr(self, "preview", None)
+        if isinstance(preview, PreviewGrid):
+            preview.set_refused(refused)
 
     def desk_message(self) -> str:
         """The desk's last word shown in the form (its refusal, verbatim, after "The desk refused: ")."""

@@ -5,7 +5,10 @@ removable the venue's rule (:func:`isodesk.desk.rules.removable_limit`). Every a
 the desk's own rules (:mod:`isodesk.desk.rules`), so the form refuses exactly what the desk refuses,
 with the same sentence; a removal that leaves the
 position at WARNING or DANGER needs an explicit tick. The preview is the pure engine on this one
-position, debounced; the desk re-checks everything when the command arrives.
+position, debounced; the desk re-checks everything when the command arrives. An amount the form
+refuses is never previewed in the colours of an accepted one: the after column and the level line
+turn to the danger colour ("After: refused"). The quick buttons (25 % … Max) fill amounts the form
+accepts: the limit rounded down to the ledger's 8 decimals, and a removal always leaves some margin.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from isodesk.desk.rules import removable_limit
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Risk
 from isodesk.margin.bounds import MAX_REASON, BoundsError, check_text
-from isodesk.ui.columns import fmt_leverage
-from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
+from isodesk.ui.columns import fmt_distance, fmt_leverage, money_decimals
+from isodesk.ui.dialogs.amount import STEP, AmountEdit, exact, floor_amount, format_amount
 from isodesk.ui.dialogs.base import (
     PREVIEW_FIGURES,
     DeskDialog,
@@ -67,7 +70,9 @@ class CollateralDialog(DeskDialog):
         self.locale_ = locale if locale is not None else QLocale()
         self.after_risk: Risk | None = None
         self.before_risk: Risk | None = None
+        self.amount_refused = False  # the amount itself is refused (not only waiting for the tick)
         self.limits: dict[str, Decimal | None] = {"add": None, "remove": None}
+        self.margin_now: Decimal | None = None
         row = self.snapshot.book.row_of(self.position_id)
         if row is None:
             raise ValueError(f"no position with id {position_id} in the book")
@@ -156,12 +161,18 @@ class CollateralDialog(DeskDialog):
         self.schedule()
 
     def fill_fraction(self, fraction: Decimal) -> None:
-        """Quick button: ``fraction`` of what the current mode allows, rounded down to 8 decimals."""
+        """Quick button: ``fraction`` of what the current mode allows, rounded down to the currency's
+        display precision (cents for USDT, 8 decimals for BTC: the figure "Max removable" shows), so
+        the amount filled is one the form accepts."""
         self.refresh()  # limits from the newest snapshot
         limit = self.limits[self.mode()]
         if limit is None or limit <= 0:
             return
-        self.amount.set_amount(floor_amount(limit * fraction))
+        if self.mode() == "remove" and self.margin_now is not None:
+            limit = min(limit, self.margin_now - STEP)  # the desk refuses a removal that leaves no margin
+        if limit <= 0:
+            return
+        self.amount.set_amount(floor_amount(limit * fraction, money_decimals(self.currency)))
         self.refresh()
 
     def set_inputs_enabled(self, enabled: bool) -> None:
@@ -187,6 +198,7 @@ class CollateralDialog(DeskDialog):
                               f"{fmt_leverage(float(snap.cols['leverage'][row]))} · now "
                               f"{level_name(int(snap.level[row])) if not snap.stale[row] else 'STALE'}")
         margin_now = exact(float(snap.cols["isolated_margin"][row]))
+        self.margin_now = margin_now
         mark = mark_of(snap, row)
         account = next((a for a in snap.accounts if a.name == book.accounts[row]), None)
         free = floor_amount(account.free_balance) if account is not None else Decimal(0)
@@ -228,8 +240,18 @@ class CollateralDialog(DeskDialog):
             after = figures_of(self.after_risk, float(shown))
         self.preview.show_values(before, after, currency=self.currency,
                                  tone=self._tone(self.before_risk, self.after_risk, book.sides[row]))
+        reason_problem = self._reason_problem()
+        self.amount_refused = bool(problem or reason_problem)
         risk_problem = self._risk_problem(mode)
-        return problem or self._reason_problem() or risk_problem
+        return problem or reason_problem or risk_problem
+
+    def show_refused(self, refused: bool) -> None:
+        """The preview in the danger colour while the form refuses; the level line says "refused"
+        when the amount itself is refused (a removal waiting only for the tick keeps its level)."""
+        super().show_refused(refused)
+        if refused and self.amount_refused and self.amount.text().strip():
+            self.level_label.setText("After: refused — nothing is sent (see the reason below)")
+            self.level_label.setStyleSheet(f"color: {self.theme.danger.name()};")
 
     def _reason_problem(self) -> str:
         """Why the journal reason cannot be kept (printable text, at most 500 characters), or ""."""
@@ -246,9 +268,7 @@ class CollateralDialog(DeskDialog):
         after = self.after_risk
         level = level_of(after.distance_frac if after else None, self.thresholds)
         if after is not None:
-            self.level_label.setText(f"After: {level.name} · "
-                                     f"{'—' if after.distance_frac is None else f'{after.distance_frac:.2%}'} "
-                                     "from liquidation")
+            self.level_label.setText(f"After: {level.name} · liquidation {fmt_distance(after.distance_frac)}")
             self.level_label.setStyleSheet(f"color: {self.theme.level_color(level).name()};")
         else:
             self.level_label.setText("")
@@ -258,7 +278,7 @@ class CollateralDialog(DeskDialog):
         self.accept_risk.setVisible(needs)
         if needs and not self.accept_risk.isChecked():
             return (f"this removal leaves {self.label} at {level.name} "
-                    f"({after.distance_frac:.2%} from liquidation): tick the box to accept it")  # type: ignore[union-attr]
+                    f"(liquidation {fmt_distance(after.distance_frac)}): tick the box to accept it")  # type: ignore[union-attr]
         return ""
 
     def _show_dead(self, status: str) -> None:

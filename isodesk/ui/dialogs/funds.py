@@ -11,11 +11,13 @@ from decimal import Decimal
 from PySide6.QtCore import QLocale, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from isodesk.desk import rules
 from isodesk.desk.commands import Command, Deposit, Withdraw
 from isodesk.desk.levels import Thresholds
 from isodesk.desk.operations import account_name
 from isodesk.desk.snapshot import Snapshot
-from isodesk.ui.dialogs.amount import AmountEdit, floor_amount, format_amount
+from isodesk.ui.columns import money_decimals
+from isodesk.ui.dialogs.amount import AmountEdit, floor_amount
 from isodesk.ui.dialogs.base import DeskDialog, hint_label, money_text, segmented
 from isodesk.ui.dialogs.position import shipped_venues
 from isodesk.ui.theme import Theme
@@ -110,11 +112,12 @@ class FundsDialog(DeskDialog):
         return None if data is None else str(data)
 
     def fill_max(self) -> None:
-        """Withdraw everything free."""
+        """Withdraw everything free: the free balance rounded down to the currency's display precision
+        (:func:`~isodesk.ui.dialogs.amount.floor_amount` never rounds a float up past the exact balance)."""
         self.set_mode("withdraw")
         totals = self._totals()
         if totals is not None and totals.free_balance > 0:
-            self.amount.set_amount(floor_amount(totals.free_balance))
+            self.amount.set_amount(floor_amount(totals.free_balance, money_decimals(totals.currency)))
         self.refresh()
 
     def _totals(self):
@@ -143,10 +146,16 @@ class FundsDialog(DeskDialog):
                                 f"{money_text(after, currency) if after is not None else '—'} {currency}")
         if amount is None:
             return f"amount: {self.amount.error()}"
-        if self.mode() == "withdraw" and amount > free:
-            return (f"amount: {format_amount(amount, self.locale_, group=True)} {currency} is more than the free "
-                    f"balance {format_amount(free, self.locale_, group=True)} of {name}")
+        if self.mode() == "withdraw":  # the desk's own rule and sentence
+            return rules.withdraw_problem(amount, free, currency, name)
         return ""
+
+    def show_refused(self, refused: bool) -> None:
+        """The free balance's before → after line in the danger colour while the form refuses a typed
+        amount (an after figure is never shown as if it would happen)."""
+        super().show_refused(refused)
+        typed = bool(self.amount.text().strip())
+        self.free_label.setStyleSheet(f"color: {self.theme.danger.name()};" if refused and typed else "")
 
     def build_command(self) -> Command:
         amount = self.amount.value()

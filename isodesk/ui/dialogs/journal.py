@@ -4,6 +4,11 @@ The GUI never reads the database: the view asks the desk with :class:`ReadJourna
 :class:`JournalPage` that comes back. It reloads after any accepted money command and after a
 liquidation. *Undo* sends :class:`UndoAdjustment` for the position (the desk refuses it once the
 position was liquidated or closed); *Export CSV…* writes what is shown.
+
+A close has its own *Realized PnL* column (the PnL the account booked, exact: a loss is capped at
+the margin released) and a partial close reads "Close (part)"; a liquidation realizes the loss of
+the whole margin it held, shown as minus its amount. The CSV carries ``realized_pnl`` and
+``closed_quantity``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from PySide6.QtWidgets import (
 from isodesk.desk.commands import JournalPage, ReadJournal, Result, UndoAdjustment
 from isodesk.desk.events import EventKind
 from isodesk.desk.operations import JOURNAL_FIGURES, removable_limit
+from isodesk.desk.rules import signed_plain
 from isodesk.desk.snapshot import Snapshot
 from isodesk.store.records import JournalEntry
 from isodesk.ui.dialogs.amount import floor_amount
@@ -40,10 +46,27 @@ from isodesk.ui.worker import DeskController
 
 KINDS = {"open": "Open", "add": "Add", "remove": "Remove", "close": "Close", "liquidation": "Liquidation",
          "undo": "Undo"}
-COLUMNS = ("Time (UTC)", "Position", "Kind", "Amount", "Margin", "Liq. price", "Eff. leverage", "Margin ratio",
-           "Distance", "Reason")
+COLUMNS = ("Time (UTC)", "Position", "Kind", "Amount", "Realized PnL", "Margin", "Liq. price", "Eff. leverage",
+           "Margin ratio", "Distance", "Reason")
+_FIRST_FIGURE = 5
 _SHOWN = (("isolated_margin", "money"), ("liquidation_price", "price"), ("effective_leverage", "lev"),
-          ("margin_ratio", "pct"), ("distance_frac", "pct"))
+          ("margin_ratio", "pct"), ("distance_frac", "distance"))
+
+
+def realized_of(entry: JournalEntry) -> Decimal | None:
+    """The PnL an entry realized (exact, account currency): a close's booked PnL; a liquidation's loss
+    of the whole margin it held (``−amount``); None for every other movement."""
+    if entry.realized_pnl is not None:
+        return entry.realized_pnl
+    if entry.kind == "liquidation":
+        return -entry.amount
+    return None
+
+
+def is_partial_close(entry: JournalEntry) -> bool:
+    """A close that left the position open (some margin stayed in it)."""
+    after = entry.after.get("isolated_margin")
+    return entry.kind == "close" and after is not None and float(after) > 0
 
 
 def _time(ts: float) -> str:
@@ -93,16 +116,19 @@ class JournalModel(QAbstractTableModel):
         if column == 1:
             return self.label(entry)
         if column == 2:
-            return KINDS.get(entry.kind, entry.kind)
+            return "Close (part)" if is_partial_close(entry) else KINDS.get(entry.kind, entry.kind)
         if column == 3:
             sign = {"add": "+", "open": "+", "remove": "−", "close": "−", "liquidation": "−"}.get(entry.kind, "")
             if entry.kind == "undo":
                 grew = _num(entry.after.get("isolated_margin")) > _num(entry.before.get("isolated_margin"))
                 sign = "+" if grew else "−"
             return f"{sign}{entry.amount} {currency}"
-        if column == 9:
+        if column == 4:
+            realized = realized_of(entry)
+            return "" if realized is None else f"{signed_plain(realized)} {currency}"
+        if column == len(COLUMNS) - 1:
             return entry.reason
-        key, kind = _SHOWN[column - 4]
+        key, kind = _SHOWN[column - _FIRST_FIGURE]
         before = fmt_opt(entry.before.get(key), kind, currency)
         after = fmt_opt(entry.after.get(key), kind, currency)
         return f"{before} → {after}"
@@ -113,7 +139,7 @@ class JournalModel(QAbstractTableModel):
         entry = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cell(entry, index.column())
-        if role == Qt.ItemDataRole.TextAlignmentRole and 3 <= index.column() <= 8:
+        if role == Qt.ItemDataRole.TextAlignmentRole and 3 <= index.column() < len(COLUMNS) - 1:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return entry.position_id
@@ -362,14 +388,16 @@ def write_csv(path: Path, page: JournalPage) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "time_utc", "ts", "position_id", "position", "account", "currency", "kind", "amount",
-                         *figure_cols, "reason", "ledger_id", "undoes"])
+                         "realized_pnl", "closed_quantity", *figure_cols, "reason", "ledger_id", "undoes"])
         for e in page.entries:
             figures = []
             for name in JOURNAL_FIGURES:
                 for side in (e.before, e.after):
                     value = side.get(name)
                     figures.append("" if value is None else repr(float(value)))
+            realized = realized_of(e)
             writer.writerow([e.id, _time(e.ts), repr(e.ts), e.position_id, page.labels.get(e.position_id, ""),
                              page.accounts.get(e.account_id, ""), page.currencies.get(e.account_id, ""), e.kind,
-                             str(e.amount), *figures, e.reason, "" if e.ledger_id is None else e.ledger_id,
-                             "" if e.undoes is None else e.undoes])
+                             str(e.amount), "" if realized is None else str(realized),
+                             "" if e.closed_quantity is None else str(e.closed_quantity), *figures, e.reason,
+                             "" if e.ledger_id is None else e.ledger_id, "" if e.undoes is None else e.undoes])

@@ -1,11 +1,12 @@
-"""Positions by hand: open one (venue, symbol from the tier tables, side, size, entry, leverage, margin)
-and close one at a price (default: the mark), which realizes its PnL into the free balance.
+"""Positions by hand: open one (venue, symbol from the tier tables, side, size, entry, leverage,
+margin). Closing one, or part of it, is :mod:`isodesk.ui.dialogs.close`.
 
-Both forms validate through the desk's own rules (:mod:`isodesk.desk.rules`: ``open_problem``,
-``close_price_problem``) plus the engine's position checks, so they refuse what the desk's ``_open``
-and ``_close`` refuse, with the same sentence: unknown symbol, leverage above the bracket's maximum,
-margin below the initial margin or above the free balance, a position that would be liquidated at
-once at the current mark, a label already in the book, a close price far from a fresh mark.
+The form validates through the desk's own rule (:func:`isodesk.desk.rules.open_problem`) plus the
+engine's position checks, so it refuses what the desk's ``_open`` refuses, with the same sentence:
+unknown symbol, leverage above the bracket's maximum, margin below the initial margin or above the
+free balance, a position that would be liquidated at once at the current mark, a label already in
+the book. The entry price it pre-fills is the mark rounded to a price the venue quotes
+(:func:`isodesk.desk.ticks.round_price`), which the form itself accepts.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from PySide6.QtCore import QLocale, QStringListModel, Qt, Slot
 from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from isodesk.desk import rules
-from isodesk.desk.commands import ClosePosition, Command, OpenPosition
+from isodesk.desk.commands import Command, OpenPosition
 from isodesk.desk.levels import Thresholds
-from isodesk.desk.operations import MONEY_STEP, account_name, realized_pnl
+from isodesk.desk.operations import MONEY_STEP, account_name
 from isodesk.desk.snapshot import Snapshot
+from isodesk.desk.ticks import round_price
 from isodesk.margin import Position, problems
 from isodesk.margin.bounds import MAX_AMOUNT, BoundsError, check_amount
 from isodesk.margin.catalog import UnknownSymbol
 from isodesk.margin.markets import market_of
 from isodesk.margin.venues import VENUES
-from isodesk.store.records import PositionRecord
 from isodesk.ui.columns import fmt_leverage
-from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
+from isodesk.ui.dialogs.amount import AmountEdit, floor_amount, format_amount
 from isodesk.ui.dialogs.base import (
     DeskDialog,
     Figure,
@@ -49,7 +50,7 @@ OPEN_FIGURES = (
     Figure("initial", "Initial margin", "money"),
     Figure("liquidation_price", "Liquidation price", "price"),
     Figure("bankruptcy_price", "Bankruptcy price", "price"),
-    Figure("distance_frac", "Distance from the mark", "pct"),
+    Figure("distance_frac", "Distance from the mark", "distance"),
     Figure("margin_ratio", "Margin ratio", "pct"),
 )
 
@@ -78,6 +79,7 @@ class OpenPositionDialog(DeskDialog):
         self._entry_auto = True
         self._label_auto = True
         self.contract: str | None = None
+        self._risk = None
         self.currency = ""
         self.account: str | None = None
 
@@ -169,8 +171,8 @@ class OpenPositionDialog(DeskDialog):
     @Slot()
     def _symbol_changed(self, *_args: object) -> None:
         mark = self.market_mark()
-        if self._entry_auto:
-            self.entry.set_amount(exact(mark) if mark is not None else None)
+        if self._entry_auto:  # the mark at the venue's price precision: a default the form accepts
+            self.entry.set_amount(round_price(mark, self.venue()) if mark is not None else None)
         self._suggest_label()
         self.schedule()
 
@@ -307,8 +309,16 @@ class OpenPositionDialog(DeskDialog):
             distance_frac=risk.distance_frac if risk is not None else None,
             liquidation_price=risk.liquidation_price if risk is not None else None, mark=mark)
 
+    def show_refused(self, refused: bool) -> None:
+        """The preview's figures in the danger colour while the form refuses; the distance keeps its
+        level's colour otherwise."""
+        super().show_refused(refused)
+        if not refused:
+            self._after_level(self._risk)
+
     def _after_level(self, risk) -> None:
-        if risk is None or risk.distance_frac is None:
+        self._risk = risk
+        if risk is None or risk.distance_frac is None or self.preview.refused:
             return
         level = level_of(risk.distance_frac, self.thresholds)
         self.preview.after["distance_frac"].setStyleSheet(f"color: {self.theme.level_color(level).name()};")
@@ -334,118 +344,6 @@ class OpenPositionDialog(DeskDialog):
         return OpenPosition(label=self.label_edit.text().strip(), venue=self.venue(), symbol=self.symbol.text().strip(),
                             side=self.side(), quantity=qty, entry_price=entry, leverage=lev, margin=margin,
                             contract=self.contract, account=self.account)
-
-
-class ClosePositionDialog(DeskDialog):
-    """Close one position at a price (empty: the desk's current mark), realizing its PnL.
-
-    Signals: those of :class:`DeskDialog`.
-    """
-
-    confirm_text = "Close position"
-
-    def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
-                 position_id: int, theme: Theme | None = None, thresholds: Thresholds | None = None,
-                 locale: QLocale | None = None):
-        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
-        self.locale_ = locale if locale is not None else QLocale()
-        self.position_id = int(position_id)
-        row = self.snapshot.book.row_of(self.position_id)
-        if row is None:
-            raise ValueError(f"no position with id {position_id} in the book")
-        book = self.snapshot.book
-        self.label, self.currency = book.labels[row], book.currencies[row]
-        self.setWindowTitle(f"Close position — {self.label}")
-        self.setMinimumWidth(460)
-        title = QLabel(f"<b>{self.label}</b>", self)
-        self.subtitle = QLabel(f"{book.symbols[row]} · {book.venues[row]} · {book.sides[row].upper()} "
-                               f"{fmt_leverage(float(self.snapshot.cols['leverage'][row]))}", self)
-        self.subtitle.setStyleSheet(f"color: {self.theme.muted.name()};")
-        self.body.addWidget(title)
-        self.body.addWidget(self.subtitle)
-        form = QFormLayout()
-        self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark", kind="price")
-        self.price.setObjectName("price")
-        self.price.amount_changed.connect(self.schedule)
-        form.addRow("Close at", self.price)
-        self.pnl_label = QLabel("", self)
-        self.pnl_label.setObjectName("pnl")
-        form.addRow("Realized PnL", self.pnl_label)
-        self.returned_label = QLabel("", self)
-        self.returned_label.setObjectName("returned")
-        form.addRow("To free balance", self.returned_label)
-        self.free_label = QLabel("", self)
-        self.free_label.setObjectName("free-after")
-        form.addRow("Free balance after", self.free_label)
-        self.body.addLayout(form)
-        self.body.addWidget(hint_label("Leave the price empty to close at the desk's mark when the order arrives. "
-                                       "A loss is capped at the position's isolated margin.", self.theme, self))
-        self.realized: Decimal | None = None
-        self.finish_layout()
-        self.price.setFocus()
-
-    def set_inputs_enabled(self, enabled: bool) -> None:
-        self.price.setEnabled(enabled)
-
-    def evaluate(self) -> str:
-        snap = self.snapshot
-        row = snap.book.row_of(self.position_id)
-        if row is None or snap.book.statuses[row] != "open":
-            status = "closed" if row is None else snap.book.statuses[row]
-            return f"position {self.label!r} was {status}; it holds no collateral any more"
-        mark = mark_of(snap, row)
-        self.price.setPlaceholderText(f"the mark, now {format_amount(exact(mark), self.locale_)}" if mark else
-                                      "no fresh mark: type a price")
-        self.realized = None
-        for label in (self.pnl_label, self.returned_label, self.free_label):
-            label.setText("—")
-            label.setStyleSheet("")
-        if self.price.text().strip():
-            price = self.price.value()
-            if price is None:
-                return f"price: {self.price.error()}"
-            problem = rules.close_price_problem(price, mark)  # the desk's rule: within 50 % of a fresh mark
-            if problem:
-                return problem
-        elif mark is None:
-            return f"price: no fresh mark for {snap.book.symbols[row]}; give the close price"
-        else:
-            price = exact(mark)
-        record = _record_of(snap, row)
-        pnl = realized_pnl(record, price)
-        margin = record.isolated_margin
-        back = max(margin + pnl, Decimal(0))
-        self.realized = pnl
-        colour = self.theme.safe if pnl >= 0 else self.theme.danger
-        self.pnl_label.setText(f"{money_text(pnl, self.currency)} {self.currency}"
-                               + ("" if self.price.text().strip() else "  (at the mark now)"))
-        self.pnl_label.setStyleSheet(f"color: {colour.name()}; font-weight: bold;")
-        self.returned_label.setText(f"{money_text(back, self.currency)} {self.currency}  "
-                                    f"(margin {money_text(margin, self.currency)} {'+' if pnl >= 0 else '−'} "
-                                    f"{money_text(min(abs(pnl), margin) if pnl < 0 else pnl, self.currency)})")
-        account = next((a for a in snap.accounts if a.name == snap.book.accounts[row]), None)
-        if account is not None:
-            self.free_label.setText(f"{money_text(exact(account.free_balance) + back, self.currency)} {self.currency}")
-        return ""
-
-    def build_command(self) -> Command:
-        return ClosePosition(self.position_id, price=self.price.value() if self.price.text().strip() else None)
-
-
-def _record_of(snap: Snapshot, row: int) -> PositionRecord:
-    """A stand-in store record of a snapshot row, enough for the desk's exact :func:`realized_pnl`."""
-    book = snap.book
-    from isodesk.ui.dialogs.base import catalog, contract_size_of
-
-    inverse = book.contracts[row] == "inverse"
-    return PositionRecord(
-        id=int(book.position_ids[row]), label=book.labels[row], account_id=0, venue=book.venues[row],
-        symbol=book.symbols[row], contract=book.contracts[row], side=book.sides[row],
-        quantity=exact(float(snap.cols["quantity"][row])),
-        contract_size=exact(contract_size_of(snap, row, snap.catalog or catalog())) if inverse else None,
-        entry_price=exact(float(snap.cols["entry_price"][row])), leverage=exact(float(snap.cols["leverage"][row])),
-        isolated_margin=exact(float(snap.cols["isolated_margin"][row])), status="open", opened_at=0.0,
-        closed_at=None, close_price=None, venue_position_id=None)
 
 
 def _with_unit(edit: QWidget, unit: QLabel) -> QHBoxLayout:
