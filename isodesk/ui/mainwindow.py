@@ -754,10 +754,12 @@ class MainWindow(QMainWindow):
             upnl = a.unrealized_pnl
             colour = self.theme.level_color(Level.SAFE if upnl >= 0 else Level.DANGER).name()
             ccy = a.currency
-            parts.append(f"<b>{a.name}</b>&nbsp; free {fmt_money(a.free_balance, ccy)} · margin "
-                         f"{fmt_money(a.total_isolated_margin, ccy)} · equity {fmt_money(a.equity, ccy)} · "
-                         f"uPnL <span style='color:{colour}'>{fmt_money(upnl, ccy)}</span> {ccy}")
-        self.totals_label.setText("&nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;&nbsp;".join(parts) if parts
+            # a line may break between two figures, never inside one ("margin" and its value stay together)
+            parts.append(f"<b>{a.name}</b>&nbsp; free&nbsp;{fmt_money(a.free_balance, ccy)} · "
+                         f"margin&nbsp;{fmt_money(a.total_isolated_margin, ccy)} · "
+                         f"equity&nbsp;{fmt_money(a.equity, ccy)} · "
+                         f"uPnL&nbsp;<span style='color:{colour}'>{fmt_money(upnl, ccy)}</span>&nbsp;{ccy}")
+        self.totals_label.setText("&nbsp;&nbsp; │ &nbsp;&nbsp;".join(parts) if parts
                                   else "No accounts yet: deposit or import positions to start.")
         self.totals_label.setToolTip("Per account, in its settlement currency")
 

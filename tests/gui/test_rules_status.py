@@ -96,3 +96,12 @@ def test_a_venue_refreshed_for_every_held_symbol_reads_its_age_unflagged(demo_de
     assert ages["hyperliquid"].age_s == pytest.approx(3 * 3600 + 5)
     text, _ = rules_text(list(ages.values()))
     assert " · hyperliquid 3 h" in text and not text.endswith("⚠")
+
+
+def test_the_account_strip_never_splits_a_figure_from_its_name(window):
+    """A line of the account strip may break between two figures, never inside one."""
+    window._refresh_totals(window._last_snapshot)
+    html = window.totals_label.text()
+    for name in ("free", "margin", "equity", "uPnL"):
+        assert f"{name}&nbsp;" in html and f"{name} " not in html
+    assert " │ " in html  # accounts may wrap between each other
