@@ -388,3 +388,36 @@ def card_keys() -> tuple[str, ...]:
     return ("mark", "entry_price", "liquidation_price", "distance_frac", "margin_ratio", "isolated_margin",
             "unrealized_pnl", "roe", "leverage", "reconcile_diff_pct", "liq_used", "quantity", "notional",
             "break_even")
+
+
+def total_equity_usd(snapshot) -> tuple[float, list[str]]:
+    """The book's total equity in USD and the currencies that could not be priced.
+
+    Each account's equity (free + isolated margin + uPnL, in its settlement currency) counts at 1
+    for a stablecoin; a coin (BTC of an inverse account) at the mark of a position settled in that
+    coin (the coin's USD price), else at the mark of its ``COINUSDT`` market; a coin with neither is
+    left out and named.
+    """
+    book, marks = snapshot.book, snapshot.cols["mark"]
+    price: dict[str, float] = {}
+    for row, currency in enumerate(book.currencies):
+        mark = float(marks[row])
+        if not is_stablecoin(currency) and math.isfinite(mark) and currency not in price:
+            price[currency] = mark
+    from isodesk.margin.markets import market_of
+
+    for row in range(len(book)):
+        market, mark = market_of(book.venues[row], book.symbols[row]), float(marks[row])
+        coin = market.removesuffix("USDT")
+        if coin and coin not in price and math.isfinite(mark):
+            price[coin] = mark
+    total, unpriced = 0.0, []
+    for account in snapshot.accounts:
+        currency = account.currency.upper()
+        if is_stablecoin(currency):
+            total += account.equity
+        elif currency in price:
+            total += account.equity * price[currency]
+        elif account.equity:
+            unpriced.append(currency)
+    return total, sorted(set(unpriced))

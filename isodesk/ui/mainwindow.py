@@ -42,7 +42,7 @@ from isodesk.desk.session import DeskConfig
 from isodesk.feeds.base import FeedHealth
 from isodesk.ui.alerts import AlertsWidget
 from isodesk.ui.chart import ChartWidget
-from isodesk.ui.columns import COLUMNS, column_for, fmt_money
+from isodesk.ui.columns import COLUMNS, column_for, fmt_money, total_equity_usd
 from isodesk.ui.dialogs import (
     ClosePositionDialog,
     CollateralDialog,
@@ -759,6 +759,10 @@ class MainWindow(QMainWindow):
                          f"margin&nbsp;{fmt_money(a.total_isolated_margin, ccy)} · "
                          f"equity&nbsp;{fmt_money(a.equity, ccy)} · "
                          f"uPnL&nbsp;<span style='color:{colour}'>{fmt_money(upnl, ccy)}</span>&nbsp;{ccy}")
+        if parts:
+            total, unpriced = total_equity_usd(snapshot)
+            extra = f" + {', '.join(unpriced)} unpriced" if unpriced else ""
+            parts.append(f"<b>total equity</b>&nbsp;≈&nbsp;{fmt_money(total, 'USD')}&nbsp;USD{extra}")
         self.totals_label.setText("&nbsp;&nbsp; │ &nbsp;&nbsp;".join(parts) if parts
                                   else "No accounts yet: deposit or import positions to start.")
         self.totals_label.setToolTip("Per account, in its settlement currency")

@@ -105,3 +105,21 @@ def test_the_account_strip_never_splits_a_figure_from_its_name(window):
     for name in ("free", "margin", "equity", "uPnL"):
         assert f"{name}&nbsp;" in html and f"{name} " not in html
     assert " │ " in html  # accounts may wrap between each other
+
+
+def test_total_equity_in_usd_prices_coin_accounts_at_their_mark(demo_desk):
+    from isodesk.ui.columns import total_equity_usd
+
+    snap = demo_desk.tick({"BTCUSDT": 60_000.0})
+    total, unpriced = total_equity_usd(snap)
+    btc_rows = [r for r, c in enumerate(snap.book.currencies) if c == "BTC"]
+    btc_price = float(snap.cols["mark"][btc_rows[0]])
+    expected = sum(a.equity * (btc_price if a.currency == "BTC" else 1.0) for a in snap.accounts)
+    assert {a.currency for a in snap.accounts} == {"USDT", "USDC", "BTC"}
+    assert unpriced == [] and total == pytest.approx(expected, rel=1e-12)
+    assert btc_price == pytest.approx(60_000.0)
+
+
+def test_the_strip_ends_with_the_total_equity_in_usd(window):
+    window._refresh_totals(window._last_snapshot)
+    assert "<b>total equity</b>&nbsp;≈&nbsp;" in window.totals_label.text()
