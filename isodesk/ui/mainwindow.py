@@ -762,7 +762,7 @@ class MainWindow(QMainWindow):
         if parts:
             total, unpriced = total_equity_usd(snapshot)
             extra = f" + {', '.join(unpriced)} unpriced" if unpriced else ""
-            parts.append(f"<b>total equity</b>&nbsp;≈&nbsp;{fmt_money(total, 'USD')}&nbsp;USD{extra}")
+            parts.append(f"<b>total&nbsp;equity</b>&nbsp;≈&nbsp;{fmt_money(total, 'USD')}&nbsp;USD{extra}")
         self.totals_label.setText("&nbsp;&nbsp; │ &nbsp;&nbsp;".join(parts) if parts
                                   else "No accounts yet: deposit or import positions to start.")
         self.totals_label.setToolTip("Per account, in its settlement currency")

@@ -122,4 +122,4 @@ def test_total_equity_in_usd_prices_coin_accounts_at_their_mark(demo_desk):
 
 def test_the_strip_ends_with_the_total_equity_in_usd(window):
     window._refresh_totals(window._last_snapshot)
-    assert "<b>total equity</b>&nbsp;≈&nbsp;" in window.totals_label.text()
+    assert "<b>total&nbsp;equity</b>&nbsp;≈&nbsp;" in window.totals_label.text()
