@@ -1,0 +1,280 @@
+"""The fast replay gives the tick-by-tick desk's events, alerts, ledger and summary, exactly.
+
+The reference is the desk stepped one instant at a time over a :class:`ReplayFeed` (what
+``isodesk replay --step`` does); the fast replay (:mod:`isodesk.desk.replay`) must agree with it on
+every event (kind, position, levels, tick time, price, message, alert), on every row written to
+the book (alerts, ledger, journal, statuses) and on the final snapshot, for random books and paths
+with hysteresis, easing dwell, staleness gaps, bad rows, confirmed jumps, reference and venue
+prices, and liquidations.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from isodesk.desk import Desk
+from isodesk.desk.replay import ChunkGuard, FastReplay, InstantFeed
+from isodesk.desk.replay.bands import distance_frac
+from isodesk.desk.replay.source import opened
+from isodesk.desk.setup import shipped_catalog
+from isodesk.feeds.base import FeedError
+from isodesk.feeds.chunks import CsvChunks, SeriesTable
+from isodesk.feeds.replay import ReplayFeed
+from isodesk.margin.engine import mark_figures
+from isodesk.store import Store
+from isodesk.store.ledger import EXTERNAL, free_ref, position_ref
+from tests.desk.fakes import ManualClock
+
+T0 = 1_717_200_000.0
+MARKETS = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
+VENUES = {"binance-usdm": ("binance-usdm:USDT", "USDT", {"BTCUSDT": "BTCUSDT", "ETHUSDT": "ETHUSDT"}),
+          "hyperliquid": ("hyperliquid:USDC", "USDC", {"BTCUSDT": "BTC", "ETHUSDT": "ETH"})}
+CATALOG = shipped_catalog()
+
+
+def make_book(path: Path, positions, stored=(), levels=None):
+    """A book with 10^6 free in each venue's account and ``positions``: (venue, market, side, leverage,
+    margin fraction of notional, entry move) each; ``stored``: (ts, venue or "", market, price) rows;
+    ``levels``: (warning, danger, hysteresis, dwell s, sound) settings."""
+    store = Store.open(path)
+    with store.transaction():
+        if levels is not None:
+            warning, danger, hysteresis, dwell, sound = levels
+            store.set_setting("desk.thresholds", {"warning": warning, "danger": danger, "hysteresis": hysteresis})
+            store.set_setting("levels.dwell_s", dwell)
+            store.set_setting("alerts.sound", sound)
+        accounts = {}
+        for venue, (name, currency, _) in VENUES.items():
+            account = store.create_account(name, venue, currency, ts=T0 - 10)
+            store.transfer(Decimal(1_000_000), EXTERNAL, free_ref(account.id), kind="deposit", ts=T0 - 10,
+                           account_id=account.id)
+            accounts[venue] = account
+        for i, (venue, market, side, leverage, margin_frac, entry_move) in enumerate(positions):
+            entry = Decimal(repr(round(MARKETS[market] * (1 + entry_move), 2)))
+            qty = (Decimal(2000) / entry).quantize(Decimal("0.001"))
+            pid = store.insert_position(label=f"p{i}", account_id=accounts[venue].id, venue=venue,
+                                        symbol=VENUES[venue][2][market], contract="linear", side=side, quantity=qty,
+                                        contract_size=None, entry_price=entry, leverage=Decimal(leverage), ts=T0 - 5)
+            margin = (qty * entry * Decimal(repr(margin_frac))).quantize(Decimal("0.01"))
+            store.transfer(margin, EXTERNAL, position_ref(pid), kind="import", ts=T0 - 5, account_id=accounts[venue].id)
+        if stored:
+            store.insert_prices([(ts, market, price, venue or None) for ts, venue, market, price in stored])
+    store.close()
+
+
+def write_path(path: Path, rows, venue_column: bool) -> None:
+    if venue_column:
+        text = "ts,venue,symbol,price\n" + "".join(f"{ts},{venue},{symbol},{price}\n"
+                                                   for ts, venue, symbol, price in rows)
+    else:
+        text = "ts,symbol,price\n" + "".join(f"{ts},{symbol},{price}\n" for ts, _venue, symbol, price in rows)
+    path.write_text(text)
+
+
+def _event_key(e):
+    return (e.kind.value, e.position_id, e.label, e.symbol, e.level, e.previous, repr(e.ts), repr(e.price), e.message,
+            e.alert_id, e.count, e.sound)
+
+
+def _book_state(store: Store):
+    db = store.db
+    return {
+        "alerts": db.execute("SELECT * FROM alerts ORDER BY id").fetchall(),
+        "ledger": db.execute("SELECT * FROM ledger ORDER BY id").fetchall(),
+        "journal": db.execute("SELECT * FROM journal ORDER BY id").fetchall(),
+        "positions": db.execute("SELECT id, status, close_price, closed_at FROM positions ORDER BY id").fetchall(),
+    }
+
+
+def _snapshot_state(snap):
+    cols = {k: [repr(float(x)) for x in v] for k, v in snap.cols.items()}
+    return {"cols": cols, "level": snap.level.tolist(), "stale": snap.stale.tolist(), "clock": repr(snap.clock),
+            "accepted": snap.feed.accepted, "rejected": snap.feed.rejected,
+            "by_reason": dict(snap.feed.rejected_by_reason), "statuses": snap.book.statuses,
+            "by_reference": None if snap.by_reference is None else snap.by_reference.tolist()}
+
+
+def run_step(db: Path, path: Path, stale_after: float):
+    try:
+        feed = ReplayFeed(path, speed=None)
+    except FeedError as exc:
+        return str(exc)
+    store = Store.open(db)
+    desk = Desk(store, feed, catalog=CATALOG, clock=ManualClock(T0 + 10 ** 6), stale_after_s=stale_after)
+    events = list(desk.drain_events())
+    while True:
+        snap = desk.step()
+        events += desk.drain_events()
+        if snap.feed.finished:
+            break
+    out = ([_event_key(e) for e in events], _book_state(store), _snapshot_state(desk.snapshot),
+           sorted((r.line, r.reason, r.detail) for r in feed.rejected_rows))
+    desk.close()
+    return out
+
+
+def run_fast(db: Path, path: Path, stale_after: float, block_bytes: int = 1 << 21):
+    table = SeriesTable()
+    try:
+        chunks = opened(lambda: CsvChunks(path, table, block_bytes=block_bytes), table, path.name)
+    except FeedError as exc:
+        return str(exc), {}
+    store = Store.open(db)
+    guard = ChunkGuard(table, feed_name=f"replay:{path.name}")
+    feed = InstantFeed(f"replay:{path.name}", guard)
+    desk = Desk(store, feed, catalog=CATALOG, clock=ManualClock(T0 + 10 ** 6), stale_after_s=stale_after)
+    events = list(desk.drain_events())
+    replay = FastReplay(desk, feed, guard, table)
+    events += list(replay.play(chunks))
+    out = ([_event_key(e) for e in events], _book_state(store), _snapshot_state(desk.snapshot),
+           sorted((r.line, r.reason, r.detail) for r in guard.rejected_rows))
+    desk.close()
+    return out, replay.stats
+
+
+def compare(tmp_path, positions, rows, *, venue_column=True, stale_after=60.0, stored=(), block_bytes=1 << 21,
+            levels=None):
+    base = tmp_path / "base.db"
+    for old in tmp_path.glob("*.db*"):
+        old.unlink()
+    make_book(base, positions, stored, levels)
+    a, b = tmp_path / "step.db", tmp_path / "fast.db"
+    shutil.copy(base, a)
+    shutil.copy(base, b)
+    path = tmp_path / "path.csv"
+    write_path(path, rows, venue_column)
+    expected = run_step(a, path, stale_after)
+    got, stats = run_fast(b, path, stale_after, block_bytes)
+    if isinstance(expected, str):  # the path is refused: in the same words, and nothing plays
+        assert got == expected
+        return expected, stats
+    assert got[0] == expected[0], "events"
+    assert got[1] == expected[1], "book"
+    assert got[2] == expected[2], "snapshot"
+    assert got[3] == expected[3], "rejected rows"
+    return expected, stats
+
+
+# -- random books and paths ------------------------------------------------------------------------
+
+LEVELS = st.one_of(st.none(), st.tuples(
+    st.sampled_from([(0.1, 0.03, 0.005), (0.05, 0.04, 0.02), (0.5, 0.2, 0.1), (0.02, 0.01, 0.0)]),
+    st.sampled_from([0.0, 5.0, 120.0]), st.booleans()).map(lambda x: (*x[0], x[1], x[2])))
+
+
+@st.composite
+def books(draw):
+    n = draw(st.integers(1, 8))
+    out = []
+    for _ in range(n):
+        out.append((draw(st.sampled_from(list(VENUES))), draw(st.sampled_from(list(MARKETS))),
+                    draw(st.sampled_from(["long", "short"])), draw(st.sampled_from([3, 5, 10, 20, 50])),
+                    draw(st.sampled_from([0.03, 0.05, 0.1, 0.2, 0.34])), draw(st.floats(-0.05, 0.05))))
+    return out
+
+
+@st.composite
+def paths(draw):
+    """Random walks per series with gaps, jumps (confirmed and not), bad rows and out-of-order rows."""
+    rows = []
+    ts = T0
+    last = {}
+    series = draw(st.lists(st.sampled_from([("", "BTCUSDT"), ("", "ETHUSDT"), ("binance-usdm", "BTCUSDT"),
+                                            ("hyperliquid", "BTCUSDT"), ("binance-usdm", "ETHUSDT"),
+                                            ("hyperliquid", "ETHUSDT"), ("", "SOLUSDT")]),
+                           min_size=1, max_size=5, unique=True))
+    vol = draw(st.sampled_from([0.002, 0.01, 0.03]))
+    seed = draw(st.integers(0, 2 ** 31))
+    rng = np.random.default_rng(seed)
+    for _ in range(draw(st.integers(1, 300))):
+        ts += float(rng.choice([0, 1, 1, 1, 2, 5, 90, 400]))
+        venue, market = series[int(rng.integers(len(series)))]
+        base = last.get((venue, market), MARKETS.get(market, 150.0) * (1 + rng.normal(0, 0.002)))
+        kind = rng.random()
+        if kind < 0.02:
+            price = base * float(rng.choice([0.3, 2.5]))  # a jump: confirmed if the next is near it
+        elif kind < 0.03:
+            price = "nan"
+        elif kind < 0.035:
+            rows.append((ts - 500, venue, market, base))  # out of order
+            continue
+        elif kind < 0.04:
+            rows.append((ts, venue, "", base))  # unreadable
+            continue
+        else:
+            price = base * float(np.exp(rng.normal(0, vol)))
+        if not isinstance(price, str):
+            price = round(price, 2)
+            last[(venue, market)] = price
+        rows.append((ts, venue, market, price))
+    return rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(positions=books(), rows=paths(), stale_after=st.sampled_from([30.0, 60.0, 3600.0]),
+       block=st.sampled_from([64, 512, 1 << 21]), venue_column=st.booleans(), levels=LEVELS)
+def test_the_fast_replay_gives_the_tick_by_tick_desks_events_and_book(tmp_path, positions, rows, stale_after, block,
+                                                                      venue_column, levels):
+    compare(tmp_path, positions, rows, stale_after=stale_after, block_bytes=block, venue_column=venue_column,
+            levels=levels)
+
+
+def test_the_replays_distance_is_the_engines_to_the_bit(tmp_path):
+    make_book(tmp_path / "b.db", [(v, m, s, lev, f, mv) for v in VENUES for m in MARKETS for s in ("long", "short")
+                                  for lev, f, mv in ((5, 0.2, 0.01), (20, 0.05, -0.02), (50, 0.03, 0.0))])
+    store = Store.open(tmp_path / "b.db")
+    desk = Desk(store, None, catalog=CATALOG, clock=ManualClock(T0))
+    book = desk.book
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        mark = book.batch.entry * np.exp(rng.normal(0, 0.1, len(book)))
+        risk = mark_figures(book.batch, mark, book.levels)
+        mine = distance_frac(book.batch.side, mark, book.levels.liquidation_price)
+        assert mine.tobytes() == risk.distance_frac.tobytes()
+    desk.close()
+
+
+def test_a_crash_liquidates_and_the_levels_ease_after_their_dwell(tmp_path):
+    positions = [("binance-usdm", "BTCUSDT", "long", 10, 0.1, 0.0), ("binance-usdm", "BTCUSDT", "short", 10, 0.1, 0.0),
+                 ("hyperliquid", "BTCUSDT", "long", 20, 0.05, 0.0)]
+    rows = [(T0 + i, "", "BTCUSDT", round(60_000 * (1 - 0.002 * i), 2)) for i in range(60)]
+    rows += [(T0 + 60 + i, "", "BTCUSDT", round(53_000 + 200 * i, 2)) for i in range(60)]
+    expected, stats = compare(tmp_path, positions, rows)
+    kinds = [e[0] for e in expected[0]]
+    assert "liquidation" in kinds and "level" in kinds
+    assert stats["judged"] > 0 and stats["desk_steps"] < 10
+
+
+def test_a_quiet_series_turns_its_positions_stale_and_back(tmp_path):
+    positions = [("hyperliquid", "ETHUSDT", "long", 5, 0.2, 0.0), ("binance-usdm", "BTCUSDT", "short", 5, 0.2, 0.0)]
+    rows = [(T0 + i, "hyperliquid" if i < 30 or i > 200 else "binance-usdm", "ETHUSDT" if i < 30 or i > 200
+             else "BTCUSDT", 3000.0 if i < 30 or i > 200 else 60_000.0) for i in range(300)]
+    expected, _ = compare(tmp_path, positions, rows, stale_after=60.0)
+    assert [e[0] for e in expected[0]].count("stale") >= 1 and "recovered" in [e[0] for e in expected[0]]
+
+
+@pytest.mark.parametrize("venue_column", [True, False])
+def test_stored_prices_mark_until_the_path_prices_the_series(tmp_path, venue_column):
+    positions = [("hyperliquid", "BTCUSDT", "long", 10, 0.1, 0.0), ("binance-usdm", "ETHUSDT", "short", 10, 0.1, 0.0)]
+    stored = [(T0 - 100, "hyperliquid", "BTCUSDT", 59_000.0), (T0 - 100, "", "ETHUSDT", 2_950.0)]
+    rows = [(T0 + i, "binance-usdm", "ETHUSDT", 3000.0 + i) for i in range(50)]
+    rows += [(T0 + 50 + i, "", "BTCUSDT", 57_000.0 - 10 * i) for i in range(50)]
+    compare(tmp_path, positions, rows, stored=stored, venue_column=venue_column)
+
+
+def test_no_tick_is_left_out_of_the_count(tmp_path):
+    positions = [("binance-usdm", "BTCUSDT", "long", 5, 0.2, 0.0)]
+    rows = [(T0 + i // 3, "", "BTCUSDT", 60_000.0 + (i % 7)) for i in range(3000)]
+    expected, stats = compare(tmp_path, positions, rows, block_bytes=300)
+    assert expected[2]["accepted"] == 3000 and stats["desk_steps"] <= 2
+    assert math.isclose(float(expected[2]["clock"]), T0 + 999)
+
