@@ -128,6 +128,10 @@ class LevelTrack:
         observed = self.observed.copy()
         observed[live] = classify(distance[live], previous[live], thresholds)
         since = self.milder_since
+        with np.errstate(invalid="ignore"):
+            # a clock from another timeline (a replay's path time after the desk's wall-clock start):
+            # a dwell timer "started in the future" starts now instead of holding the easing forever
+            since[since > clock] = clock
         for col, level in enumerate(_EASING_LEVELS):
             below = live & (observed < level)
             since[:, col] = np.where(below, np.where(np.isnan(since[:, col]), clock, since[:, col]), np.nan)

@@ -493,3 +493,22 @@ def test_a_first_price_is_not_news_that_prices_flow_again(make_desk, feed, clock
     kinds = [e.kind for e in desk.drain_events()]
     assert EventKind.RECOVERED not in kinds
     assert not any("prices flow again" in a.message for a in desk.store.alerts(limit=50))
+
+
+def test_a_dwell_started_on_another_timeline_restarts_on_the_replays_clock():
+    """A desk classifies its book at wall-clock start (2026) and then replays a 2024 path: an
+    easing waits the dwell on the path's clock, not until 2026 comes round again."""
+    import numpy as np
+
+    from isodesk.desk.levels import Level, LevelTrack, Thresholds
+
+    thresholds = Thresholds(0.10, 0.03, 0.005)
+    track = LevelTrack.fresh(np.array([True]))
+    live = np.array([True])
+    track.advance(np.array([0.02]), live, 1_795_000_000.0, thresholds, 5.0)  # DANGER at wall-clock start
+    track.advance(np.array([0.20]), live, 1_795_000_001.0, thresholds, 5.0)  # eased: the dwell starts (wall)
+    t0 = 1_704_067_200.0  # the replay's path time, 2024
+    track.advance(np.array([0.20]), live, t0, thresholds, 5.0)
+    assert track.reported[0] == Level.DANGER  # held: the dwell restarted at t0
+    track.advance(np.array([0.20]), live, t0 + 5.0, thresholds, 5.0)
+    assert track.reported[0] == Level.SAFE

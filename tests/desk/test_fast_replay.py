@@ -218,7 +218,7 @@ def paths(draw):
     return rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(positions=books(), rows=paths(), stale_after=st.sampled_from([30.0, 60.0, 3600.0]),
        block=st.sampled_from([64, 512, 1 << 21]), venue_column=st.booleans(), levels=LEVELS)
