@@ -14,7 +14,9 @@ without venues, the demo's starting marks). The rule, for a position on venue V 
    while reference prices keep coming; a stale position is never liquidated. This is the safe
    answer: a price that is not the venue's never liquidates a position the venue has priced.
 4. Only a fresh tick of the series that marks a position, in this step, can liquidate it: a
-   Binance BTCUSDT price never liquidates a Hyperliquid BTC position.
+   Binance BTCUSDT price never liquidates a Hyperliquid BTC position. The very first price of a
+   series (no stored or earlier price) marks but never liquidates: the tick guard had no earlier
+   price to check it against; the next price, which the guard checks against it, can.
 
 Under a replay (the ticks' clock) stored prices belong to another timeline: they never
 establish a series, so a reference path marks every venue's positions of its markets even in a
@@ -87,11 +89,14 @@ class MarkBoard:
         fresh = set(self.fresh)
         for t in ticks:
             key = t.key
+            unchecked = key not in self._price  # no earlier price of the series: the guard had nothing to check it by
             self._price[key], self._ts[key] = t.price, t.ts
-            low[key] = min(low.get(key, t.price), t.price)
-            high[key] = max(high.get(key, t.price), t.price)
             if key[0] != REFERENCE:
                 self._established.add(key)
+            if unchecked:
+                continue  # it marks, but cannot liquidate: the series' next price, checked against it, can
+            low[key] = min(low.get(key, t.price), t.price)
+            high[key] = max(high.get(key, t.price), t.price)
             fresh.add(key)
         self.fresh = frozenset(fresh)
 
