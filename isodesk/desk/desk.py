@@ -161,7 +161,11 @@ class Desk:
         a future, a millisecond or an out-of-bounds row); a newer stored price replaces an older mark.
         A venue's stored price fresh now establishes its series (see :mod:`isodesk.desk.marks`)."""
         now = self._clock()
-        self._board.take_stored(guarded_latest_prices(self.store, now), now, self.stale_after_s)
+        stored = guarded_latest_prices(self.store, now)
+        self._board.take_stored(stored, now, self.stale_after_s)
+        guard = getattr(self.feed, "guard", None)
+        if guard is not None and not self.feed.clock_from_ticks:  # type: ignore[union-attr]
+            guard.seed(stored)  # a live feed's first tick is checked against the book's last price
 
     def _follow_book(self) -> None:
         """Tell a feed that follows the book (``follow_book``) the book's open price series."""

@@ -63,6 +63,7 @@ class MarkBoard:
         self._price: dict[PriceKey, float] = {}
         self._ts: dict[PriceKey, float] = {}
         self._established: set[PriceKey] = set()
+        self._checked: set[PriceKey] = set()  # series whose next tick the guard checks against a known price
         self._low: dict[PriceKey, float] = {}
         self._high: dict[PriceKey, float] = {}
         self.fresh: frozenset[PriceKey] = frozenset()
@@ -74,6 +75,8 @@ class MarkBoard:
         for key, (ts, price) in prices.items():
             if ts >= self._ts.get(key, -math.inf):
                 self._price[key], self._ts[key] = price, ts
+            if not self.tick_clock:  # the live feed's guard is seeded with them (Desk): its ticks are checked
+                self._checked.add(key)
             if key[0] != REFERENCE and not self.tick_clock and now - ts <= stale_after_s:
                 self._established.add(key)
 
@@ -89,7 +92,8 @@ class MarkBoard:
         fresh = set(self.fresh)
         for t in ticks:
             key = t.key
-            unchecked = key not in self._price  # no earlier price of the series: the guard had nothing to check it by
+            unchecked = key not in self._checked  # no earlier price of the series: the guard had nothing to check it by
+            self._checked.add(key)
             self._price[key], self._ts[key] = t.price, t.ts
             if key[0] != REFERENCE:
                 self._established.add(key)

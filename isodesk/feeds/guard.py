@@ -213,6 +213,14 @@ class TickGuard:
         coin; venue None: the reference series), or None."""
         return self._last.get((venue or "", symbol))
 
+    def seed(self, prices: Mapping[tuple[str, str], tuple[float, float]]) -> None:
+        """Take ``{(venue, market): (ts, price)}`` (the book's stored prices, already through
+        :func:`stored_price_problem`) as the last accepted price of each series that has none yet,
+        so the first live tick of a series is checked against them like any later one. Nothing is
+        handed out or counted."""
+        for key, (ts, price) in prices.items():
+            self._last.setdefault(key, (float(ts), float(price)))
+
     def reject(self, reason: str, detail: object = None) -> None:
         """Count one rejection under ``reason`` (for checks a feed makes itself) and log it at DEBUG."""
         self._rejected[reason] = self._rejected.get(reason, 0) + 1

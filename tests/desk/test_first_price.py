@@ -44,3 +44,42 @@ def test_the_next_price_checked_against_the_first_liquidates(make_desk, feed, cl
     feed.push("BTCUSDT", 53_900.0, clock.now)  # checked against 54,000 by the guard: acts
     desk.step()
     assert store.position_by_label("btc").status == "liquidated"
+
+
+def test_a_live_feeds_first_tick_is_checked_against_the_books_last_price(store, clock, catalog):
+    """The book holds BTCUSDT at 60,000: a live feed's first tick of 29,400 is held by its guard as
+    a jump (the stored price seeded it: −51 %, beyond the 50 % band), not taken as a mark that liquidates."""
+    from dataclasses import dataclass, field
+
+    from isodesk.desk import Desk
+    from isodesk.feeds.guard import TickGuard
+    from tests.desk.fakes import ScriptedFeed
+
+    @dataclass
+    class GuardedFeed(ScriptedFeed):
+        guard: TickGuard = field(default_factory=TickGuard)
+
+        def poll(self, now):
+            return self.guard.check(super().poll(now), now)
+
+    store.insert_prices([(clock.now - 5, "BTCUSDT", 60_000.0)], source="earlier run")
+    feed = GuardedFeed()
+    desk = Desk(store, feed, catalog=catalog, clock=clock)
+    try:
+        assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
+        assert desk.apply(OpenPosition(label="btc", venue="binance-usdm", symbol="BTCUSDT", side="long",
+                                       quantity=Decimal("0.5"), entry_price=Decimal("60000"),
+                                       leverage=Decimal("10"), margin=Decimal("3000"))).accepted
+        assert feed.guard.last_accepted("BTCUSDT") == (clock.now - 5, 60_000.0)  # seeded from the book
+        clock.advance(1.0)
+        feed.push("BTCUSDT", 29_400.0, clock.now)
+        desk.step()
+        assert [t.price for t in feed.guard.held] == [29_400.0]  # held, awaiting the next price
+        assert store.position_by_label("btc").status == "open"
+        clock.advance(1.0)
+        feed.push("BTCUSDT", 60_020.0, clock.now)  # contradicts it: the spike is rejected
+        desk.step()
+        assert feed.guard.rejected_by_reason.get("jump") == 1
+        assert store.position_by_label("btc").status == "open"
+    finally:
+        desk.close()
