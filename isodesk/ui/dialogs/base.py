@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -224,6 +225,24 @@ class PreviewGrid(QWidget):
     def after_text(self, key: str) -> str:
         """The after column's text of one figure."""
         return self.after[key].text()
+
+
+def quick_fraction_row(parent: QWidget, choices: tuple[tuple[str, Decimal], ...],
+                       on_fraction: Callable[[Decimal], None]) -> tuple[QHBoxLayout, dict[str, QPushButton]]:
+    """A row of "25 %"-style buttons, each calling ``on_fraction`` with its fraction (a Decimal);
+    the buttons by text (object names ``quick-25``, ``quick-Max``…)."""
+    row = QHBoxLayout()
+    row.setSpacing(4)
+    buttons: dict[str, QPushButton] = {}
+    for text, fraction in choices:
+        button = QPushButton(text, parent)
+        button.setObjectName(f"quick-{text.replace(' %', '')}")
+        button.setAutoDefault(False)
+        button.clicked.connect(lambda _checked=False, f=fraction: on_fraction(f))
+        buttons[text] = button
+        row.addWidget(button)
+    row.addStretch(1)
+    return row, buttons
 
 
 def segmented(parent: QWidget, names: tuple[tuple[str, str], ...], checked: str) -> tuple[QButtonGroup, QWidget]:

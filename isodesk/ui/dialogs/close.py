@@ -16,7 +16,7 @@ import math
 from decimal import ROUND_DOWN, Decimal
 
 from PySide6.QtCore import QLocale
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QWidget
 
 from isodesk.desk import rules
 from isodesk.desk.commands import ClosePosition, CloseReport, Command, Result
@@ -27,7 +27,15 @@ from isodesk.margin.bounds import QUANTITY_DECIMALS
 from isodesk.store.records import PositionRecord
 from isodesk.ui.columns import fmt_leverage
 from isodesk.ui.dialogs.amount import AmountEdit, exact, format_amount
-from isodesk.ui.dialogs.base import DeskDialog, catalog, contract_size_of, hint_label, mark_of, money_text
+from isodesk.ui.dialogs.base import (
+    DeskDialog,
+    catalog,
+    contract_size_of,
+    hint_label,
+    mark_of,
+    money_text,
+    quick_fraction_row,
+)
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
 
@@ -77,17 +85,7 @@ class ClosePositionDialog(DeskDialog):
         self.quantity_unit = QLabel(self.unit, self)
         qty_row.addWidget(self.quantity_unit)
         form.addRow("Quantity", qty_row)
-        quick_row = QHBoxLayout()
-        quick_row.setSpacing(4)
-        self.quick_buttons: dict[str, QPushButton] = {}
-        for text, fraction in QUICK:
-            button = QPushButton(text, self)
-            button.setObjectName(f"quick-{text.replace(' %', '')}")
-            button.setAutoDefault(False)
-            button.clicked.connect(lambda _checked=False, f=fraction: self.fill_fraction(f))
-            self.quick_buttons[text] = button
-            quick_row.addWidget(button)
-        quick_row.addStretch(1)
+        quick_row, self.quick_buttons = quick_fraction_row(self, QUICK, self.fill_fraction)
         form.addRow("", quick_row)
         self.held_label = QLabel("", self)
         self.held_label.setObjectName("held")

@@ -17,7 +17,7 @@ import math
 from decimal import Decimal
 
 from PySide6.QtCore import QLocale, Qt, Slot
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from isodesk.desk import rules
 from isodesk.desk.commands import AddCollateral, Command, RemoveCollateral
@@ -37,6 +37,7 @@ from isodesk.ui.dialogs.base import (
     mark_of,
     money_text,
     position_of,
+    quick_fraction_row,
     risk_at,
     segmented,
 )
@@ -103,17 +104,7 @@ class CollateralDialog(DeskDialog):
         amount_row.addWidget(self.amount, 1)
         amount_row.addWidget(QLabel(self.currency, self))
         form.addRow("Amount", amount_row)
-        quick_row = QHBoxLayout()
-        quick_row.setSpacing(4)
-        self.quick_buttons: dict[str, QPushButton] = {}
-        for text, fraction in QUICK:
-            button = QPushButton(text, self)
-            button.setObjectName(f"quick-{text.replace(' %', '')}")
-            button.setAutoDefault(False)
-            button.clicked.connect(lambda _checked=False, f=fraction: self.fill_fraction(f))
-            self.quick_buttons[text] = button
-            quick_row.addWidget(button)
-        quick_row.addStretch(1)
+        quick_row, self.quick_buttons = quick_fraction_row(self, QUICK, self.fill_fraction)
         form.addRow("", quick_row)
         self.addable_label = QLabel("", self)
         self.addable_label.setObjectName("max-addable")
