@@ -18,6 +18,7 @@ from isodesk.desk import Desk, Result, Snapshot
 from isodesk.desk.commands import Command, Reply
 from isodesk.desk.mailbox import Mailbox
 from isodesk.desk.session import DeskConfig, open_desk
+from isodesk.ui.collector import install_gui_collector
 
 log = logging.getLogger("isodesk.ui")
 
@@ -196,7 +197,9 @@ class DeskController(QObject):
         self._stopped = False
 
     def start(self) -> None:
-        """Start the desk thread."""
+        """Start the desk thread (cycles are collected in the GUI thread from now on:
+        :mod:`isodesk.ui.collector`)."""
+        install_gui_collector()
         self.thread.start()
 
     def send(self, command: Command) -> str:
