@@ -1,21 +1,41 @@
-"""Benchmark: a full recompute of every figure for N mixed positions, batch vs plain Python.
+"""Benchmark: every figure for N mixed positions, the engine's buffered paths vs plain Python.
 
     python benchmarks/engine.py --json [--sizes 1000,10000,100000,1000000] [--repeat 15]
+                                [--compare OLD_ENGINE.py] [--tune-allocator]
 
-Prints ``{"results": [{"n", "batch_ms", "baseline_ms", "speedup", ...}]}``. The baseline computes
-the same figures position by position in plain Python (the same formulas, scalar floats),
-timed on a sample of ``--baseline-sample`` positions and scaled to N.
+Prints ``{"results": [{"n", "batch_ms", "mark_only_ms", ...}]}``, medians of ``--repeat`` runs (wall
+time; ``*_cpu_ms`` the same runs in process CPU time, steadier on a shared machine):
+
+- ``batch_ms``: the full recompute into the engine's buffers (``compute(batch, mark, into=...)``:
+  liquidation and bankruptcy prices, then every figure at the marks), the batch already built;
+- ``mark_only_ms``: the desk's per-tick path, every mark-dependent figure with the price levels
+  kept (``mark_figures(..., into=...)``); ``mark_moving_ms`` the same with the marks alternating by
+  ±2 % each call, so that positions cross tier edges every call;
+- ``new_book_ms``: the full recompute of a batch the buffers have not seen (a change of book: the
+  book's columns derived again, every position's tier looked up);
+- ``fresh_ms``: ``compute(batch, mark)`` into new arrays (what a caller without buffers pays);
+- ``batch_build_ms``: building the :class:`PositionBatch` from arrays (once per book);
+- ``baseline_ms``/``speedup``: the same figures position by position in plain Python (the same
+  formulas, scalar floats), timed on a sample of ``--baseline-sample`` positions and scaled to N.
+
+``--compare PATH`` loads another version of ``isodesk/margin/engine.py`` (``git show REV:isodesk/
+margin/engine.py > old.py``) and times its ``compute`` and ``mark_figures`` on the same book in the
+same minutes, interleaved with the current ones: ``compare_full_ms``, ``compare_mark_ms`` and the
+ratios ``full_ratio``/``mark_ratio`` (old ÷ new, in wall and CPU time). The allocator is glibc's
+default unless ``--tune-allocator`` (:func:`isodesk.runtime.tune_allocator`).
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import importlib.util
 import json
 import math
 import statistics
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from isodesk.margin import Position, PositionBatch, TierTable, compute
 from isodesk.margin.catalog import TierCatalog
-from isodesk.margin.engine import mark_figures, price_levels
+from isodesk.margin.engine import RiskBuffers, mark_figures, price_levels
 from isodesk.margin.venues import VENUES, RemovableRule, Requirement
 from isodesk.paths import resource_path
 from isodesk.runtime import tune_allocator
@@ -109,14 +129,81 @@ def scalar_figures(p: Position, mark: float) -> dict[str, float]:
     return out
 
 
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """Median wall time and median process CPU time of ``fn()`` in milliseconds."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
 def median_ms(fn, repeat: int) -> float:
     """Median wall time of ``fn()`` in milliseconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+    return timed(fn, repeat)[0]
+
+
+def load_engine(path: str):
+    """Another version of the engine module, loaded from a file under its own name."""
+    spec = importlib.util.spec_from_file_location("engine_compared", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--compare: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["engine_compared"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiled(small, n: int):
+    """A batch of ``n`` positions repeating ``small``'s (any PositionBatch class)."""
+    reps = -(-n // len(small))
+    return small.replace(**{f.name: np.tile(getattr(small, f.name), reps)[:n] for f in fields(small)
+                            if f.init and isinstance(getattr(small, f.name), np.ndarray)})
+
+
+def measure(n: int, repeat: int, old) -> dict[str, float]:
+    """Every figure of the module docstring for ``n`` positions (``old``: an engine to compare)."""
+    book, marks = make_book(min(n, 20_000))
+    batch = tiled(PositionBatch.from_positions(book, validate=False), n)
+    marks_n = np.tile(marks, -(-n // len(book)))[:n]
+    out: dict[str, float] = {}
+
+    def record(name: str, fn, reps: int = repeat) -> None:
         fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        wall, cpu = timed(fn, reps)
+        out[f"{name}_ms"], out[f"{name}_cpu_ms"] = round(wall, 3), round(cpu, 3)
+
+    buffers = RiskBuffers()
+    record("batch", lambda: compute(batch, marks_n, into=buffers))
+    levels = price_levels(batch)
+    record("mark_only", lambda: mark_figures(batch, marks_n, levels, into=buffers))
+    moving = [marks_n * 0.98, marks_n * 1.02]
+    record("mark_moving", lambda: mark_figures(batch, moving.reverse() or moving[0], levels, into=buffers))
+    twins = [batch, batch.replace()]  # equal books, distinct batches: each call is a change of book
+    record("new_book", lambda: compute(twins.reverse() or twins[0], marks_n, into=buffers))
+    record("fresh", lambda: compute(batch, marks_n), max(3, repeat // 3))
+    arrays = {f.name: getattr(batch, f.name) for f in fields(batch) if f.init}
+    record("batch_build", lambda: PositionBatch.from_arrays(**arrays), max(3, repeat // 3))
+    if old is not None:
+        old_batch = tiled(old.PositionBatch.from_positions(book, validate=False), n)
+        old_levels = old.price_levels(old_batch)
+        pairs = {"full": (lambda: old.compute(old_batch, marks_n), lambda: compute(batch, marks_n, into=buffers)),
+                 "mark": (lambda: old.mark_figures(old_batch, marks_n, old_levels),
+                          lambda: mark_figures(batch, marks_n, levels, into=buffers))}
+        for name, (then, now) in pairs.items():
+            samples: dict[str, list[tuple[float, float]]] = {"then": [], "now": []}
+            for _ in range(max(3, repeat // 5)):  # interleaved rounds: both see the same load
+                samples["then"].append(timed(then, 5))
+                samples["now"].append(timed(now, 5))
+            then_wall, then_cpu = (statistics.median(x) for x in zip(*samples["then"], strict=True))
+            now_wall, now_cpu = (statistics.median(x) for x in zip(*samples["now"], strict=True))
+            out[f"compare_{name}_ms"], out[f"compare_{name}_cpu_ms"] = round(then_wall, 3), round(then_cpu, 3)
+            out[f"current_{name}_ms"], out[f"current_{name}_cpu_ms"] = round(now_wall, 3), round(now_cpu, 3)
+            out[f"{name}_ratio"] = round(then_wall / now_wall, 2)
+            out[f"{name}_ratio_cpu"] = round(then_cpu / now_cpu, 2)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,33 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--baseline-sample", type=int, default=5000)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--default-allocator", action="store_true",
-                        help="do not tune glibc malloc as the app does (isodesk.runtime.tune_allocator)")
+    parser.add_argument("--compare", metavar="PATH", help="another engine.py to time on the same books")
+    parser.add_argument("--tune-allocator", action="store_true",
+                        help="tune glibc malloc as isodesk.runtime.tune_allocator does (not needed by the engine)")
     args = parser.parse_args(argv)
-    tuned = False if args.default_allocator else tune_allocator()
+    tuned = tune_allocator() if args.tune_allocator else False
+    old = load_engine(args.compare) if args.compare else None
     sizes = [int(s) for s in args.sizes.split(",")]
     base_book, base_marks = make_book(min(args.baseline_sample, max(sizes)), seed=2)
     pairs = list(zip(base_book, base_marks.tolist(), strict=True))
-    per_position_ms = median_ms(lambda: [scalar_figures(p, m) for p, m in pairs],
-                                3) / len(base_book)
+    per_position_ms = median_ms(lambda: [scalar_figures(p, m) for p, m in pairs], 3) / len(base_book)
     results = []
     for n in sizes:
-        book, marks = make_book(min(n, 20_000))
-        small = PositionBatch.from_positions(book, validate=False)
-        reps = -(-n // len(book))
-        batch = small.replace(**{name: np.tile(getattr(small, name), reps)[:n] for name in
-                                 ("side", "inverse", "size", "entry", "margin", "leverage", "fee_rate",
-                                  "requirement", "removable", "table")})
-        marks_n = np.tile(marks, reps)[:n]
-        batch_ms = median_ms(lambda b=batch, m=marks_n: compute(b, m), args.repeat if n < 1_000_000 else 5)
-        levels = price_levels(batch)
-        tick_ms = median_ms(lambda b=batch, m=marks_n, lv=levels: mark_figures(b, m, lv),
-                            args.repeat if n < 1_000_000 else 5)
+        figures = measure(n, args.repeat if n < 1_000_000 else 5, old)
         baseline_ms = per_position_ms * n
-        results.append({"n": n, "batch_ms": round(batch_ms, 3), "baseline_ms": round(baseline_ms, 1),
-                        "speedup": round(baseline_ms / batch_ms, 1), "baseline_sampled": len(base_book),
-                        "mark_only_ms": round(tick_ms, 3),
-                        "ns_per_position": round(batch_ms * 1e6 / n, 1)})
+        results.append({"n": n, **figures, "baseline_ms": round(baseline_ms, 1),
+                        "speedup": round(baseline_ms / figures["batch_ms"], 1), "baseline_sampled": len(base_book),
+                        "ns_per_position": round(figures["batch_ms"] * 1e6 / n, 1)})
     doc = {"benchmark": "engine", "repeat": args.repeat, "allocator_tuned": tuned, "results": results}
     print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))
     return 0

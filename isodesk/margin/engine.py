@@ -24,6 +24,15 @@ The requirement has one definition, :func:`maintenance_requirement`: the figures
 liquidation-price solver and the scenarios (:mod:`isodesk.margin.scenario`) all call it, so the
 margin ratio, requirement ÷ margin balance, is exactly 1.0 at the liquidation price for every
 venue and variant.
+
+The figures are computed by :class:`RiskBuffers`, into arrays it owns and reuses (the desk keeps
+one: no new array of N per tick), in blocks of positions whose dozen passes run in cache; each
+position is valued on the tier row its notional sits in, from a per-batch line of its entry tier
+(``entry_rate``, ``entry_amount``), and only positions whose notional (or liquidation root) left
+that row are looked up through :func:`maintenance_requirement`. The same code serves the functions
+:func:`price_levels`, :func:`mark_figures` and :func:`compute`, into new arrays when no buffers are
+given, so the figures are the same bits either way (``tests/margin/test_engine_buffers.py`` holds
+them to a straightforward one-expression-per-figure computation).
 """
 
 from __future__ import annotations
@@ -65,6 +74,10 @@ class PositionBatch:
     every position's line ``MM(x) = rate·x − amount`` is one lookup and one subtraction,
     ``mm_rates[mm_base + k]·x − (mm_amounts[mm_base + k] − fixed_maintenance)``, without
     branching or scattering per call (numpy's fancy indexing costs ~10 ns an element).
+    ``entry_rate``/``entry_amount`` are that line on the entry tier and ``entry_floor``/``entry_cap``
+    the entry tier's edges (NaN on the contracts basis), so a position whose notional stays in its
+    entry tier needs no lookup at all; ``bankruptcy_price`` (quote per coin, NaN where none) is the
+    price of ``x_b``, which depends on the book alone.
     """
 
     side: np.ndarray          # int8, +1 / −1
@@ -101,6 +114,11 @@ class PositionBatch:
     mm_rates: np.ndarray = field(init=False, repr=False)
     mm_amounts: np.ndarray = field(init=False, repr=False)
     mm_base: np.ndarray = field(init=False, repr=False)
+    entry_rate: np.ndarray = field(init=False, repr=False)
+    entry_amount: np.ndarray = field(init=False, repr=False)
+    entry_floor: np.ndarray = field(init=False, repr=False)
+    entry_cap: np.ndarray = field(init=False, repr=False)
+    bankruptcy_price: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.side.astype(np.float64)
@@ -126,17 +144,28 @@ class PositionBatch:
         rates, amounts = self.tiers.flat("mmr"), self.tiers.flat("amounts")
         at_entry = self.requirement == Requirement.MM_AT_ENTRY
         zeros = np.zeros(self.tiers.width)
+        mm_rates, mm_amounts = np.concatenate([rates, zeros]), np.concatenate([amounts, zeros])
+        mm_base = np.where(at_entry, rates.size, base)
+        fixed_maintenance = np.where(at_entry, entry_notional * rates[ie] - amounts[ie], 0.0)
+        look_floors, look_caps = np.concatenate([floors, blank]), np.concatenate([caps, blank])
+        je, le = mm_base + entry_tier, look_base + entry_tier
         derived = {"c0": c0, "c1": c1, "entry_notional": entry_notional, "inv_entry": inv_entry, "base": base,
                    "linear_size": np.where(self.inverse, 0.0, self.size),
                    "inv_linear_size": np.where(self.inverse, 0.0, 1.0 / self.size),
                    "inverse_size": np.where(self.inverse, self.size, 0.0),
                    "entry_tier": entry_tier, "look_base": look_base,
-                   "look_floors": np.concatenate([floors, blank]), "look_caps": np.concatenate([caps, blank]),
+                   "look_floors": look_floors, "look_caps": look_caps,
                    "bankrupt_notional": bankrupt, "fixed_fee": fixed_fee,
                    "at_entry": at_entry, "entry_rows": np.flatnonzero(at_entry),
-                   "fixed_maintenance": np.where(at_entry, entry_notional * rates[ie] - amounts[ie], 0.0),
-                   "mm_rates": np.concatenate([rates, zeros]), "mm_amounts": np.concatenate([amounts, zeros]),
-                   "mm_base": np.where(at_entry, rates.size, base)}
+                   "fixed_maintenance": fixed_maintenance,
+                   "mm_rates": mm_rates, "mm_amounts": mm_amounts, "mm_base": mm_base,
+                   "entry_rate": mm_rates[je], "entry_amount": mm_amounts[je] - fixed_maintenance,
+                   "entry_floor": look_floors[le], "entry_cap": look_caps[le]}
+        n = len(base)
+        derived["bankruptcy_price"] = bust = np.empty(n)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            _price_into(bankrupt, derived["inv_linear_size"], derived["inverse_size"], bust, np.empty(n),
+                        np.empty(n, dtype=bool), np.empty(n, dtype=bool))
         for name, arr in derived.items():
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -243,13 +272,21 @@ class RiskArrays:
     close_fee: np.ndarray
 
 
-def _price_from_notional(batch: PositionBatch, x: np.ndarray) -> np.ndarray:
-    """Price at which the position's notional is ``x``; NaN where no price > 0 gives it."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # linear P = x / Q, inverse P = N / x: one of the two terms is zero for each position
-        price: np.ndarray = x * batch.inv_linear_size + batch.inverse_size / x
-        price[~((x > 0) & (price < np.inf))] = np.nan
-    return price
+def _price_into(x: np.ndarray, inv_linear_size: np.ndarray, inverse_size: np.ndarray, out: np.ndarray,
+                scratch: np.ndarray, ok: np.ndarray, finite: np.ndarray) -> None:
+    """``out`` = the price (quote per coin) at which each position's notional is ``x``; NaN where
+    no price > 0 gives it. Linear ``P = x / Q``, inverse ``P = N / x``: one of the two terms is zero
+    for each position (``inv_linear_size`` = 1/Q or 0, ``inverse_size`` = N or 0). ``scratch``,
+    ``ok`` and ``finite`` are work arrays of the same length (float64, bool, bool)."""
+    np.multiply(x, inv_linear_size, out=out)
+    np.divide(inverse_size, x, out=scratch)
+    np.add(out, scratch, out=out)
+    if x.size and x.min() > 0 and out.max() < np.inf:  # NaN fails both (min and max propagate it)
+        return
+    np.greater(x, 0.0, out=ok)
+    np.less(out, np.inf, out=finite)
+    np.logical_and(ok, finite, out=ok)
+    out[~ok] = np.nan
 
 
 Rows = slice | np.ndarray
@@ -416,20 +453,15 @@ def maintenance_requirement(batch: PositionBatch, notional: np.ndarray | float, 
                        notional=notional, looked_up=tier, at_entry=at_entry, entry_tier=batch.entry_tier[rows])
 
 
-def price_levels(batch: PositionBatch) -> PriceLevels:
-    """Liquidation and bankruptcy prices of every position (independent of the mark; quote per
-    coin, NaN where none), and the tier row of the requirement at the liquidation price.
+def _root_tests(batch: PositionBatch) -> tuple[Test, Test]:
+    """The liquidation solver's tier tests ``(below, above)`` for :func:`_walk`.
 
-    The bankruptcy price is where the margin balance is gone, ``B = 0``; for a formula that counts
-    the fee to close at the bankruptcy price (Bybit ``uta``) it is Bybit's fee-inclusive one, where
-    the balance left just pays that fee (``x_b`` of :class:`PositionBatch`)."""
+    ``G(x) = B(x) − R(x) = c0 + offset + (c1 − slope)·x`` on the requirement's line of tier ``k``
+    is monotone with the sign of ``c1`` (``R`` is continuous and increasing on the notional basis):
+    the root lies past a tier's cap when ``c1·G(cap) ≤ 0``, below its floor when ``c1·G(floor) > 0``.
+    NaN edges (the contracts basis) are never past."""
     c0, c1, base = batch.c0, batch.c1, batch.look_base
-    floors, caps = batch.look_floors, batch.look_caps
 
-    # G(x) = B(x) − R(x) = c0 + offset + (c1 − slope)·x on the requirement's line of tier k is
-    # monotone with the sign of c1 (R is continuous and increasing on the notional basis): the
-    # root lies past a tier's cap when c1·G(cap) ≤ 0, below its floor when c1·G(floor) > 0. NaN
-    # edges (the contracts basis) are never past.
     def root_past(edge: np.ndarray, upward: bool) -> Test:
         def test(rows: Rows, k: np.ndarray) -> np.ndarray:
             x = edge[base[rows] + k]
@@ -439,64 +471,359 @@ def price_levels(batch: PositionBatch) -> PriceLevels:
             return past
         return test
 
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        k = _walk(batch.entry_tier, root_past(floors, False), root_past(caps, True))
-        # the root of G on tier k (only the line is used: no notional to value it at)
-        line = maintenance_requirement(batch, math.nan, k)
-        x_liq = (c0 + line.offset) / (line.slope - c1)
-    return PriceLevels(
-        liquidation_price=_price_from_notional(batch, x_liq),
-        bankruptcy_price=_price_from_notional(batch, batch.bankrupt_notional),
-        liquidation_tier=line.tier,
-    )
+    return root_past(batch.look_floors, False), root_past(batch.look_caps, True)
 
 
-def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels) -> RiskArrays:
+def _walk_rows(rows: np.ndarray, start: np.ndarray, below: Test, above: Test, first_below: np.ndarray,
+               first_above: np.ndarray) -> np.ndarray:
+    """:func:`_walk` for the positions ``rows`` only (an index array): their tier indices, given
+    the first tests' answers at ``start`` (``first_below``, ``first_above``: bool per row)."""
+    k = start.copy()
+    moving = np.flatnonzero(first_below)
+    while moving.size:
+        k[moving] -= 1
+        moving = moving[below(rows[moving], k[moving])]
+    moved = k != start
+    up = first_above & ~moved
+    if moved.any():  # a position that stepped down is tested upward at its new tier
+        lower = np.flatnonzero(moved)
+        up[lower] = above(rows[lower], k[lower])
+    moving = np.flatnonzero(up)
+    while moving.size:
+        k[moving] += 1
+        moving = moving[above(rows[moving], k[moving])]
+    return k
+
+
+def price_levels(batch: PositionBatch, *, into: RiskBuffers | None = None) -> PriceLevels:
+    """Liquidation and bankruptcy prices of every position (independent of the mark; quote per
+    coin, NaN where none), and the tier row of the requirement at the liquidation price.
+
+    The bankruptcy price is where the margin balance is gone, ``B = 0``; for a formula that counts
+    the fee to close at the bankruptcy price (Bybit ``uta``) it is Bybit's fee-inclusive one, where
+    the balance left just pays that fee (``x_b`` of :class:`PositionBatch`).
+
+    ``into``: compute into these buffers (the arrays are theirs, read-only, and valid until their
+    next ``price_levels``); by default into new arrays the caller owns."""
+    return (RiskBuffers() if into is None else into).price_levels(batch, _owned=into is None)
+
+
+def mark_figures(batch: PositionBatch, mark: np.ndarray, levels: PriceLevels, *,
+                 into: RiskBuffers | None = None) -> RiskArrays:
     """Every mark-dependent figure, reusing the liquidation/bankruptcy prices of ``levels``.
 
     ``mark``: one price per position (quote per coin; NaN = no mark). Units as in :class:`RiskArrays`.
+    ``into``: compute into these buffers (the desk's per-tick path: no new array per call; the
+    figures are theirs, read-only, and valid until their next ``mark_figures``); by default into
+    new arrays the caller owns.
     """
-    mark = np.asarray(mark, dtype=np.float64)
-    s = batch.side
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recip = 1.0 / mark
-        notional = batch.linear_size * mark + batch.inverse_size * recip
-        balance = batch.c0 + batch.c1 * notional
-        upnl = balance - batch.margin
-        mm = maintenance_requirement(batch, notional)  # a NaN notional (no mark) stays in the entry tier
-        maintenance = mm.margin
-        positive = balance > 0
-        ratio = mm.requirement / balance
-        ratio[~positive] = np.nan
+    return (RiskBuffers() if into is None else into).mark_figures(batch, mark, levels, _owned=into is None)
+
+
+def compute(batch: PositionBatch, mark: np.ndarray, *, into: RiskBuffers | None = None) -> RiskArrays:
+    """All figures for all positions of ``batch`` at marks ``mark`` (one price per position).
+
+    ``into`` as for :func:`mark_figures` (the liquidation prices go into the same buffers)."""
+    buffers = RiskBuffers() if into is None else into
+    owned = into is None
+    return buffers.mark_figures(batch, mark, buffers.price_levels(batch, _owned=owned), _owned=owned)
+
+
+CHUNK = 16384
+"""Positions per block of the fused passes (128 KiB an array of float64): a block's temporaries are
+read back from the core's cache while each input and output array is streamed through once.
+Measured at 100,000 positions (benchmarks/engine.py): 2,048 or 4,096 lose more to numpy's cost
+per call than they gain in cache; 16,384 and larger blocks are alike."""
+
+_LEVEL_COLUMNS = ("liquidation_price",)
+_MARK_COLUMNS = ("notional", "unrealized_pnl", "margin_balance", "maintenance_margin", "margin_ratio",
+                 "distance_price", "distance_frac", "roe", "effective_leverage", "max_removable", "close_fee")
+_BOOK_COLUMNS = ("side", "removable_cap", "hyper_rate", "rate", "amount", "floor", "cap")
+_SCRATCH = ("recip", "t1", "t2", "t3")
+_FLAGS = ("f1", "f2")
+# The removable-collateral rules of RemovableRule (venues.py: Binance FAQ 360038447311, Hyperliquid docs
+# "Margining") as two constants per rule code, so one formula serves every rule (RiskBuffers._book): what is
+# added to the margin W for the cap W − MM, and the rate of the notional in the floor max(n/L, rate·n).
+_RULES = {RemovableRule.NONE: (math.nan, -math.inf), RemovableRule.BINANCE: (0.0, -math.inf),
+          RemovableRule.HYPERLIQUID: (math.inf, 0.1)}
+_RULE_CAP = np.array([_RULES[RemovableRule(code)][0] for code in range(len(RemovableRule))])
+_RULE_RATE = np.array([_RULES[RemovableRule(code)][1] for code in range(len(RemovableRule))])
+
+
+def _uniform(column: np.ndarray) -> np.ndarray | float:
+    """``column``, or its one value as a float when every position has the same (not NaN)."""
+    if column.size and column.min() == column.max():
+        return float(column[0])
+    return column
+
+
+def _zero(column: np.ndarray | float) -> bool:
+    """True for a uniform column of zeros (:func:`_uniform`): adding it changes nothing."""
+    return isinstance(column, float) and column == 0.0
+
+
+def _part(column: np.ndarray | float, sl: slice) -> np.ndarray | float:
+    """The block ``sl`` of a book column, or the column's one value (:func:`_uniform`)."""
+    return column[sl] if isinstance(column, np.ndarray) else column
+
+
+class RiskBuffers:
+    """Arrays the engine computes into, owned by one caller and reused call after call.
+
+    The desk holds one: at every tick :meth:`mark_figures` writes the figures into the same memory
+    (no new array of N per call), in blocks of :data:`CHUNK` positions so that the dozen passes of
+    one block run in cache (numpy's ``out=`` arguments; no fancy-indexing temporaries). Buffers are
+    sized to the largest N seen and reused for any smaller N (a new N beyond it grows them once).
+    What depends on the book alone (float sides, the removable-collateral rule's constants, the
+    tier row each position was last valued on) is derived once per batch (:meth:`_book`) and kept
+    while the same batch comes back; a new batch (a change of book) derives it again.
+
+    Figures returned are read-only views of the buffers, valid until the next call of the same
+    method: a caller that keeps them (the desk's :class:`~isodesk.desk.snapshot.Snapshot`) copies
+    them first. The functions :func:`price_levels`, :func:`mark_figures` and :func:`compute` run the
+    same code into fresh buffers when no ``into`` is given, so there is one implementation.
+    """
+
+    def __init__(self, chunk: int = CHUNK) -> None:
+        self.chunk = int(chunk)
+        self.capacity = 0
+        self._f: dict[str, np.ndarray] = {}       # float64 per position
+        self._tier = np.zeros(0, dtype=np.intp)
+        self._liq_tier = np.zeros(0, dtype=np.intp)
+        self._s: dict[str, np.ndarray] = {}       # float64 scratch per block
+        self._b: dict[str, np.ndarray] = {}       # bool scratch per block
+        self._row_tier = np.zeros(0, dtype=np.intp)
+        self._c: dict[str, np.ndarray | float] = {}  # book columns, or one number where the column is uniform
+        self._displaced = np.zeros(0, dtype=np.intp)
+        self._batch: PositionBatch | None = None  # the batch the book columns were derived for
+
+    def _reserve(self, n: int) -> None:
+        """Room for ``n`` positions: grown (new memory) only when ``n`` exceeds the capacity."""
+        if n <= self.capacity and self._f:
+            return
+        self._f = {name: np.empty(n) for name in (*_LEVEL_COLUMNS, *_MARK_COLUMNS, *_BOOK_COLUMNS)}
+        self._tier, self._liq_tier = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
+        self._row_tier = np.empty(n, dtype=np.intp)
+        block = min(n, self.chunk)
+        if block > len(self._s.get("t1", ())):
+            self._s = {name: np.empty(block) for name in _SCRATCH}
+            self._b = {name: np.empty(block, dtype=bool) for name in _FLAGS}
+        self.capacity = n
+        self._batch = None
+
+    def _view(self, arr: np.ndarray, n: int, owned: bool) -> np.ndarray:
+        out = arr[:n]
+        if not owned:
+            out.flags.writeable = False
+        return out
+
+    def price_levels(self, batch: PositionBatch, *, _owned: bool = False) -> PriceLevels:
+        """Liquidation and bankruptcy prices into the buffers (see :func:`price_levels`).
+
+        The root is first sought on each position's entry tier, where the requirement's line was
+        derived with the batch (``entry_rate``, ``entry_amount``); only positions whose root lies
+        beyond that tier's floor or cap (:func:`_root_tests`, the same arithmetic) are walked."""
+        n = len(batch)
+        self._reserve(n)
+        self._book(batch)
+        liq, tier = self._f["liquidation_price"], self._liq_tier
+        s, fl, c = self._s, self._b, self._c
+        moving: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for a in range(0, n, self.chunk):
+                b = min(a + self.chunk, n)
+                sl, m = slice(a, b), b - a
+                c0off, sm, t1, x = s["recip"][:m], s["t1"][:m], s["t2"][:m], s["t3"][:m]
+                f1, f2 = fl["f1"][:m], fl["f2"][:m]
+                c1 = batch.c1[sl]
+                # the requirement's line on the entry tier, R = slope·x − offset (maintenance_requirement)
+                slope, offset = batch.entry_rate[sl], batch.entry_amount[sl]
+                if not _zero(c["fee_rate"]):  # adding zeros changes nothing
+                    slope = np.add(slope, _part(c["fee_rate"], sl), out=t1)
+                np.subtract(slope, c1, out=sm)                                            # slope − c1
+                if not _zero(c["fixed_fee"]):
+                    offset = np.subtract(offset, _part(c["fixed_fee"], sl), out=c0off)
+                np.add(batch.c0[sl], offset, out=c0off)                                   # c0 + offset
+                # G = c0 + offset + (c1 − slope)·edge at the entry tier's floor and cap: is the root
+                # beyond either (_root_tests)? A false alarm (the first tier's floor, a last cap) is walked.
+                for edge, at_floor in ((batch.entry_floor[sl], True), (batch.entry_cap[sl], False)):
+                    np.multiply(sm, edge, out=t1)
+                    np.subtract(c0off, t1, out=t1)
+                    np.multiply(c1, t1, out=t1)
+                    if at_floor:
+                        np.greater(t1, 0.0, out=f1)
+                    else:
+                        np.less_equal(t1, 0.0, out=f2)
+                if f1.any() or f2.any():  # the walk's own first tests, with their edge conditions
+                    rows = np.flatnonzero(f1 | f2) + a
+                    moving.append((rows, f1[rows - a] & (batch.entry_tier[rows] > 0),
+                                   f2[rows - a] & (batch.entry_cap[rows] < np.inf)))
+                # the root on the entry tier, x = (c0 + offset) / (slope − c1), and its price
+                np.divide(c0off, sm, out=x)
+                _price_into(x, batch.inv_linear_size[sl], batch.inverse_size[sl], liq[sl], t1, f1, f2)
+                np.copyto(tier[sl], batch.entry_tier[sl])
+            if moving:
+                rows, below, above = (np.concatenate(part) for part in zip(*moving, strict=True))
+                k = _walk_rows(rows, batch.entry_tier[rows], *_root_tests(batch), below, above)
+                line = maintenance_requirement(batch, math.nan, k, rows)
+                x = (batch.c0[rows] + line.offset) / (line.slope - batch.c1[rows])
+                price = np.empty(len(rows))
+                _price_into(x, batch.inv_linear_size[rows], batch.inverse_size[rows], price,
+                            np.empty(len(rows)), np.empty(len(rows), dtype=bool), np.empty(len(rows), dtype=bool))
+                liq[rows] = price
+                tier[rows] = line.tier
+        # the bankruptcy price depends on the book alone: derived with the batch (a copy for a caller who owns it)
+        bust = batch.bankruptcy_price.copy() if _owned else batch.bankruptcy_price
+        return PriceLevels(liquidation_price=self._view(liq, n, _owned), bankruptcy_price=bust,
+                           liquidation_tier=self._view(tier, n, _owned))
+
+    def _book(self, batch: PositionBatch) -> None:
+        """Derive the columns that depend on the book alone, once per batch.
+
+        - the sides as float64;
+        - the removable-collateral rule as two constants per position, so one formula serves every
+          rule: ``max(0, min(cap − MM, B − max(n/L, rate·n)))`` with ``cap = W`` and ``rate = −∞``
+          for Binance (``max(0, min(W − MM, B − n/L))``), ``cap = +∞`` and ``rate = 0.1`` for
+          Hyperliquid (``max(0, B − max(n/L, 0.1·n))``, see :class:`~isodesk.margin.venues.RemovableRule`),
+          ``cap = NaN`` where there is no rule;
+        - the tier row each position was last valued on (at first its entry tier), with that row's
+          maintenance line (``rate``, ``amount`` as :func:`maintenance_requirement` reads them) and
+          its edges (``floor``, ``cap``; NaN on the contracts basis, which never moves). A notional
+          inside the edges is on that row: the bracket holding a notional is unique, so the walk
+          from the entry tier would end there too (:func:`tier_of`). Only positions whose notional
+          left their row are looked up again (:meth:`_retier`).
+        """
+        if batch is self._batch:
+            return
+        n = len(batch)
+        f = self._f
+        np.copyto(f["side"][:n], batch.side)
+        c: dict[str, np.ndarray | float] = {"fee_rate": _uniform(batch.fee_rate),
+                                            "fixed_fee": _uniform(batch.fixed_fee)}
+        rules = _uniform(batch.removable)
+        if isinstance(rules, float):  # one rule for the whole book: no column to stream
+            c["hyper_rate"] = float(_RULE_RATE[int(rules)])
+            add = float(_RULE_CAP[int(rules)])
+            c["removable_cap"] = batch.margin if add == 0.0 else add  # W + 0 is W
+        else:
+            rule = batch.removable.astype(np.intp)
+            np.take(_RULE_CAP, rule, out=f["removable_cap"][:n], mode="clip")
+            np.add(f["removable_cap"][:n], batch.margin, out=f["removable_cap"][:n])
+            np.take(_RULE_RATE, rule, out=f["hyper_rate"][:n], mode="clip")
+            c["hyper_rate"], c["removable_cap"] = f["hyper_rate"], f["removable_cap"]
+        self._c = c
+        for name, column in (("rate", batch.entry_rate), ("amount", batch.entry_amount),
+                             ("floor", batch.entry_floor), ("cap", batch.entry_cap)):
+            np.copyto(f[name][:n], column)
+        np.copyto(self._row_tier[:n], batch.entry_tier)
+        self._displaced = np.zeros(0, dtype=np.intp)
+        self._batch = batch
+
+    def _retier(self, batch: PositionBatch, rows: np.ndarray, notional: np.ndarray) -> None:
+        """Look up again the tier row of the positions ``rows`` at their ``notional`` (walked from
+        the entry tier, :func:`maintenance_requirement`) and keep the row, its line and edges."""
+        f = self._f
+        line = maintenance_requirement(batch, notional, rows=rows)
+        f["rate"][rows], f["amount"][rows] = line.rate, line.amount
+        edge = batch.look_base[rows] + line.looked_up
+        f["floor"][rows], f["cap"][rows] = batch.look_floors[edge], batch.look_caps[edge]
+        self._row_tier[rows] = line.tier
+        n = len(batch)
+        self._displaced = np.flatnonzero(self._row_tier[:n] != batch.entry_tier)
+
+    def _left(self, a: int, b: int) -> np.ndarray:
+        """Positions of ``a:b`` whose notional left the tier row they were last valued on."""
+        f = self._f
+        x = f["notional"][a:b]
+        return np.flatnonzero((x < f["floor"][a:b]) | (x >= f["cap"][a:b])) + a
+
+    def _mark_block(self, batch: PositionBatch, mark: np.ndarray, liq: np.ndarray, a: int, b: int,
+                    check: bool = True) -> bool:
+        """Every figure of positions ``a:b`` into the buffers, fused in cache. With ``check``, stops
+        and answers True when a notional left its tier row (the block is computed again, without
+        the check, once the rows are looked up: :meth:`_retier`)."""
+        f, s, fl, c = self._f, self._s, self._b, self._c
+        sl, m = slice(a, b), b - a
+        recip, t1, t2 = s["recip"][:m], s["t1"][:m], s["t2"][:m]
+        f1, f2 = fl["f1"][:m], fl["f2"][:m]
+        p, x, bal, upnl = mark[sl], f["notional"][sl], f["margin_balance"][sl], f["unrealized_pnl"][sl]
+        mm, ratio, eff = f["maintenance_margin"][sl], f["margin_ratio"][sl], f["effective_leverage"][sl]
+        fee, r, dprice = f["close_fee"][sl], f["max_removable"][sl], f["distance_price"][sl]
+        np.divide(1.0, p, out=recip)
+        np.multiply(batch.linear_size[sl], p, out=x)      # linear Q·P, inverse N/P: one term is zero
+        np.multiply(batch.inverse_size[sl], recip, out=t1)
+        np.add(x, t1, out=x)
+        # left the tier row? (a NaN notional stays)
+        if check and (np.less(x, f["floor"][sl], out=f1).any() or np.greater_equal(x, f["cap"][sl], out=f2).any()):
+            return True
+        np.multiply(batch.c1[sl], x, out=bal)             # B = c0 + c1·x
+        np.add(batch.c0[sl], bal, out=bal)
+        np.subtract(bal, batch.margin[sl], out=upnl)
+        # maintenance_requirement on the row: MM = x·rate − amount, close fee f·x + F, R = MM + fee
+        np.multiply(x, f["rate"][sl], out=mm)
+        np.subtract(mm, f["amount"][sl], out=mm)
+        np.multiply(_part(c["fee_rate"], sl), x, out=fee)
+        requirement = mm
+        if not _zero(c["fixed_fee"]):  # adding zeros changes nothing
+            np.add(fee, _part(c["fixed_fee"], sl), out=fee)
+        if not (_zero(c["fixed_fee"]) and _zero(c["fee_rate"])):
+            requirement = np.add(mm, fee, out=t1)
+        np.divide(requirement, bal, out=ratio)
+        np.divide(x, bal, out=eff)
+        if not bal.min() > 0 and np.less_equal(bal, 0.0, out=f1).any():  # no ratio nor leverage (NaN gives NaN)
+            ratio[f1] = np.nan
+            eff[f1] = np.nan
+        np.subtract(p, liq[sl], out=dprice)               # s·(mark − liq), then ÷ mark
+        np.multiply(f["side"][sl], dprice, out=dprice)
+        np.multiply(dprice, recip, out=f["distance_frac"][sl])
+        np.divide(upnl, batch.margin[sl], out=f["roe"][sl])
+        # removable collateral, one formula for every rule (_book)
+        np.divide(x, batch.leverage[sl], out=t1)          # initial margin n/L
+        if not (isinstance(c["hyper_rate"], float) and c["hyper_rate"] == -math.inf):  # max(n/L, −∞) is n/L
+            np.multiply(_part(c["hyper_rate"], sl), x, out=t2)
+            np.maximum(t1, t2, out=t1)
+        np.subtract(bal, t1, out=t1)
+        np.subtract(_part(c["removable_cap"], sl), mm, out=t2)
+        np.minimum(t2, t1, out=r)
+        np.maximum(r, 0.0, out=r)
+        if not np.fmax.reduce(r) < np.inf:  # an infinite amount is not a figure (NaN); fmax skips NaN
+            np.subtract(r, r, out=t1)                     # 0, or NaN where not finite
+            np.add(r, t1, out=r)
+        return False
+
+    def mark_figures(self, batch: PositionBatch, mark: np.ndarray, levels: PriceLevels, *,
+                     _owned: bool = False) -> RiskArrays:
+        """Every mark-dependent figure into the buffers (see :func:`mark_figures`)."""
+        mark = np.asarray(mark, dtype=np.float64)
+        n = len(batch)
+        self._reserve(n)
+        self._book(batch)
+        f = self._f
         liq = levels.liquidation_price
-        distance_price = s * (mark - liq)
-        distance_frac = distance_price * recip
-        roe = upnl / batch.margin
-        eff_lev = notional / balance
-        eff_lev[~positive] = np.nan
-        removable = np.full(len(batch), np.nan)
-        initial = notional / batch.leverage
-        rule = batch.removable
-        binance = np.flatnonzero(rule == RemovableRule.BINANCE)
-        if binance.size:
-            removable[binance] = np.maximum(0.0, np.minimum(batch.margin[binance] - maintenance[binance],
-                                                            balance[binance] - initial[binance]))
-        hyper = np.flatnonzero(rule == RemovableRule.HYPERLIQUID)
-        if hyper.size:
-            removable[hyper] = np.maximum(0.0, balance[hyper] - np.maximum(initial[hyper], 0.1 * notional[hyper]))
-        removable[~np.isfinite(removable)] = np.nan
-    return RiskArrays(
-        mark=mark, notional=notional, unrealized_pnl=upnl, margin_balance=balance,
-        maintenance_margin=maintenance, margin_ratio=ratio, liquidation_price=liq,
-        bankruptcy_price=levels.bankruptcy_price, distance_price=distance_price,
-        distance_frac=distance_frac, roe=roe, effective_leverage=eff_lev, max_removable=removable,
-        max_loss=batch.margin, tier=mm.tier, close_fee=mm.close_fee,
-    )
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            blocks = [(a, min(a + self.chunk, n)) for a in range(0, n, self.chunk)]
+            again = [(a, b) for a, b in blocks if self._mark_block(batch, mark, liq, a, b)]
+            if again:
+                moved = np.concatenate([self._left(a, b) for a, b in again])
+                self._retier(batch, moved, f["notional"][moved])
+            for a, b in again:
+                self._mark_block(batch, mark, liq, a, b, check=False)
+            tier = self._row_tier
+            if self._displaced.size:  # a NaN notional is valued on the entry tier (it never walks)
+                lost = self._displaced[np.isnan(f["notional"][self._displaced])]
+                if lost.size:
+                    tier = self._tier
+                    np.copyto(tier[:n], self._row_tier[:n])
+                    tier[lost] = batch.entry_tier[lost]
+        own = _owned
+        views = {name: self._view(f[name], n, own) for name in _MARK_COLUMNS}
+        return RiskArrays(mark=mark, liquidation_price=liq, bankruptcy_price=levels.bankruptcy_price,
+                          max_loss=batch.margin, tier=self._view(tier, n, own), **views)
 
-
-def compute(batch: PositionBatch, mark: np.ndarray) -> RiskArrays:
-    """All figures for all positions of ``batch`` at marks ``mark`` (one price per position)."""
-    return mark_figures(batch, mark, price_levels(batch))
+    def compute(self, batch: PositionBatch, mark: np.ndarray) -> RiskArrays:
+        """A full recompute into the buffers: the price levels and every figure at ``mark`` (see
+        :func:`compute`); the figures' liquidation prices are the buffers' own."""
+        return self.mark_figures(batch, mark, self.price_levels(batch))
 
 
 @dataclass(frozen=True, slots=True)
