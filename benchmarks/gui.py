@@ -1,17 +1,26 @@
 """Benchmark: the real main window offscreen, N positions, the simulated feed at a tick rate.
 
-    python benchmarks/gui.py --json [--positions 1000] [--hz 10] [--seconds 30]
+    python benchmarks/gui.py --json [--positions 1000] [--hz 10] [--seconds 30] [--view cards|table]
 
-Prints ``{"positions", "tick_hz", "seconds", "latency_ms": {"median", "p99"}, "max_stall_ms",
-"peak_rss_mb", ...}``. Latency runs from the start of the desk step that took a tick (in the desk
-thread) to the end of the card view's next paint that shows it. A stall is how late a 10 ms
-GUI-thread timer fires; the first second (start-up, first layout) is not counted.
+Prints ``{"positions", "tick_hz", "seconds", "view", "latency_ms": {"median", "p99"}, "max_stall_ms",
+"p99_stall_ms", "peak_rss_mb", ...}``. Latency runs from the start of the desk step that took a
+tick (in the desk thread) to the end of the shown view's next paint that shows it (milliseconds).
+A stall is how late a 10 ms GUI-thread timer fires (milliseconds); start-up (building the desk
+over the book, the first snapshot and its first layout, and one second after it) is not counted:
+``startup_ms`` says how long the first snapshot took to reach the screen, and ``seconds`` of
+steady state are measured after it. ``gui_thread_cpu_pct`` is the GUI thread's CPU time over the
+steady window (a figure that a busy machine inflates less than stalls), ``gc`` the cyclic
+garbage collector's passes (count and longest, ms, per generation, any thread).
+``model_resets`` counts the model's resets after the first snapshot (a liquidation, an import or
+a filter change should insert, remove or change rows in place).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import math
 import os
 import resource
 import statistics
@@ -40,7 +49,7 @@ class PaintProbe(QObject):
     def __init__(self, window: MainWindow):
         super().__init__()
         self.window = window
-        self.latencies: list[float] = []
+        self.latencies: list[tuple[float, float]] = []  # (monotonic s at paint end, latency ms)
         self._measured_version = -1
         self._busy = False
 
@@ -57,8 +66,27 @@ class PaintProbe(QObject):
         snap = self.window.model.snapshot()
         if snap is not None and snap.version != self._measured_version and snap.feed.accepted:
             self._measured_version = snap.version
-            self.latencies.append((time.monotonic() - snap.step_started_at) * 1000)
+            now = time.monotonic()
+            self.latencies.append((now, (now - snap.step_started_at) * 1000))
         return True
+
+
+class GcWatch:
+    """Durations of the cyclic garbage collector's passes (ms, per generation), in any thread."""
+
+    def __init__(self):
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def summary(self) -> dict:
+        return {f"gen{g}": {"count": len(p), "max_ms": round(max(p), 2) if p else None}
+                for g, p in self.pauses.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hz", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--view", choices=("cards", "table"), default="cards")
     args = parser.parse_args(argv)
     tune_allocator()
     app = make_app()
@@ -77,42 +106,66 @@ def main(argv: list[str] | None = None) -> int:
         config = DeskConfig(db=str(db), step_ms=max(1, round(interval * 1000)),
                             feed_factory=lambda store: SimulatedFeed(SYMBOLS, seed=3, interval_s=interval))
         window = MainWindow(config, settings=ui_settings(Path(tmp) / "ui.ini"), theme="light")
+        window.set_view(args.view)
         window.resize(1440, 900)
         window.show()
         probe = PaintProbe(window)
-        window.cards.viewport().installEventFilter(probe)
+        view = window.cards if args.view == "cards" else window.table
+        view.viewport().installEventFilter(probe)
+        resets = [0]
+        window.model.modelAboutToBeReset.connect(
+            lambda: resets.__setitem__(0, resets[0] + (window.model.snapshot() is not None)))
         stalls: list[float] = []
         last = [time.monotonic()]
-        started = time.monotonic()
+        launched = time.monotonic()
+        first_applied: list[float] = []
+
+        cpu: list[float] = []  # GUI-thread CPU seconds at the start and the end of the steady window
+
+        def on_first(_version: int) -> None:
+            if not first_applied:
+                first_applied.append(time.monotonic())
+                QTimer.singleShot(1000, lambda: cpu.append(time.thread_time()))
+                QTimer.singleShot(int((args.seconds + 1.0) * 1000), app.quit)
+
+        window.snapshot_applied.connect(on_first)
 
         def beat() -> None:
             now = time.monotonic()
-            if now - started > 1.0:
+            if first_applied and now - first_applied[0] > 1.0:
                 stalls.append(max(0.0, (now - last[0]) * 1000 - 10.0))
             last[0] = now
 
+        gc_watch = GcWatch()
+        gc.callbacks.append(gc_watch)
         heartbeat = QTimer()
         heartbeat.setInterval(10)
         heartbeat.timeout.connect(beat)
         heartbeat.start()
         window.start()
-        QTimer.singleShot(int(args.seconds * 1000), app.quit)
+        QTimer.singleShot(int((args.seconds + 600) * 1000), app.quit)  # a desk that never starts
         app.exec()
+        cpu.append(time.thread_time())
         heartbeat.stop()
+        gc.callbacks.remove(gc_watch)
         snap = window.model.snapshot()
         dropped = window.controller.dropped_snapshots
         window.close()
-    lat = sorted(probe.latencies)
+    steady = first_applied[0] + 1.0 if first_applied else math.inf
+    lat = sorted(ms for at, ms in probe.latencies if at > steady)
     p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))] if lat else None
     doc = {
-        "positions": args.positions, "tick_hz": args.hz, "seconds": args.seconds,
+        "positions": args.positions, "tick_hz": args.hz, "seconds": args.seconds, "view": args.view,
         "latency_ms": {"median": round(statistics.median(lat), 2) if lat else None,
                        "p99": round(p99, 2) if p99 is not None else None, "samples": len(lat)},
         "max_stall_ms": round(max(stalls), 2) if stalls else None,
         "p99_stall_ms": round(sorted(stalls)[int(0.99 * (len(stalls) - 1))], 2) if stalls else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "snapshots_dropped": dropped, "last_version": snap.version if snap else None,
-        "ticks_accepted": snap.feed.accepted if snap else None,
+        "ticks_accepted": snap.feed.accepted if snap else None, "model_resets": resets[0],
+        "gc": gc_watch.summary(),
+        "gui_thread_cpu_pct": round(100 * (cpu[-1] - cpu[0]) / args.seconds, 1) if len(cpu) == 2 else None,
+        "startup_ms": round((first_applied[0] - launched) * 1000, 1) if first_applied else None,
     }
     print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))
     return 0

@@ -77,22 +77,27 @@ def run(n: int, frames: int, app) -> dict:
         app.processEvents()
         build = time.perf_counter() - t0
         apply_times, card_times, table_times = [], [], []
+        cpu_apply, cpu_card, cpu_table = [], [], []
         for i in range(frames):
             now = time.time()
             for j, (symbol, price) in enumerate(SYMBOLS.items()):
                 feed.pending.append(Tick(symbol=symbol, ts=now, price=price * (1 + 0.002 * ((i + j) % 7 - 3))))
             snap = desk.step(now)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             model.apply(snap)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.thread_time()
             cards.viewport().repaint()
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.thread_time()
             table.viewport().repaint()
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.thread_time()
             app.processEvents()
             apply_times.append(t1 - t0)
             card_times.append(t2 - t0)
             table_times.append(t3 - t2 + (t1 - t0))
+            cpu_apply.append(c1 - c0)
+            cpu_card.append(c2 - c0)
+            cpu_table.append(c3 - c2 + (c1 - c0))
+        transitions = _transitions(app, model, cards, table, desk, feed)
         table.hide()
         reorder_times = _reorders(app, model, cards, desk.snapshot, frames)
         card_paint = _card_paint(cards, model)
@@ -101,7 +106,40 @@ def run(n: int, frames: int, app) -> dict:
         table.close()
     return {"positions": n, "frames": frames, "build_ms": round(build * 1000, 3), "apply": _stats(apply_times),
             "apply_and_card_repaint": _stats(card_times), "apply_and_table_repaint": _stats(table_times),
+            "cpu_apply": _stats(cpu_apply), "cpu_apply_and_card_repaint": _stats(cpu_card),
+            "cpu_apply_and_table_repaint": _stats(cpu_table), "transitions_cpu_ms": transitions,
             "reorder_to_card_paint": _stats(reorder_times), "card_paint": _stats(card_paint)}
+
+
+def _transitions(app, model, cards, table, desk, feed) -> dict[str, float]:
+    """GUI-thread CPU ms (``time.thread_time``) of a book change (a position closed: a new book
+    with one row fewer shown) and of a text filter on and off, each until both views have
+    repainted and the events they posted (layouts) are processed; and whether the model reset."""
+    from decimal import Decimal
+
+    from isodesk.desk.commands import ClosePosition
+
+    resets = []
+    model.modelAboutToBeReset.connect(lambda: resets.append(1))
+
+    def timed(fn) -> float:
+        c0 = time.thread_time()
+        fn()
+        cards.viewport().repaint()
+        table.viewport().repaint()
+        for _ in range(20):
+            app.processEvents()
+        return round((time.thread_time() - c0) * 1000, 2)
+
+    out: dict[str, float] = {}
+    pid = int(desk.snapshot.book.position_ids[len(desk.snapshot) // 2])
+    result = desk.apply(ClosePosition(pid, price=Decimal(repr(float(desk.snapshot.cols["entry_price"][
+        len(desk.snapshot) // 2])))))
+    out["close_one_ms"] = timed(lambda: model.apply(desk.snapshot)) if result.accepted else float("nan")
+    out["filter_on_ms"] = timed(lambda: model.set_filter(text="btc"))
+    out["filter_off_ms"] = timed(lambda: model.set_filter())
+    out["resets"] = float(len(resets))
+    return out
 
 
 def _reorders(app, model, cards, snap, frames: int) -> list[float]:

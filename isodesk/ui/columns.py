@@ -45,8 +45,8 @@ __all__ = ["CENTER", "CLOSED_TEXT", "COLUMNS", "COLUMN_INDEX", "DASH", "LEFT", "
            "STABLECOINS", "Column", "book_value", "card_keys", "cell_text", "column_for", "column_values",
            "derived_value", "derived_values", "display_key", "figure", "fmt_age", "fmt_distance", "fmt_flag",
            "fmt_leverage", "fmt_money", "fmt_pct", "fmt_price", "fmt_qty", "format_value", "is_stablecoin",
-           "level_text", "money_decimals", "money_decimals_of", "price_decimals", "taker_fees", "usd_values",
-           "way_used", "zone_starts"]
+           "level_text", "long_rows", "money_decimals", "money_decimals_of", "per_book", "price_decimals",
+           "row_texts", "status_rows", "taker_fees", "usd_values", "way_used", "zone_starts"]
 
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -223,6 +223,28 @@ COLUMNS: tuple[Column, ...] = (
     Column("auto_add_margin", "Auto-add", "book", "flag", CENTER, sortable=False, width=72,
            tooltip="The venue's auto-add-margin setting at the last import: the venue tops the isolated margin "
                    "up from the free balance before liquidating (blank: never imported, or the venue does not say)"),
+    Column("adl_rank", "ADL", "book", "rank", CENTER, sortable=False, width=56,
+           tooltip="The venue's auto-deleveraging rank at the last import, 0 (last in the queue) to 5 (first to "
+                   "be deleveraged when the venue's insurance fund cannot cover a bankrupt position): Bybit "
+                   "adlRankIndicator, OKX adl (blank: never imported, or the venue does not say)"),
+    # funding (isodesk.desk.funding): negative = paid; the drift + towards the mark
+    Column("funding_since_open", "Funding", "cols", "money", width=96, signed=True,
+           tooltip="Funding paid (−) or received (+) since the position opened, settled by the venue's rule. "
+                   + USD_SORT_NOTE),
+    Column("next_funding_amount", "Next funding", "cols", "money", width=100, signed=True,
+           tooltip="The next funding payment at the current mark and rate (− paid, + received). " + USD_SORT_NOTE),
+    Column("liq_drift_pct_day", "Liq. drift", "cols", "pct_day", descending=True, width=96,
+           tooltip="How far one day of funding at the current rate moves the liquidation price, in % of the "
+                   "mark: + towards the mark (riskier), − away from it"),
+    # the odds of liquidation (isodesk.desk.volatility): blank until the market has a realized volatility
+    Column("liq_prob_24h", "24 h liq odds", "cols", "pct", descending=True, width=96,
+           tooltip="Most likely to be liquidated in 24 h first: the probability that the mark touches the "
+                   "liquidation price within 24 h, for a driftless log-normal walk at the market's realized "
+                   "volatility (EWMA, half-life odds.half_life_s)"),
+    Column("liq_prob_1h", "1 h liq odds", "cols", "pct", descending=True, width=84,
+           tooltip="The probability that the mark touches the liquidation price within 1 hour (same model)"),
+    Column("sigma_distance", "To liq. (σ)", "cols", "sigma", width=84,
+           tooltip="Distance to liquidation in daily standard deviations of the log price (realized volatility)"),
 )
 """The table's columns, in display order."""
 
@@ -250,9 +272,42 @@ def derived_values(key: str, snapshot: Snapshot) -> np.ndarray:
     if key == "liq_used":
         return np.asarray(way_used(c["entry_price"], c["mark"], c["liquidation_price"]), dtype=np.float64)
     if key == "break_even":
-        long = np.fromiter((s == "long" for s in snapshot.book.sides), dtype=bool, count=len(snapshot))
-        return break_even_prices(c["entry_price"], long, taker_fees(snapshot))
+        return break_even_prices(c["entry_price"], long_rows(snapshot), taker_fees(snapshot))
     raise KeyError(f"no derived column {key!r}")
+
+
+_PER_BOOK: dict[str, tuple[object, object]] = {}
+
+
+def per_book(snapshot: Snapshot, name: str, make):
+    """``make(snapshot.book)``, computed once per book object (a new ``BookInfo`` is made only when
+    positions are added, removed or change status, so anything derived from the book alone can be
+    kept until then)."""
+    book = snapshot.book
+    hit = _PER_BOOK.get(name)
+    if hit is not None and hit[0] is book:
+        return hit[1]
+    value = make(book)
+    _PER_BOOK[name] = (book, value)
+    return value
+
+
+def long_rows(snapshot: Snapshot) -> np.ndarray:
+    """Per row: the position is long (bool, read-only; once per book)."""
+    def make(book):
+        out = np.fromiter((s == "long" for s in book.sides), dtype=bool, count=len(book))
+        out.flags.writeable = False
+        return out
+    return per_book(snapshot, "long_rows", make)
+
+
+def status_rows(snapshot: Snapshot, status: str) -> np.ndarray:
+    """Per row: the position's status is ``status`` (``open``, ``closed``…; bool, read-only; once per book)."""
+    def make(book):
+        out = np.fromiter((s == status for s in book.statuses), dtype=bool, count=len(book))
+        out.flags.writeable = False
+        return out
+    return per_book(snapshot, f"status:{status}", make)
 
 
 _FEES: list[tuple[object, object, np.ndarray]] = []
@@ -285,7 +340,10 @@ def column_values(column: Column, snapshot: Snapshot) -> np.ndarray:
     """The float64 array behind a numeric (``cols``) or ``derived`` column."""
     if column.source == "derived":
         return derived_values(column.key, snapshot)
-    return np.asarray(snapshot.cols[column.key], dtype=np.float64)
+    values = snapshot.cols.get(column.key)
+    if values is None:  # a column spec newer than the snapshot (an older desk): nothing to show
+        return np.full(len(snapshot), np.nan)
+    return np.asarray(values, dtype=np.float64)
 
 
 def format_value(column: Column, value: float, currency: str = "USDT", tolerance_pct: float = 0.5) -> str:
@@ -304,6 +362,10 @@ def format_value(column: Column, value: float, currency: str = "USDT", tolerance
     if kind == "signed_pct":
         flagged = math.isfinite(value) and abs(value) > tolerance_pct
         return fmt_pct(value, signed=True) + (" ⚠" if flagged else "")
+    if kind == "pct_day":  # already a percentage, per day
+        return fmt_pct(value, signed=True) + ("/day" if math.isfinite(value) else "")
+    if kind == "sigma":  # a number of standard deviations
+        return f"{value:.2f} σ" if math.isfinite(value) else DASH
     if kind == "leverage":
         return fmt_leverage(value)
     if kind == "qty":
@@ -314,7 +376,11 @@ def format_value(column: Column, value: float, currency: str = "USDT", tolerance
 def figure(key: str, snapshot: Snapshot, row: int) -> str:
     """The text of the figure ``key`` (a column key) of one snapshot row."""
     column = COLUMNS[COLUMN_INDEX[key]]
-    value = derived_value(key, snapshot, row) if column.source == "derived" else float(snapshot.cols[key][row])
+    if column.source == "derived":
+        value = derived_value(key, snapshot, row)
+    else:
+        values = snapshot.cols.get(key)
+        value = math.nan if values is None else float(values[row])
     return format_value(column, value, snapshot.book.currencies[row], snapshot.reconcile_tolerance_pct)
 
 
@@ -347,10 +413,18 @@ def cell_text(column: Column, snapshot: Snapshot, row: int) -> str:
         value = book_value(snapshot, column.key, row)
         if kind == "flag":
             return fmt_flag(value)  # type: ignore[arg-type]
+        if kind == "rank":  # the venue's ADL rank 0–5, blank where never said
+            return "" if value is None else f"{value}/5"
         return str(value).upper() if kind == "upper" else str(value)
     if column.source == "level":
         return level_text(int(snapshot.level[row]), bool(snapshot.stale[row]), snapshot.book.statuses[row])
     return figure(column.key, snapshot, row)
+
+
+def row_texts(snapshot: Snapshot, row: int) -> tuple[str, ...]:
+    """Every cell text of one snapshot row, in :data:`COLUMNS` order (:func:`cell_text` of each):
+    what the model caches per row and version, so a repaint formats nothing."""
+    return tuple([cell_text(column, snapshot, row) for column in COLUMNS])
 
 
 def money_decimals_of(snapshot: Snapshot) -> np.ndarray:
@@ -374,8 +448,10 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
             dec = np.where(a < 10, 4, 3)  # fraction: 2 or 1 decimals of the percentage
         elif kind == "distance":
             dec = np.full(values.shape, 4)  # fraction: always 2 decimals of the percentage
-        elif kind == "signed_pct":
+        elif kind in ("signed_pct", "pct_day"):
             dec = np.where(np.abs(values) < 10, 2, 1)  # already a percentage
+        elif kind == "sigma":
+            dec = np.full(values.shape, 2)
         elif kind == "leverage" or kind == "qty":
             dec = np.full(values.shape, 8)
         else:
@@ -396,21 +472,23 @@ def total_equity_usd(snapshot) -> tuple[float, list[str]]:
     Each account's equity (free + isolated margin + uPnL, in its settlement currency) counts at 1
     for a stablecoin; a coin (BTC of an inverse account) at the mark of a position settled in that
     coin (the coin's USD price), else at the mark of its ``COINUSDT`` market; a coin with neither is
-    left out and named.
+    left out and named. (Per book, the candidate rows of each coin are found once; per snapshot,
+    the first of them with a finite mark prices it: O(coins), not O(positions) Python steps.)
     """
-    book, marks = snapshot.book, snapshot.cols["mark"]
+    marks = np.asarray(snapshot.cols["mark"], dtype=np.float64)
+    finite = np.isfinite(marks)
+    by_currency, by_market = per_book(snapshot, "equity_rows", _equity_rows)
     price: dict[str, float] = {}
-    for row, currency in enumerate(book.currencies):
-        mark = float(marks[row])
-        if not is_stablecoin(currency) and math.isfinite(mark) and currency not in price:
-            price[currency] = mark
-    from isodesk.margin.markets import market_of
-
-    for row in range(len(book)):
-        market, mark = market_of(book.venues[row], book.symbols[row]), float(marks[row])
-        coin = market.removesuffix("USDT")
-        if coin and coin not in price and math.isfinite(mark):
-            price[coin] = mark
+    for currency, rows in by_currency:  # a position settled in the coin: the coin's USD price
+        hits = rows[finite[rows]]
+        if hits.size and currency not in price:
+            price[currency] = float(marks[hits[0]])
+    for coin, rows in by_market:  # else the first finite mark of the coin's market, in row order
+        if coin in price:
+            continue
+        hits = rows[finite[rows]]
+        if hits.size:
+            price[coin] = float(marks[hits[0]])
     total, unpriced = 0.0, []
     for account in snapshot.accounts:
         currency = account.currency.upper()
@@ -421,3 +499,24 @@ def total_equity_usd(snapshot) -> tuple[float, list[str]]:
         elif account.equity:
             unpriced.append(currency)
     return total, sorted(set(unpriced))
+
+
+def _equity_rows(book) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """Per book, for :func:`total_equity_usd`: the rows of each non-stable settlement currency and the
+    rows of each market's coin (``market_of(venue, symbol)`` without ``USDT``), in row order; the
+    coins in order of first appearance."""
+    from isodesk.margin.markets import market_of
+
+    currencies: dict[str, list[int]] = {}
+    coins: dict[str, list[int]] = {}
+    markets: dict[tuple[str, str], str] = {}
+    for row, (currency, venue, symbol) in enumerate(zip(book.currencies, book.venues, book.symbols, strict=True)):
+        if not is_stablecoin(currency):
+            currencies.setdefault(currency, []).append(row)
+        coin = markets.get((venue, symbol))
+        if coin is None:
+            coin = markets[(venue, symbol)] = market_of(venue, symbol).removesuffix("USDT")
+        if coin:
+            coins.setdefault(coin, []).append(row)
+    return ([(c, np.asarray(r, dtype=np.intp)) for c, r in currencies.items()],
+            [(c, np.asarray(r, dtype=np.intp)) for c, r in coins.items()])

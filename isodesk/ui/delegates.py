@@ -2,8 +2,10 @@
 
 Numbers come straight from the snapshot arrays through ``RowRole`` (one ``data()`` call, plus
 ``PulseRole`` for the highlight). Colours, pens and fonts are built once per theme in a
-:class:`Paints` cache; ``paint`` allocates none of them. Figures are formatted by
-:func:`~isodesk.ui.columns.figure`, the table's own formatter, so a card and a row read alike.
+:class:`Paints` cache; ``paint`` allocates none of them. Figures are the table's own cell texts,
+taken from the model's per-row cache (:meth:`~isodesk.ui.models.PositionsModel.row_texts`,
+formatted once per row version by :func:`~isodesk.ui.columns.row_texts`), so a card and a row
+read alike and a repaint formats nothing.
 
 One meaning of risk: the *level* (distance from mark to liquidation against the trader's
 thresholds) colours the card's border, badge, tint and gauge. The gauge shows how much of the way
@@ -31,11 +33,24 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap, QStaticText
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from isodesk.desk.funding import funding_text
 from isodesk.desk.levels import Level
-from isodesk.ui.columns import CLOSED_TEXT, book_value, figure, fmt_age, fmt_leverage, fmt_pct, way_used, zone_starts
+from isodesk.formats import fmt_price
+from isodesk.ui.columns import (
+    CLOSED_TEXT,
+    COLUMN_INDEX,
+    COLUMNS,
+    book_value,
+    fmt_age,
+    fmt_leverage,
+    fmt_pct,
+    row_texts,
+    way_used,
+    zone_starts,
+)
 from isodesk.ui.models import PulseRole, RowRole
 from isodesk.ui.theme import LEVEL_NAMES, STALE, Theme, light_theme
 
@@ -219,26 +234,85 @@ _WIDEST_BREAK_EVEN = "break-even 0,000,000.00"
 _WIDEST_NOTIONAL = "notional 000,000,000.00"
 
 
-def card_figures(snap, row: int) -> tuple[tuple[str, str], ...]:
+def card_figures(snap, row: int, texts=None) -> tuple[tuple[str, str], ...]:
     """The (value, beside) texts of a card's rows (:data:`_KEYS`: mark, liq, entry, size, margin, uPnL),
-    formatted as the table formats the same columns: the distance beside the liquidation price, the
+    the table's own cell texts of the same columns (``texts``: the row's cell texts, as the model
+    caches them; made here when not given): the distance beside the liquidation price, the
     break-even beside the entry, the notional beside the size (``ct``: contracts of an inverse
     position), the margin ratio beside the margin, the ROE beside the uPnL."""
+    t = row_texts(snap, row) if texts is None else texts
+    c = _CARD_COLUMNS
     unit = " ct" if snap.book.contracts[row] == "inverse" else ""
     return (
-        (figure("mark", snap, row), ""),
-        (figure("liquidation_price", snap, row), figure("distance_frac", snap, row)),
-        (figure("entry_price", snap, row), f"break-even {figure('break_even', snap, row)}"),
-        (figure("quantity", snap, row) + unit, f"notional {figure('notional', snap, row)}"),
-        (figure("isolated_margin", snap, row), f"ratio {figure('margin_ratio', snap, row)}"),
-        (figure("unrealized_pnl", snap, row), f"ROE {figure('roe', snap, row)}"),
+        (t[c["mark"]], ""),
+        (t[c["liquidation_price"]], t[c["distance_frac"]]),
+        (t[c["entry_price"]], f"break-even {t[c['break_even']]}"),
+        (t[c["quantity"]] + unit, f"notional {t[c['notional']]}"),
+        (t[c["isolated_margin"]], f"ratio {t[c['margin_ratio']]}"),
+        (t[c["unrealized_pnl"]], f"ROE {t[c['roe']]}"),
     )
+
+
+_COLUMN_ALIGN = tuple(c.align for c in COLUMNS)
+# where a column's text sits, as plain ints (enum flag operations cost a Python call each): 0 left, 1 right, 2 centre
+_COLUMN_PLACE = tuple(1 if a & Qt.AlignmentFlag.AlignRight else 2 if a & Qt.AlignmentFlag.AlignHCenter else 0
+                      for a in _COLUMN_ALIGN)
+_LEFT_INT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_CARD_COLUMNS = {key: COLUMN_INDEX[key] for key in ("mark", "liquidation_price", "distance_frac", "entry_price",
+                                                    "break_even", "quantity", "notional", "isolated_margin",
+                                                    "margin_ratio", "unrealized_pnl", "roe", "liq_used")}
+
+
+def _texts_of(model, snap, row: int):
+    """The cell texts of a snapshot row: the model's cache when it has one, else formatted now."""
+    cached = getattr(model, "row_texts", None)
+    return cached(row) if cached is not None and model.snapshot() is snap else row_texts(snap, row)
+
+
+def odds_note(snap, row: int) -> str:
+    """The card's odds of liquidation (:mod:`isodesk.desk.volatility`): ``24 h odds 23 % · 1.4 σ``;
+    "" without a realized volatility yet, or a snapshot without the odds columns."""
+    cols = snap.cols
+    if "liq_prob_24h" not in cols:
+        return ""
+    p24 = float(cols["liq_prob_24h"][row])
+    if not math.isfinite(p24):
+        return ""
+    sigma = float(cols["sigma_distance"][row])
+    return f"24 h odds {fmt_pct(p24 * 100)}" + (f" · {sigma:.1f} σ" if math.isfinite(sigma) else "")
+
+
+def odds_alarming(snap, row: int) -> bool:
+    """True when the row's 24 h probability of liquidation is past the trader's ``odds.alert_pct``."""
+    p24 = float(snap.cols["liq_prob_24h"][row]) if "liq_prob_24h" in snap.cols else math.nan
+    limit = getattr(getattr(snap, "settings", None), "odds_alert_pct", 20.0)
+    return math.isfinite(p24) and p24 * 100 > limit
+
+
+def ladder_note(snap, row: int) -> str:
+    """The card's ladder line for a position its venue liquidates in steps (above its first tier:
+    :mod:`isodesk.desk.ladder`): the share the first step removes and its mark, ``liq in steps: 17 % at
+    48,246.18``; "" for one that goes at once, or a snapshot without the ladder columns."""
+    cols = snap.cols
+    if "ladder_first_frac" not in cols:
+        return ""
+    frac = float(cols["ladder_first_frac"][row])
+    if not math.isfinite(frac):
+        return ""
+    return f"liq in steps: {frac * 100:.0f} % at {fmt_price(float(cols['ladder_first_mark'][row]))}"
 
 
 def auto_add_text(snap, row: int) -> str:
     """The header chip of the venue's auto-add-margin flag (``auto-add on``/``off``), "" where never said."""
     flag = book_value(snap, "auto_add_margin", row)
     return "" if flag is None else ("auto-add on" if flag else "auto-add off")
+
+
+def adl_text(snap, row: int) -> str:
+    """The header chip's ADL rank (``ADL 3/5``: the venue's auto-deleveraging rank at the last import,
+    Bybit ``adlRankIndicator``, OKX ``adl``), "" where never said."""
+    rank = book_value(snap, "adl_rank", row)
+    return "" if rank is None else f"ADL {rank}/5"
 
 
 def _cached(cache: dict, key, make):
@@ -329,6 +403,7 @@ class CardDelegate(QStyledItemDelegate):
             if row is None:
                 return
             pulse = index.data(PulseRole) or 0.0
+        texts = _texts_of(model, snap, row)
         p = self._paints
         cache = self._cache
         level = int(snap.level[row])
@@ -363,7 +438,7 @@ class CardDelegate(QStyledItemDelegate):
         badges = badge_width(p, level, CLOSED_TEXT if closed else None) + (badge_width(p, STALE) + 4 if stale else 0)
         chip = f"{book.sides[row].upper()} {fmt_leverage(float(cols['leverage'][row]))}"
         chip_w = _cached(cache.width_small, chip, lambda: p.fm_small.horizontalAdvance(chip)) + 12
-        auto = auto_add_text(snap, row)
+        auto = " · ".join(t for t in (auto_add_text(snap, row), adl_text(snap, row)) if t)  # the venue's flags
         auto_w = _cached(cache.width_small, auto, lambda: p.fm_small.horizontalAdvance(auto)) + 12 if auto else 0
         symbol = book.symbols[row]
         sym_room = int(right - badges - 16 - chip_w - (auto_w + 6 if auto else 0) - left)
@@ -402,6 +477,15 @@ class CardDelegate(QStyledItemDelegate):
             flagged = abs(diff) > snap.reconcile_tolerance_pct
             note = f"{'⚠ ' if flagged else '✓ '}venue liq {fmt_pct(diff, signed=True)}"
             note_colour = p.level[Level.WARNING] if flagged else p.muted
+        elif not liquidated:
+            note = ladder_note(snap, row)  # above the first tier: the venue liquidates it in steps
+            odds = odds_note(snap, row)  # the 24 h odds of liquidation (desk.volatility), first past the alert line
+            if not note and odds and odds_alarming(snap, row):
+                note, note_colour = odds, p.level[Level.WARNING]
+            if not note:  # funding since open and the liquidation price's drift (desk.funding)
+                note = funding_text(cols, row, currency, snap.clock, short=True)
+            if not note:
+                note = odds
         note_w = 0
         if note:
             note_w = (p.fm_badge if note_font is p.f_badge else p.fm_small).horizontalAdvance(note)
@@ -441,7 +525,7 @@ class CardDelegate(QStyledItemDelegate):
         painter.setFont(p.f_gauge)
         painter.setPen(figures_colour)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
-                         "100 %" if liquidated and not closed else figure("liq_used", snap, row))
+                         "100 %" if liquidated and not closed else texts[_CARD_COLUMNS["liq_used"]])
 
         # figures (the keys are in the chrome), formatted as the table formats them
         key_x = left + _KEYS_X
@@ -452,7 +536,7 @@ class CardDelegate(QStyledItemDelegate):
         roe = float(cols["roe"][row])
         level_colour = p.level[level] if level in (Level.WARNING, Level.DANGER) else figures_colour
         signed = (lambda v: figures_colour) if (liquidated or stale) else p.signed_colour
-        texts = card_figures(snap, row)
+        figures = card_figures(snap, row, texts)
         styles = (
             (figures_colour, figures_colour, p.f_small),
             (level_colour, level_colour, p.f_value_bold),
@@ -462,7 +546,7 @@ class CardDelegate(QStyledItemDelegate):
             (signed(upnl), signed(roe), p.f_small),
         )
         y = top + _ROWS_TOP
-        for i, ((value, extra), (value_colour, extra_colour, extra_font)) in enumerate(zip(texts, styles,
+        for i, ((value, extra), (value_colour, extra_colour, extra_font)) in enumerate(zip(figures, styles,
                                                                                              strict=True)):
             painter.setFont(p.f_value_bold if i == 1 else p.f_value)
             painter.setPen(value_colour)
@@ -620,8 +704,32 @@ class CardDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+_STATIC_CACHE_MAX = 20_000
+_TEXT_MARGIN = 4  # px between a cell's edge and its text (Qt's item views use 3 + 1)
+
+
+_SELECTED = QStyle.StateFlag.State_Selected.value
+_ENABLED = QStyle.StateFlag.State_Enabled.value
+_ACTIVE = QStyle.StateFlag.State_Active.value
+
+
+def cell_background(painter: QPainter, option: QStyleOptionViewItem, tint, rect: QRect | None = None) -> QColor | None:
+    """Fill a table cell's background — the selection highlight, else the row's level ``tint`` (a
+    ``QColor`` or None) — and return the colour its text takes on it (None: the palette's text)."""
+    state = option.state.value
+    if state & _SELECTED:
+        group = (QPalette.ColorGroup.Disabled if not state & _ENABLED
+                 else QPalette.ColorGroup.Active if state & _ACTIVE else QPalette.ColorGroup.Inactive)
+        brush = option.palette.brush(group, QPalette.ColorRole.Highlight)
+        painter.fillRect(option.rect if rect is None else rect, brush)
+        return option.palette.color(group, QPalette.ColorRole.HighlightedText)
+    if tint is not None:
+        painter.fillRect(option.rect if rect is None else rect, tint)
+    return None
+
+
 class _CellDelegate(QStyledItemDelegate):
-    """A table cell painted over the standard background and selection, from the snapshot row."""
+    """A table cell painted over its background and selection, from the model's cached row look."""
 
     def __init__(self, parent=None, theme: Theme | None = None):
         super().__init__(parent)
@@ -634,6 +742,11 @@ class _CellDelegate(QStyledItemDelegate):
     def _background(self, painter: QPainter, option: QStyleOptionViewItem,
                     index: QModelIndex | QPersistentModelIndex) -> tuple[object, int] | None:
         """Paint the cell's background and selection; the (snapshot, row) to draw, or None."""
+        model = index.model() if index.isValid() else None
+        look = model.row_look(index.row()) if model is not None and hasattr(model, "row_look") else None
+        if look is not None:
+            cell_background(painter, option, look.tint)
+            return model.snapshot(), look.row
         snap = _snapshot_of(index)
         row = index.data(RowRole) if index.isValid() else None
         opt = QStyleOptionViewItem(option)
@@ -643,6 +756,83 @@ class _CellDelegate(QStyledItemDelegate):
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         return None if snap is None or row is None else (snap, row)
+
+
+class TextCellDelegate(QStyledItemDelegate):
+    """The table's text cells, painted from the model's cached row look (:meth:`~isodesk.ui.models.
+    PositionsModel.row_look`): one Python call per cell instead of a ``data()`` call per role, and
+    the text drawn as a cached ``QStaticText`` (laid out once per text and font) instead of a text
+    layout per paint. Looks as the standard delegate does with the model's roles: the level tint or
+    the selection behind, the column's alignment, the text colour and font of the cell (italic for a
+    stale price, bold for the first column), elided at the right when it does not fit.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._fonts: dict[str, QFont] | None = None  # from the view's font at the first paint
+        self._text_colour = QColor()  # the palette's text colour, with the fonts
+        self._statics: dict[tuple[str, str], tuple[QStaticText, float, float]] = {}
+        self._elided: dict[tuple[str, str, int], str] = {}
+
+    def reset_fonts(self) -> None:
+        """Forget the fonts, text colour and laid-out texts (the view's font or palette changed: a theme)."""
+        self._fonts = None
+        self._statics.clear()
+        self._elided.clear()
+
+    def _make_fonts(self, option: QStyleOptionViewItem) -> dict[str, QFont]:
+        base = option.font
+        italic, bold = QFont(base), QFont(base)
+        italic.setItalic(True)
+        bold.setBold(True)
+        self._text_colour = option.palette.color(QPalette.ColorRole.Text)
+        self._fonts = {"": QFont(base), "italic": italic, "bold": bold}
+        return self._fonts
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
+        """The cell's background, then its cached text at the column's alignment."""
+        model = index.model() if index.isValid() else None
+        look = model.row_look(index.row()) if model is not None and hasattr(model, "row_look") else None
+        if look is None:
+            super().paint(painter, option, index)
+            return
+        column = index.column()
+        rect = option.rect
+        on = cell_background(painter, option, look.tint, rect)
+        text = look.texts[column]
+        left, top, width, height = rect.x(), rect.y(), rect.width(), rect.height()
+        room = width - 2 * _TEXT_MARGIN
+        if not text or room <= 0:
+            return
+        style = look.first_font if column == 0 else look.font
+        fonts = self._fonts if self._fonts is not None else self._make_fonts(option)
+        font = fonts[style]
+        key = (text, style)
+        laid = self._statics.get(key)
+        if laid is None:
+            if len(self._statics) >= _STATIC_CACHE_MAX:
+                self._statics.clear()
+                self._elided.clear()
+            static = QStaticText(text)
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(font=font)
+            size = static.size()
+            laid = self._statics[key] = (static, size.width(), size.height())
+        static, text_w, text_h = laid
+        painter.setFont(font)
+        colour = on if on is not None else look.colours[column]
+        painter.setPen(colour if colour is not None else self._text_colour)
+        if text_w > room:  # rare: a column made narrow by hand
+            ekey = (text, style, room)
+            elided = self._elided.get(ekey)
+            if elided is None:
+                elided = self._elided[ekey] = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, room)
+            painter.drawText(QRectF(left + _TEXT_MARGIN, top, room, height), _LEFT_INT, elided)
+            return
+        where = _COLUMN_PLACE[column] if column < len(_COLUMN_PLACE) else 1
+        x = (left + width - _TEXT_MARGIN - text_w if where == 1
+             else left + (width - text_w) / 2 if where == 2 else left + _TEXT_MARGIN)
+        painter.drawStaticText(QPointF(x, top + (height - text_h) / 2), static)
 
 
 class GaugeDelegate(_CellDelegate):
@@ -677,8 +867,8 @@ class GaugeDelegate(_CellDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setPen(option.palette.highlightedText().color() if selected
                        else p.muted if bool(snap.stale[row]) or liquidated else p.text)
-        painter.drawText(QRectF(rect.right() - text_w, rect.top(), text_w, rect.height()),
-                         _RIGHT, "100 %" if liquidated else figure("liq_used", snap, row))
+        text = "100 %" if liquidated else _texts_of(index.model(), snap, row)[_CARD_COLUMNS["liq_used"]]
+        painter.drawText(QRectF(rect.right() - text_w, rect.top(), text_w, rect.height()), _RIGHT, text)
         painter.restore()
 
 

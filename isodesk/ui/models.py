@@ -9,22 +9,38 @@ stale filters are boolean masks. The sort state is one for every view (:meth:`so
 
 Live re-sorts can be held (:meth:`hold_order`): while the pointer is over a view, or a menu or a
 dialog is open, a new snapshot updates the figures in place and the rows keep their order; the
-deferred re-sort happens when the last hold is released. ``apply`` resets the model only when the book changes
-(a new ``BookInfo`` object) or the number of shown rows changes, and otherwise emits one
-``dataChanged`` for the span of rows whose *displayed* values changed.
+deferred re-sort happens when the last hold is released.
 
-A reorder (same rows, new order) is *not* a ``layoutChanged``: rows are ranks, and a new order is
-new data in every rank — one ``dataChanged`` over all rows, between :attr:`order_about_to_change`
-and :attr:`order_changed`. A layout change would make the views re-lay-out every item and remap
-every persistent index (two Python ``rowCount``/``columnCount`` calls per index at 1,000 rows);
-the card grid has uniform cells, so nothing but the painted content moves. Persistent indexes
-therefore stay on their *row*; whoever follows a position across reorders does it by
-``PositionIdRole`` (the views re-select their position on ``order_changed``).
+**The model never resets** after its first snapshot. A new book (a liquidation, an import, a
+venue sync, a close), a filter or a sort is a transition from the positions shown to the
+positions to show, matched by position id (:meth:`_morph`): rows of positions that leave are
+removed (``beginRemoveRows``, in runs), rows of positions that come are inserted at their place
+(``beginInsertRows``), and what remains is changed in place — so the views keep their scroll
+position, selection and layout (a reset of 10,000 cards re-lays out every card and loses both).
+Otherwise ``apply`` emits one ``dataChanged`` for the span of rows whose *displayed* values changed.
+
+A reorder (same rows, new order) is *not* a ``layoutChanged`` nor row moves: rows are ranks, and a
+new order is new data in the ranks whose position changed — one ``dataChanged`` over the span of
+those ranks (and of those whose values changed), between :attr:`order_about_to_change` and
+:attr:`order_changed`. A layout change would make the views re-lay-out every item and remap every
+persistent index (two Python ``rowCount``/``columnCount`` calls per index at 1,000 rows); row moves
+cost one signal per moved run and a relayout of the card grid, while the grid has uniform cells,
+so nothing but the painted content moves. Persistent indexes therefore stay on their *row*;
+whoever follows a position across reorders does it by ``PositionIdRole`` (the views re-select
+their position on ``order_changed``).
+
+**Texts are formatted once per row version.** The cell texts of a snapshot row are made on first
+use (:class:`RowTexts`: each cell formatted by :func:`~isodesk.ui.columns.cell_text` the first
+time a view asks for it — a card needs a dozen columns, the table the visible ones) and kept until that row's
+displayed values change (the same display keys that decide the repaint), so a repaint of the
+table or of a card formats nothing; the delegates read the same cache (:meth:`row_texts`).
 """
 
 from __future__ import annotations
 
+import gc
 import math
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import (
@@ -38,6 +54,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
+from isodesk.desk.funding import funding_text
 from isodesk.desk.levels import Level
 from isodesk.desk.snapshot import Snapshot
 from isodesk.ui.columns import (
@@ -50,6 +67,8 @@ from isodesk.ui.columns import (
     column_values,
     display_key,
     money_decimals_of,
+    per_book,
+    status_rows,
     usd_values,
 )
 from isodesk.ui.theme import STALE, Theme
@@ -76,6 +95,51 @@ LEVEL_FILTER_NAMES = {"safe": Level.SAFE, "warning": Level.WARNING, "danger": Le
 
 _VALUE_ROLES = [Qt.ItemDataRole.DisplayRole, SortKeyRole, Qt.ItemDataRole.ForegroundRole]
 _LEVEL_ROLES = [*_VALUE_ROLES, LevelRole, StaleRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole]
+
+class RowTexts:
+    """The cell texts of one snapshot row, in column order, each formatted on first use
+    (:func:`~isodesk.ui.columns.cell_text` on the model's current snapshot) and then kept: the
+    model drops the whole object when the row's displayed values change or the book changes."""
+
+    __slots__ = ("_model", "_row", "_texts")
+
+    def __init__(self, model: PositionsModel, row: int):
+        self._model = model
+        self._row = row
+        self._texts: list[str | None] = [None] * _NCOLS
+
+    def __getitem__(self, column: int) -> str:
+        text = self._texts[column]
+        if text is None:
+            text = self._texts[column] = cell_text(COLUMNS[column], self._model._snap, self._row)
+        return text
+
+    def __len__(self) -> int:
+        return _NCOLS
+
+    def __iter__(self):
+        return (self[c] for c in range(_NCOLS))
+
+
+class RowLook(NamedTuple):
+    """What a table row paints with, for one row version (:meth:`PositionsModel.row_look`).
+
+    ``colours``: per column the text colour (a ``QColor``) or None for the palette's text;
+    ``tint``: the row's background colour or None; ``font``/``first_font``: ``""`` (the view's
+    font), ``"italic"`` (a stale price) or ``"bold"`` (the first column).
+    """
+
+    row: int
+    texts: RowTexts
+    colours: tuple[object, ...]
+    tint: object
+    level: int
+    stale: bool
+    font: str
+    first_font: str
+
+
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 _PULSE_MS = 1200
 _PULSE_TICK_MS = 33
@@ -121,11 +185,11 @@ class PositionsModel(QAbstractTableModel):
         self._shown_level = np.zeros(0, dtype=np.int16)  # per snapshot row: its Level (stale keeps it)
         self._money_dec = np.zeros(0, dtype=np.int16)
         self._keys: dict[str, np.ndarray] = {}
+        self._texts: dict[int, RowTexts] = {}  # snapshot row -> its cell texts (this row version)
+        self._looks: dict[int, RowLook] = {}  # snapshot row -> texts, colours, fonts, tint (this row version)
         self._theme: Theme | None = None
         self._tints: dict[int, object] = {}
         self._haystack: np.ndarray | None = None
-        self._closed: np.ndarray | None = None
-        self._closed_book: object = None
         self._bold = QFont()
         self._bold.setBold(True)
         self._pulse_ms = pulse_ms
@@ -149,9 +213,7 @@ class PositionsModel(QAbstractTableModel):
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         """Enabled, selectable, never a parent."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         """Column headers, alignments and tooltips."""
@@ -176,7 +238,10 @@ class PositionsModel(QAbstractTableModel):
             return None
         row = int(self._order[view_row])
         if role == Qt.ItemDataRole.DisplayRole:
-            return cell_text(COLUMNS[index.column()], snap, row)
+            texts = self._texts.get(row)
+            if texts is None:
+                texts = self._texts[row] = RowTexts(self, row)
+            return texts[index.column()]
         if role == RowRole:
             return row
         if role == PositionIdRole:
@@ -209,7 +274,9 @@ class PositionsModel(QAbstractTableModel):
                 return self._italic  # the figures are as old as the last price
             return self._bold if index.column() == 0 else None
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
-            return f"{snap.book.labels[row]} · {snap.book.accounts[row]} · {snap.book.statuses[row]}"
+            funding = funding_text(snap.cols, row, snap.book.currencies[row], snap.clock)  # desk.funding
+            return f"{snap.book.labels[row]} · {snap.book.accounts[row]} · {snap.book.statuses[row]}" \
+                + (f"\n{funding}" if funding else "")
         return None
 
     def _foreground(self, column: Column, snap: Snapshot, row: int):
@@ -311,6 +378,7 @@ class PositionsModel(QAbstractTableModel):
         self._theme = theme
         self._tints = {Level.WARNING: theme.tint(Level.WARNING, 36), Level.DANGER: theme.tint(Level.DANGER, 44),
                        Level.LIQUIDATED: theme.tint(Level.LIQUIDATED, 40), STALE: theme.tint(STALE, 30)}
+        self._looks.clear()
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1),
                                   [Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole])
@@ -344,42 +412,142 @@ class PositionsModel(QAbstractTableModel):
         row = int(self._order[view_row])
         return snap, row, self._pulse_phase(int(snap.book.position_ids[row])) if self._pulses else 0.0
 
+    def row_texts(self, row: int) -> RowTexts:
+        """The cell texts of a *snapshot* row (``RowRole``), in column order, from the cache (made on
+        first use, kept until the row's displayed values change): what the delegates draw."""
+        texts = self._texts.get(row)
+        if texts is None:
+            texts = self._texts[row] = RowTexts(self, row)
+        return texts
+
+    def row_look(self, view_row: int) -> RowLook | None:
+        """Everything a table cell of a view row paints with, cached per row version (one call per
+        cell instead of one ``data()`` call per role): None out of range."""
+        if self._snap is None or not 0 <= view_row < self._rows:
+            return None
+        row = int(self._order[view_row])
+        look = self._looks.get(row)
+        if look is None:
+            look = self._looks[row] = self._make_look(row)
+        return look
+
+    def _make_look(self, row: int) -> RowLook:
+        snap = self._snap
+        stale = bool(snap.stale[row])
+        colours = tuple(self._foreground(column, snap, row) for column in COLUMNS)
+        level = int(self._shown_level[row])
+        return RowLook(row, self.row_texts(row), colours, self._tints.get(level) if self._theme is not None else None,
+                       level, stale, "italic" if stale else "", "italic" if stale else "bold")
+
     def pulsing(self) -> frozenset[int]:
         """Position ids whose pulse is running."""
         return frozenset(self._pulses)
 
     def apply(self, snapshot: Snapshot) -> None:
-        """Show a new snapshot: reset on a new book, reorder if the order moved, else one ``dataChanged``."""
+        """Show a new snapshot: rows in, out or changed in place (never a reset), one ``dataChanged``."""
         old = self._snap
         new_shown = snapshot.level.astype(np.int16)
-        if old is None or snapshot.book is not old.book:
-            kept = self._kept_ids() if self._holds and old is not None else None
-            self.beginResetModel()
-            self._snap = snapshot
-            self._shown_level = new_shown
-            self._money_dec = money_decimals_of(snapshot)
-            self._haystack = None
-            self._keys = self._display_keys(snapshot)
-            self._set_order(self._compute_order() if kept is None else self._order_keeping(kept))
-            self.endResetModel()
+        if old is None:
+            self._adopt(snapshot, new_shown)
+            order = self._compute_order()
+            if len(order):
+                self.beginInsertRows(QModelIndex(), 0, len(order) - 1)
+                self._set_order(order)
+                self.endInsertRows()
+        elif snapshot.book is not old.book:
+            kept = self._kept_ids() if self._holds else None
+            self._morph(snapshot, new_shown, kept)
         else:
             changed = self._changed_rows(old, snapshot, new_shown)
             level_moved = bool(np.any(self._shown_level != new_shown) or np.any(old.stale != snapshot.stale))
+            if snapshot.catalog is not old.catalog or snapshot.reconcile_tolerance_pct != old.reconcile_tolerance_pct:
+                self._forget()  # fees (break-even) or the reconcile flag may read differently
+            else:
+                self._forget(changed)
             old_order = self._order
             self._snap = snapshot
             self._shown_level = new_shown
             new_order = old_order if self._holds else self._compute_order()
             if len(new_order) != len(old_order):
-                self.beginResetModel()  # a level filter let rows in or out
-                self._set_order(new_order)
-                self.endResetModel()
+                self._morph(snapshot, new_shown, None, order=new_order, changed=changed)  # a level filter
             elif not np.array_equal(new_order, old_order) and self._reorder_due():
-                self._swap_order(new_order)
+                self._swap_order(new_order, changed)
             else:
                 self._emit_changed(changed[self._order], level_moved)
         if old is not None:
             self._start_pulses(old, snapshot)
         self.applied.emit(snapshot.version)
+
+    def _adopt(self, snapshot: Snapshot, shown: np.ndarray) -> None:
+        """Take a snapshot of a new book as the model's (per-book caches rebuilt; no signal)."""
+        self._snap = snapshot
+        self._shown_level = shown
+        self._money_dec = money_decimals_of(snapshot)
+        self._haystack = None
+        self._forget()
+        self._keys = self._display_keys(snapshot)
+        if len(snapshot) >= SETTLE_FROM:
+            settle_heap()
+
+    def _forget(self, rows: np.ndarray | None = None) -> None:
+        """Drop the cached texts and looks of the snapshot rows where ``rows`` is True (None: all)."""
+        if rows is None:
+            self._texts.clear()
+            self._looks.clear()
+            return
+        for cache in (self._texts, self._looks):  # a few visible rows cached, thousands may change
+            if cache:
+                for row in [r for r in cache if rows[r]]:
+                    del cache[row]
+
+    def _morph(self, snapshot: Snapshot, shown: np.ndarray, kept: np.ndarray | None, *,
+               order: np.ndarray | None = None, changed: np.ndarray | None = None) -> None:
+        """Go from the rows shown to the rows of ``snapshot`` by position id, without a reset.
+
+        Positions no longer shown are removed (``beginRemoveRows``, in runs, bottom up, while the
+        old snapshot still answers), then the snapshot is adopted (a new book: per-book caches
+        rebuilt), positions newly shown are inserted at their place in the new order (runs, top
+        down), and what is left differs from the new order only by ranks: one ``dataChanged`` over
+        the changed span, as a reorder. ``kept``: ids to keep in this order (held re-sorts);
+        ``order``: the new order if already computed; ``changed``: per snapshot row, its displayed
+        values changed (None: a new book, every row counts as changed).
+        """
+        old_snap = self._snap
+        old_ids = np.asarray(old_snap.book.position_ids)[self._order]
+        new_book = snapshot.book is not old_snap.book
+        # removals first, answered by the old snapshot (its rows are still the ones shown)
+        if new_book:
+            # what the new book will show, computed on the new snapshot before adopting it
+            saved = self._snap, self._shown_level, self._haystack
+            self._snap, self._shown_level, self._haystack = snapshot, shown, None
+            try:
+                new_order = self._compute_order() if kept is None else self._order_keeping(kept)
+            finally:
+                self._snap, self._shown_level, self._haystack = saved
+        else:
+            new_order = self._compute_order() if order is None else order
+        new_ids = np.asarray(snapshot.book.position_ids)[new_order]
+        stay = np.isin(old_ids, new_ids)
+        for first, last in reversed(_runs(~stay)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            self._set_order(np.delete(self._order, np.s_[first:last + 1]))
+            self.endRemoveRows()
+        if new_book:
+            self._adopt(snapshot, shown)
+            self._set_order(_rows_of(np.asarray(snapshot.book.position_ids), old_ids[stay]))
+        else:
+            self._snap, self._shown_level = snapshot, shown
+        # insertions at their final place: rows before each run are final by then
+        for first, last in _runs(~np.isin(new_ids, old_ids)):
+            self.beginInsertRows(QModelIndex(), first, last)
+            self._set_order(np.insert(self._order, first, new_order[first:last + 1]))
+            self.endInsertRows()
+        if changed is None:
+            changed = np.ones(len(snapshot), dtype=bool)
+        if not np.array_equal(self._order, new_order):
+            self._swap_order(new_order, changed)
+        else:
+            self._emit_changed(changed[self._order], True)
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -431,12 +599,17 @@ class PositionsModel(QAbstractTableModel):
         self._order = order
         self._rows = len(order)
 
-    def _swap_order(self, new_order: np.ndarray) -> None:
-        """Show the same number of rows in a new order: every row's data changed (see the module doc)."""
+    def _swap_order(self, new_order: np.ndarray, changed: np.ndarray | None = None) -> None:
+        """Show the same number of rows in a new order: the ranks whose position changed (and those
+        whose values changed, ``changed`` per snapshot row) get one ``dataChanged`` over their span."""
         self.order_about_to_change.emit()
+        moved = self._order != new_order
+        if changed is not None:
+            moved |= changed[new_order]
         self._set_order(new_order)
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, _NCOLS - 1), [])
+        hits = np.flatnonzero(moved)
+        if hits.size:
+            self.dataChanged.emit(self.index(int(hits[0]), 0), self.index(int(hits[-1]), _NCOLS - 1), [])
         self.order_changed.emit()
 
     def _reorder(self) -> None:
@@ -444,24 +617,13 @@ class PositionsModel(QAbstractTableModel):
             return
         new_order = self._compute_order()
         if len(new_order) != len(self._order):
-            self.beginResetModel()
-            self._set_order(new_order)
-            self.endResetModel()
+            self._morph(self._snap, self._shown_level, None, order=new_order,
+                        changed=np.zeros(len(self._snap), dtype=bool))
         elif not np.array_equal(new_order, self._order):
             self._swap_order(new_order)
 
     def _refilter(self) -> None:
-        if self._snap is None:
-            return
-        new_order = self._compute_order()
-        if np.array_equal(new_order, self._order):
-            return
-        if len(new_order) == len(self._order):
-            self._swap_order(new_order)
-            return
-        self.beginResetModel()
-        self._set_order(new_order)
-        self.endResetModel()
+        self._reorder()
 
     def _compute_order(self) -> np.ndarray:
         snap = self._snap
@@ -474,9 +636,7 @@ class PositionsModel(QAbstractTableModel):
     def _sort_values(self, column: Column) -> np.ndarray:
         snap = self._snap
         if column.source == "book":
-            values = np.array([v.lower() for v in getattr(snap.book, column.key)], dtype=object)
-            _, ranks = np.unique(values.astype(str), return_inverse=True) if len(values) else (None, values)
-            return np.asarray(ranks, dtype=np.float64)
+            return per_book(snap, f"rank:{column.key}", lambda book: _text_ranks(getattr(book, column.key)))
         if column.source == "level":
             return self._shown_level.astype(np.float64)
         values = column_values(column, snap)
@@ -527,11 +687,7 @@ class PositionsModel(QAbstractTableModel):
 
     def _closed_rows(self) -> np.ndarray:
         """Per snapshot row: the position is closed (computed once per book)."""
-        book = self._snap.book
-        if self._closed is None or self._closed_book is not book:
-            self._closed = np.fromiter((s == "closed" for s in book.statuses), dtype=bool, count=len(book))
-            self._closed_book = book
-        return self._closed
+        return status_rows(self._snap, "closed")
 
     # -- pulse -----------------------------------------------------------------------------------------
 
@@ -588,6 +744,24 @@ _NCOLS = len(COLUMNS)
 assert {c.key for c in _NUMERIC} >= set(card_keys()), "every figure a card shows must be a column"
 
 
+SETTLE_FROM = 500
+"""Books of at least this many positions make the model call :func:`settle_heap` when it takes
+them (a smaller book's full collection stays well under a frame; tests never freeze)."""
+
+
+def settle_heap() -> None:
+    """Tell the cyclic garbage collector that what exists now is long-lived (``gc.freeze()``).
+
+    A desk of 10,000 positions is a few hundred thousand tracked Python objects (the store's
+    records, the desk's and the widgets' state); a full collection walks all of them — 0.2–0.7 s
+    measured here (benchmarks/gui.py reports the collector's pauses by generation), a frozen window
+    every few seconds while snapshots churn. Frozen objects are never walked again; reference
+    counting still frees them when dropped (only a reference *cycle* among them would stay). It
+    costs O(1), so it runs on every new large book (:data:`SETTLE_FROM`).
+    """
+    gc.freeze()
+
+
 def risk_order(snapshot: Snapshot) -> np.ndarray:
     """Snapshot rows "nearest to liquidation" first: open positions by level (DANGER, WARNING,
     SAFE — a stale price keeps its level), then by distance to liquidation (unknown last), then
@@ -595,11 +769,38 @@ def risk_order(snapshot: Snapshot) -> np.ndarray:
     n = len(snapshot)
     if not n:
         return np.zeros(0, dtype=np.intp)
-    open_rows = np.fromiter((s == "open" for s in snapshot.book.statuses), dtype=bool, count=n)
+    open_rows = status_rows(snapshot, "open")
     distance = np.asarray(snapshot.cols["distance_frac"], dtype=np.float64)
     distance = np.where(np.isnan(distance), np.inf, distance)
     level = np.where(open_rows, snapshot.level.astype(np.int16), -1)
     return np.lexsort((distance, -level, ~open_rows)).astype(np.intp)
+
+
+def _text_ranks(values) -> np.ndarray:
+    """Case-insensitive ranks of texts (float64; equal texts share a rank)."""
+    if not len(values):
+        return np.zeros(0, dtype=np.float64)
+    _, ranks = np.unique(np.array([str(v).lower() for v in values], dtype=str), return_inverse=True)
+    out = np.asarray(ranks, dtype=np.float64)
+    out.flags.writeable = False
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The (first, last) index of each run of True in a boolean array, in order."""
+    if not mask.any():
+        return []
+    edges = np.diff(np.concatenate(([0], mask.view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _rows_of(book_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The rows of ``ids`` in a book's ``position_ids`` (each id must be there)."""
+    by_id = np.argsort(book_ids, kind="stable")
+    at = np.searchsorted(book_ids[by_id], ids)
+    return by_id[at].astype(np.intp)
 
 
 def _stable_argsort(values: np.ndarray, descending: bool) -> np.ndarray:

@@ -37,27 +37,40 @@ def rules_ages(snapshot: Snapshot, catalog: TierCatalog, now: float) -> list[Ven
     """Per venue with open positions (in name order), the age of its oldest table in use at ``now`` (Unix s)."""
     oldest: dict[str, VenueRulesAge] = {}
     book = snapshot.book
+    seen: dict[tuple[str, str, str], tuple[float, str] | None] = {}  # one look-up per table, not per position
     for venue, contract, symbol, status in zip(book.venues, book.contracts, book.symbols, book.statuses, strict=True):
         if status != "open":
             continue
-        try:
-            source = catalog.source(venue, contract, symbol)
-        except (UnknownSymbol, ValueError):
-            continue
-        if source.kind == "position":
-            continue
-        if source.at is not None:
-            age = now - source.at
+        triple = (venue, contract, symbol)
+        if triple in seen:
+            found = seen[triple]
         else:
-            try:
-                day = dt.datetime.strptime(source.as_of, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-                age = now - day.timestamp()
-            except ValueError:
-                age = math.nan
+            found = seen[triple] = _table_age(catalog, venue, contract, symbol, now)
+        if found is None:
+            continue
+        age, kind = found
         known = oldest.get(venue)
         if known is None or not (age <= known.age_s):
-            oldest[venue] = VenueRulesAge(venue, age, source.kind)
+            oldest[venue] = VenueRulesAge(venue, age, kind)
     return [oldest[v] for v in sorted(oldest)]
+
+
+def _table_age(catalog: TierCatalog, venue: str, contract: str, symbol: str, now: float) -> tuple[float, str] | None:
+    """The age (s at ``now``, NaN if undated) and kind of the table of one symbol; None when it has
+    none or it is a position's own rate."""
+    try:
+        source = catalog.source(venue, contract, symbol)
+    except (UnknownSymbol, ValueError):
+        return None
+    if source.kind == "position":
+        return None
+    if source.at is not None:
+        return now - source.at, source.kind
+    try:
+        day = dt.datetime.strptime(source.as_of, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+        return now - day.timestamp(), source.kind
+    except ValueError:
+        return math.nan, source.kind
 
 
 def age_text(seconds: float) -> str:

@@ -3,8 +3,10 @@
 One :class:`PositionSelection` (a ``QItemSelectionModel`` over the shared model) serves the cards,
 the table, the chart and the window's actions: whatever view the trader selects in, every other
 one shows the same position. It selects whole rows and follows its *position* (not the row)
-across reorders and model resets; the model's rows are ranks, so a reorder is new data in every
-row and the selection re-finds its position by id on ``order_changed``.
+across reorders and row insertions/removals; the model's rows are ranks, so a reorder is new data
+in the ranks that moved and the selection re-finds its position by id on ``order_changed`` (the
+model never resets after its first snapshot; rows in and out move the selection with them). The
+table paints its text cells from the model's cached row looks (:class:`TextCellDelegate`).
 
 Calm views: a re-selection made because the order moved never scrolls the view (the selected card
 is not chased; a view at the top stays at the top, where the riskiest positions are), and while
@@ -20,7 +22,7 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QListView, QTableView, QWidget
 
 from isodesk.ui.columns import COLUMN_INDEX, COLUMNS
-from isodesk.ui.delegates import CARD_SIZE, CardDelegate, GaugeDelegate, LevelDelegate
+from isodesk.ui.delegates import CARD_SIZE, CardDelegate, GaugeDelegate, LevelDelegate, TextCellDelegate
 from isodesk.ui.models import PositionIdRole, PositionsModel
 from isodesk.ui.theme import Theme, light_theme
 
@@ -385,6 +387,8 @@ class PositionsTable(_SelectByPosition, QTableView):
         hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         for i, column in enumerate(COLUMNS):
             self.setColumnWidth(i, column.width)
+        self.text_delegate = TextCellDelegate(self)  # cached texts, one call per cell (delegates.py)
+        self.setItemDelegate(self.text_delegate)
         self.gauge_delegate = GaugeDelegate(self, theme)
         self.level_delegate = LevelDelegate(self, theme)
         self.setItemDelegateForColumn(COLUMN_INDEX["liq_used"], self.gauge_delegate)
@@ -413,6 +417,7 @@ class PositionsTable(_SelectByPosition, QTableView):
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint in a theme's colours (the model's foreground/background roles too)."""
+        self.text_delegate.reset_fonts()
         self.gauge_delegate.set_theme(theme)
         self.level_delegate.set_theme(theme)
         self.model().set_theme(theme)

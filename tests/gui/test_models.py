@@ -154,12 +154,13 @@ def test_a_value_change_emits_one_data_changed_for_the_changed_span(qtbot, demo_
     assert seen == []
 
 
-def test_a_reorder_is_new_data_in_every_row_not_a_relayout(qtbot, demo_desk):
+def test_a_reorder_is_new_data_in_the_ranks_that_moved_not_a_relayout(qtbot, demo_desk):
     model = PositionsModel()
     model.apply(demo_desk.desk.snapshot)
     pid = demo_desk.pid("xrp-short")
     before = model.view_row_of(pid)
     assert before > 0
+    ids_before = ids_in_view(model)
     seen = []
     model.order_about_to_change.connect(lambda: seen.append("about"))
     model.dataChanged.connect(lambda a, b, roles: seen.append((a.row(), a.column(), b.row(), b.column(), list(roles))))
@@ -168,8 +169,12 @@ def test_a_reorder_is_new_data_in_every_row_not_a_relayout(qtbot, demo_desk):
     model.modelReset.connect(lambda: seen.append("reset"))
     snap = demo_desk.tick({"XRPUSDT": 0.687})  # xrp is now nearest to liquidation
     model.apply(snap)
-    # one dataChanged over every cell, all roles, between the two order signals; no relayout, no reset
-    assert seen == ["about", (0, 0, model.rowCount() - 1, len(COLUMNS) - 1, []), "changed"]
+    # one dataChanged over the ranks whose position changed (xrp went up from `before`: ranks 0..before
+    # now show another position), every column, all roles, between the two order signals; no relayout
+    ids_after = ids_in_view(model)
+    moved = [r for r in range(len(ids_after)) if ids_after[r] != ids_before[r]]
+    assert moved == list(range(before + 1))
+    assert seen == ["about", (0, 0, before, len(COLUMNS) - 1, []), "changed"]
     # what a user sees: every row shows the position of its rank, and each row's data follows it
     assert ids_in_view(model) == [int(snap.book.position_ids[r]) for r in snap.order_by_risk]
     assert model.view_row_of(pid) == 0
