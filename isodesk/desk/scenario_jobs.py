@@ -102,8 +102,23 @@ class DeleteScenario:
     request_id: str = field(default_factory=new_request_id)
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayPath:
+    """Replay a recorded price path (the files ``isodesk replay`` reads) against a copy of the book
+    with the fast replay (payload: :class:`~isodesk.desk.replay.outcome.PathOutcome`: who is
+    liquidated when, first crossings, worst distances). The prices are the file's own, played by the
+    desk's rules (guard, staleness after ``stale_after_s`` path seconds, levels, liquidations);
+    ``symbol``/``venue`` as ``isodesk replay --symbol/--venue`` for kline files."""
+
+    paths: tuple[str, ...]
+    stale_after_s: float = 3600.0
+    symbol: str | None = None
+    venue: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
 SCENARIO_COMMANDS = (GetScenarioBook, RunScenario, SaveScenario, LoadScenario, ListScenarios, RenameScenario,
-                     DeleteScenario)
+                     DeleteScenario, ReplayPath)
 
 
 def _shock_dict(shocks: Mapping[str, Shock | float]) -> dict[str, dict[str, Any]]:
@@ -195,6 +210,8 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
             shocks = usable_grid(command.grid, command.scenario.betas)
             grid = uniform_grid(book, shocks, betas=command.scenario.betas, edits=command.scenario)
             return "evaluated with grid", (outcome, grid)
+        if isinstance(command, ReplayPath):
+            return _replay_path(desk, command)
         if isinstance(command, SaveScenario):
             name = command.name.strip()
             if not name:
@@ -220,3 +237,19 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
     except ScenarioError as exc:
         raise CommandRejected(str(exc)) from None
     raise CommandRejected(f"unknown scenario request {type(command).__name__}")
+
+
+def _replay_path(desk: Desk, command: ReplayPath) -> tuple[str, Any]:
+    """The whole-path outcome of :class:`ReplayPath` (the fast replay on a copy of the book)."""
+    from isodesk.desk.replay.outcome import path_outcome  # here: the replay imports the desk
+    from isodesk.feeds.base import FeedError
+
+    if not (isinstance(command.stale_after_s, (int, float)) and command.stale_after_s > 0):
+        raise CommandRejected(f"stale_after_s: {command.stale_after_s!r} must be a positive number of seconds")
+    try:
+        outcome = path_outcome(desk.store, command.paths, stale_after_s=float(command.stale_after_s),
+                               symbol=command.symbol, venue=command.venue)
+    except (FeedError, OSError) as exc:
+        raise CommandRejected(str(exc)) from None
+    gone = len(outcome.liquidated)
+    return f"{outcome.name}: {outcome.ticks} ticks, {gone} of {len(outcome.positions)} liquidated", outcome

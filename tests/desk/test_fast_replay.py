@@ -10,8 +10,10 @@ prices, and liquidations.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isodesk.desk import Desk
+from isodesk.desk.book import read_book
 from isodesk.desk.replay import ChunkGuard, FastReplay, InstantFeed
 from isodesk.desk.replay.bands import distance_frac
 from isodesk.desk.replay.source import opened
@@ -94,12 +97,37 @@ def _book_state(store: Store):
     }
 
 
+#: Columns fed by every tick (the volatility behind the odds of liquidation, desk.volatility): the fast
+#: replay does not feed the ticks of the instants it skips, so they are not its claim.
+ODDS_COLUMNS = ("sigma_distance", "liq_prob_1h", "liq_prob_24h")
+
+
 def _snapshot_state(snap):
-    cols = {k: [repr(float(x)) for x in v] for k, v in snap.cols.items()}
+    cols = {k: [repr(float(x)) for x in v] for k, v in snap.cols.items() if k not in ODDS_COLUMNS}
     return {"cols": cols, "level": snap.level.tolist(), "stale": snap.stale.tolist(), "clock": repr(snap.clock),
             "accepted": snap.feed.accepted, "rejected": snap.feed.rejected,
             "by_reason": dict(snap.feed.rejected_by_reason), "statuses": snap.book.statuses,
             "by_reference": None if snap.by_reference is None else snap.by_reference.tolist()}
+
+
+def assert_book_is_read_book(desk: Desk) -> None:
+    """The desk's book (rows refreshed in place after liquidations) is the book read afresh, field by field."""
+    mine, fresh = desk.book, read_book(desk.store, desk.catalog)
+    assert mine.records == fresh.records and mine.margins == fresh.margins
+    for name in mine.info.__dataclass_fields__:
+        assert np.array_equal(getattr(mine.info, name), getattr(fresh.info, name)), name
+    assert (mine.markets, mine.series) == (fresh.markets, fresh.series)
+    assert mine.account_rows.keys() == fresh.account_rows.keys()
+    assert all(np.array_equal(mine.account_rows[k], fresh.account_rows[k]) for k in mine.account_rows)
+    for name in ("market_index", "series_index", "open_rows", "frozen_mark", "frozen_ts", "margin_values",
+                 "quantities", "venue_liquidation"):
+        assert np.asarray(getattr(mine, name)).tobytes() == np.asarray(getattr(fresh, name)).tobytes(), name
+    for obj_mine, obj_fresh in ((mine.batch, fresh.batch), (mine.levels, fresh.levels)):
+        for name in obj_mine.__dataclass_fields__:
+            a, b = getattr(obj_mine, name), getattr(obj_fresh, name)
+            if isinstance(a, np.ndarray):
+                assert a.tobytes() == b.tobytes(), name
+    assert [replace(p, tiers=None) for p in mine.positions] == [replace(p, tiers=None) for p in fresh.positions]
 
 
 def run_step(db: Path, path: Path, stale_after: float):
@@ -117,11 +145,12 @@ def run_step(db: Path, path: Path, stale_after: float):
             break
     out = ([_event_key(e) for e in events], _book_state(store), _snapshot_state(desk.snapshot),
            sorted((r.line, r.reason, r.detail) for r in feed.rejected_rows))
+    assert_book_is_read_book(desk)
     desk.close()
     return out
 
 
-def run_fast(db: Path, path: Path, stale_after: float, block_bytes: int = 1 << 21):
+def run_fast(db: Path, path: Path, stale_after: float, block_bytes: int = 1 << 21, book_at=None):
     table = SeriesTable()
     try:
         chunks = opened(lambda: CsvChunks(path, table, block_bytes=block_bytes), table, path.name)
@@ -132,16 +161,18 @@ def run_fast(db: Path, path: Path, stale_after: float, block_bytes: int = 1 << 2
     feed = InstantFeed(f"replay:{path.name}", guard)
     desk = Desk(store, feed, catalog=CATALOG, clock=ManualClock(T0 + 10 ** 6), stale_after_s=stale_after)
     events = list(desk.drain_events())
-    replay = FastReplay(desk, feed, guard, table)
+    replay = FastReplay(desk, feed, guard, table,
+                        book_instants=None if book_at is None else np.array(book_at, dtype=np.float64))
     events += list(replay.play(chunks))
     out = ([_event_key(e) for e in events], _book_state(store), _snapshot_state(desk.snapshot),
            sorted((r.line, r.reason, r.detail) for r in guard.rejected_rows))
+    assert_book_is_read_book(desk)
     desk.close()
     return out, replay.stats
 
 
 def compare(tmp_path, positions, rows, *, venue_column=True, stale_after=60.0, stored=(), block_bytes=1 << 21,
-            levels=None):
+            levels=None, book_at=None):
     base = tmp_path / "base.db"
     for old in tmp_path.glob("*.db*"):
         old.unlink()
@@ -152,7 +183,7 @@ def compare(tmp_path, positions, rows, *, venue_column=True, stale_after=60.0, s
     path = tmp_path / "path.csv"
     write_path(path, rows, venue_column)
     expected = run_step(a, path, stale_after)
-    got, stats = run_fast(b, path, stale_after, block_bytes)
+    got, stats = run_fast(b, path, stale_after, block_bytes, book_at)
     if isinstance(expected, str):  # the path is refused: in the same words, and nothing plays
         assert got == expected
         return expected, stats
@@ -221,11 +252,22 @@ def paths(draw):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(positions=books(), rows=paths(), stale_after=st.sampled_from([30.0, 60.0, 3600.0]),
-       block=st.sampled_from([64, 512, 1 << 21]), venue_column=st.booleans(), levels=LEVELS)
+       block=st.sampled_from([64, 512, 1 << 21]), venue_column=st.booleans(), levels=LEVELS,
+       book_at=st.one_of(st.none(), st.lists(st.floats(T0 - 10, T0 + 3000), max_size=4)))
 def test_the_fast_replay_gives_the_tick_by_tick_desks_events_and_book(tmp_path, positions, rows, stale_after, block,
-                                                                      venue_column, levels):
+                                                                      venue_column, levels, book_at):
     compare(tmp_path, positions, rows, stale_after=stale_after, block_bytes=block, venue_column=venue_column,
-            levels=levels)
+            levels=levels, book_at=book_at)
+
+
+def test_the_desk_plays_each_instant_where_the_book_may_change_by_itself(tmp_path):
+    """Funding times and the like (``book_instants``): the desk steps the first instant reaching each
+    (catch-up and instant), and the events stay the tick-by-tick desk's."""
+    positions = [("binance-usdm", "BTCUSDT", "long", 5, 0.2, 0.0)]
+    rows = [(T0 + i, "", "BTCUSDT", 60_000.0 + (i % 7)) for i in range(600)]
+    _, quiet = compare(tmp_path, positions, rows)
+    _, busy = compare(tmp_path, positions, rows, book_at=[T0 + 100.5, T0 + 100.7, T0 + 300, T0 + 10 ** 6])
+    assert busy["desk_steps"] == quiet["desk_steps"] + 2  # at T0 + 101 (both times) and T0 + 300
 
 
 def test_the_replays_distance_is_the_engines_to_the_bit(tmp_path):
@@ -278,3 +320,91 @@ def test_no_tick_is_left_out_of_the_count(tmp_path):
     assert expected[2]["accepted"] == 3000 and stats["desk_steps"] <= 2
     assert math.isclose(float(expected[2]["clock"]), T0 + 999)
 
+
+
+# -- the What-if page's whole-path outcome (the fast replay as a desk job) ----------------------------
+
+
+def _step_reference(db: Path, path: Path, stale_after: float):
+    """Per position id, the smallest distance to liquidation over the tick-by-tick desk's marks while
+    open: every snapshot's (from the book's own marks at the start), and at a liquidation the
+    crossing price at the liquidation price it met (the paths below have one tick a series an instant,
+    so a step's marks are its ticks)."""
+    store = Store.open(db)
+    desk = Desk(store, ReplayFeed(path, speed=None), catalog=CATALOG, stale_after_s=stale_after)
+    worst: dict[int, float] = {}
+
+    def take(snap, rows):
+        for row in rows:
+            pid, d = int(snap.book.position_ids[row]), float(snap.cols["distance_frac"][row])
+            if not math.isnan(d) and (pid not in worst or d < worst[pid]):
+                worst[pid] = d
+
+    snap = desk.snapshot
+    take(snap, np.flatnonzero(np.array(snap.book.statuses) == "open"))
+    while True:
+        before = snap
+        snap = desk.step()
+        for e in desk.drain_events():
+            if e.kind.value == "liquidation":
+                row = before.book.row_of(e.position_id)
+                side = np.array([1.0 if before.book.sides[row] == "long" else -1.0])
+                d = float(distance_frac(side, np.array([e.price]),
+                                        np.array([float(before.cols["liquidation_price"][row])]))[0])
+                worst[e.position_id] = min(worst.get(e.position_id, d), d)
+        take(snap, np.flatnonzero(np.array(snap.book.statuses) == "open"))
+        if snap.feed.finished:
+            break
+    desk.close()
+    return worst
+
+
+def test_the_what_if_path_outcome_is_the_step_replays(tmp_path, capsys):
+    """Who is liquidated when (and at what price) and the first crossings into WARNING and DANGER
+    equal what ``isodesk replay --step --json`` prints; the worst distances equal the tick-by-tick
+    desk's marks."""
+    from isodesk.cli import main
+    from isodesk.desk.replay.outcome import path_outcome
+
+    positions = [(v, m, s, lev, f, mv) for v in VENUES for m in MARKETS for s in ("long", "short")
+                 for lev, f, mv in ((5, 0.2, 0.01), (10, 0.1, -0.01), (20, 0.05, 0.0))]
+    rng = np.random.default_rng(11)
+    rows, price = [], {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
+    for i in range(400):  # a fall of ~12 %, then a rise of ~12 %, one tick a market a second
+        for market in MARKETS:
+            drift = -0.0006 if i < 200 else 0.0006
+            price[market] = round(price[market] * math.exp(drift + rng.normal(0, 0.002)), 2)
+            rows.append((T0 + i, "", market, price[market]))
+    make_book(tmp_path / "base.db", positions)
+    for name in ("cli.db", "ref.db", "job.db"):
+        shutil.copy(tmp_path / "base.db", tmp_path / name)
+    path = tmp_path / "path.csv"
+    write_path(path, rows, venue_column=False)
+
+    assert main(["replay", str(path), "--db", str(tmp_path / "cli.db"), "--step", "--json",
+                 "--stale-after", "60"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [e for e in printed if "event" in e]
+    summary = next(e["summary"] for e in printed if "summary" in e)
+
+    store = Store.open(tmp_path / "job.db")
+    outcome = path_outcome(store, [path], stale_after_s=60.0)
+    store.close()
+
+    assert list(outcome.events) == events  # the same events, in the same order
+    by_label = {p.label: p for p in outcome.positions}
+    liquidations = {e["label"]: (e["ts"], e["price"]) for e in events if e["event"] == "liquidation"}
+    assert len(liquidations) >= 3 and len(liquidations) < len(positions)
+    assert {p.label: (p.liquidated_ts, p.liquidated_price) for p in outcome.liquidated} == liquidations
+    assert {p["label"]: p["status"] for p in summary["positions"]} == {p.label: p.status for p in outcome.positions}
+    rank = {"safe": 0, "warning": 1, "danger": 2}
+    for label, fate in by_label.items():
+        rises = [e for e in events if e["label"] == label and e["event"] == "level"
+                 and rank.get(e["level"], -1) > rank.get(e["previous"], -1)]
+        assert fate.first_warning_ts == next((e["ts"] for e in rises if rank[e["level"]] >= 1), None), label
+        assert fate.first_danger_ts == next((e["ts"] for e in rises if e["level"] == "danger"), None), label
+    assert any(p.first_danger_ts is not None and p.liquidated_ts is None for p in outcome.positions)
+
+    reference = _step_reference(tmp_path / "ref.db", path, 60.0)
+    assert {p.position_id: p.worst_distance for p in outcome.positions} == reference
+    assert all((p.worst_distance <= 0) == (p.liquidated_ts is not None) for p in outcome.positions)

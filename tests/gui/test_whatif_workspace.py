@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -418,6 +419,42 @@ def test_replay_scrubs_to_the_liquidations_of_the_path(qtbot, editor, db, monkey
     # a shock edit leaves the path
     settle(qtbot, editor, lambda: editor.market_spin.setValue(-5.0))
     assert editor.path is None and not editor.replay_slider.isEnabled()
+
+
+def test_the_path_file_as_recorded_is_the_step_replays_outcome(qtbot, editor, db, tmp_path, capsys):
+    """Opening a path file asks the desk for the file's whole-path outcome (the fast replay, on the
+    desk's thread): the same events, liquidations and statuses as ``isodesk replay --step``."""
+    settle(qtbot, editor, lambda: editor.open_replay(CRASH))
+
+    def answered():
+        assert not editor.path_outcome_pending and editor.path_outcome is not None
+
+    qtbot.waitUntil(answered, timeout=30000)
+    outcome = editor.path_outcome
+    copy = tmp_path / "copy.db"
+    source = Store.open(db)
+    try:
+        target = sqlite3.connect(copy)
+        source.db.conn.backup(target)
+        target.close()
+    finally:
+        source.close()
+    assert cli_main(["replay", str(CRASH), "--db", str(copy), "--step", "--json"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [e for e in printed if "event" in e]
+    summary = next(e["summary"] for e in printed if "summary" in e)
+    assert list(outcome.events) == events
+    liquidations = {e["label"]: (e["ts"], e["price"]) for e in events if e["event"] == "liquidation"}
+    assert {"btc-core-long", "eth-big-long", "sol-degen-long"} <= set(liquidations)
+    assert {p.label: (p.liquidated_ts, p.liquidated_price) for p in outcome.liquidated} == liquidations
+    assert {p.label: p.status for p in outcome.positions} == {
+        p["label"]: p["status"] for p in summary["positions"] if p["label"] in {q.label for q in outcome.positions}}
+    bar = editor.path_bar
+    assert bar.outcome_text == outcome.text() and bar.outcome_label.isVisible()
+    assert f"{len(liquidations)} of {len(outcome.positions)} liquidated" in bar.outcome_text
+    # back to shocks: the file's line goes
+    settle(qtbot, editor, lambda: editor.market_spin.setValue(-5.0))
+    assert editor.path_outcome is None and not bar.outcome_label.isVisible()
 
 
 def test_apply_collateral_edits_after_confirmation(qtbot, editor, db):

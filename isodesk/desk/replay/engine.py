@@ -29,6 +29,16 @@ found, the replay decides exactly:
 So the events are the desk's own, in the same order, at the same ticks, as the tick-by-tick desk
 (:meth:`Desk.step` on a :class:`~isodesk.feeds.replay.ReplayFeed`) gives; the tests hold the two
 together on random books and paths.
+
+Two more kinds of instant are the desk's to play: **book instants** (:meth:`FastReplay.add_book_instants`,
+times at which the book may change by itself, as a funding settlement moves margins: the first
+instant reaching each is stepped by the desk, like a command), and, for the What-if page's
+whole-path outcome (:mod:`isodesk.desk.replay.outcome`), ``track_worst`` keeps each position's
+worst distance to liquidation from each series' running extremes between desk steps.
+
+Not reproduced: the odds of liquidation (:mod:`isodesk.desk.volatility`) are fed by every tick, and
+the instants skipped here feed nothing, so a fast replay's odds columns are not the tick-by-tick
+desk's; a replay writes no odds alert in either mode (:meth:`Desk._publish`).
 """
 
 from __future__ import annotations
@@ -142,13 +152,26 @@ class _Ticks:
 class FastReplay:
     """Plays a path (chunks of rows) through ``desk``, whose feed is ``feed``; yields the desk's
     events as they happen. ``stats`` counts the instants, the ones the desk stepped and the ones it
-    judged, and the seconds spent in the desk (``desk_s``: levels, alerts, liquidations, catch-ups)."""
+    judged, and the seconds spent in the desk (``desk_s``: levels, alerts, liquidations, catch-ups).
 
-    def __init__(self, desk: Desk, feed: InstantFeed, guard: ChunkGuard, table: SeriesTable):
+    With ``track_worst``, :attr:`worst` gives per position id the smallest distance to liquidation
+    (fraction of the mark, ``s·(mark − liq)/mark``; ≤ 0 once a price crossed) over every mark the
+    position had while open: the book's marks at the start and after each desk step, and every
+    accepted tick of the series marking it (each series' running low and high between two desk
+    steps, where its liquidation price is fixed). It costs two ``ufunc.at`` passes per window."""
+
+    def __init__(self, desk: Desk, feed: InstantFeed, guard: ChunkGuard, table: SeriesTable, *,
+                 track_worst: bool = False, book_instants: np.ndarray | None = None):
         self.desk = desk
         self.feed = feed
         self.guard = guard
         self.table = table
+        self.track_worst = track_worst
+        self._book_at = np.zeros(0)
+        self._book_next = 0
+        self.worst: dict[int, float] = {}
+        self._seen_lo = np.zeros(0)
+        self._seen_hi = np.zeros(0)
         self.stats: dict[str, float] = {"instants": 0, "desk_steps": 0, "catch_up_steps": 0, "judged": 0,
                                         "quiet_false_alarms": 0, "desk_s": 0.0}
         self._newest = -math.inf  # newest valid row time (instants)
@@ -158,8 +181,26 @@ class FastReplay:
         self._sr = _Series()
         self._grow_series(0)
         self._sync()
+        if book_instants is not None:
+            self.add_book_instants(book_instants)
 
     # -- public ---------------------------------------------------------------------------------
+
+    def add_book_instants(self, times: np.ndarray) -> None:
+        """Times (Unix s, path time) at which the book may change by itself, like a command: a
+        funding settlement moves margins, so liquidation prices and bands. The desk plays the first
+        instant whose clock reaches each such time itself (:meth:`Desk.step`, which settles what is
+        due), and the search starts again from the book it leaves. Times already passed are ignored;
+        more may be added while playing (they are merged in order)."""
+        extra = np.asarray(times, dtype=np.float64).ravel()
+        extra = extra[np.isfinite(extra) & (extra > self._clock)]
+        pending = self._book_at[self._book_next:]
+        self._book_at = np.unique(np.concatenate([pending, extra]))
+        self._book_next = 0
+
+    def _book_due(self) -> float:
+        """The next time the book may change by itself (inf: none)."""
+        return float(self._book_at[self._book_next]) if self._book_next < len(self._book_at) else math.inf
 
     def play(self, chunks: Iterable[PathChunk], progress: Callable[[int], None] | None = None
              ) -> Iterator[PositionEvent]:
@@ -199,6 +240,42 @@ class FastReplay:
 
     def _grow_series(self, n: int) -> None:
         self._sr.grow(max(n, len(self.table)))
+        if self.track_worst and len(self._seen_lo) < len(self._sr.price):
+            extra = len(self._sr.price) - len(self._seen_lo)
+            self._seen_lo = np.concatenate([self._seen_lo, np.full(extra, np.inf)])
+            self._seen_hi = np.concatenate([self._seen_hi, np.full(extra, -np.inf)])
+
+    # -- the worst distance (track_worst) ------------------------------------------------------------
+
+    def _seen(self, code: np.ndarray, price: np.ndarray) -> None:
+        """Ticks that marked the book since the last desk step: each series' running low and high."""
+        if self.track_worst and code.size:
+            np.minimum.at(self._seen_lo, code, price)
+            np.maximum.at(self._seen_hi, code, price)
+
+    def _fold(self, distance: np.ndarray) -> None:
+        """Take ``distance`` (per row of the book, NaN where none) into :attr:`worst` for open rows."""
+        rows = np.flatnonzero(self._open & ~np.isnan(distance))
+        worst = self.worst
+        for pid, d in zip(self.desk.book.info.position_ids[rows].tolist(), distance[rows].tolist(), strict=True):
+            known = worst.get(pid)
+            if known is None or d < known:
+                worst[pid] = d
+
+    def _fold_seen(self) -> None:
+        """Fold the ticks seen since the last desk step, at the liquidation prices they met."""
+        if not self.track_worst:
+            return
+        rows = np.flatnonzero(self._open)
+        c = self._code[rows]
+        price = np.where(self._long[rows], self._seen_lo[c], self._seen_hi[c])
+        distance = np.full(len(self._open), np.nan)
+        with np.errstate(invalid="ignore"):
+            priced = np.isfinite(price)
+        distance[rows[priced]] = distance_frac(self._side[rows[priced]], price[priced], self._liq[rows[priced]])
+        self._fold(distance)
+        self._seen_lo[:] = np.inf
+        self._seen_hi[:] = -np.inf
 
     def _sync(self) -> None:
         """Read the desk after it stepped: rows, marks, levels, stale prices; rebuild the bands."""
@@ -228,6 +305,9 @@ class FastReplay:
         self._bands_for = LevelBands(desk.thresholds)
         self._read_track()
         self._rebuild()
+        if self.track_worst:
+            self._grow_series(0)
+            self._fold(self._dist)  # the marks after a desk step (at the start: the book's own)
 
     def _read_track(self) -> None:
         track = self.desk.level_track
@@ -300,6 +380,9 @@ class FastReplay:
             hit = min(hit, quiet)
             if self._expiry < math.inf:
                 hit = min(hit, int(np.searchsorted(clock, self._expiry - SLACK_S, side="left")))
+            due = self._book_due()
+            if due < math.inf:
+                hit = min(hit, int(np.searchsorted(clock, due, side="left")))
             if hit < e - p:
                 return p + hit, p
             self._skip(t, p, e)
@@ -307,11 +390,14 @@ class FastReplay:
             window = min(window * 2, _MAX_WINDOW)
         return n, n
 
-    def _skip(self, t: _Ticks, a: int, b: int) -> None:
-        """Ticks ``[a, b)`` of instants where nothing happens: they only move the series' last prices."""
+    def _skip(self, t: _Ticks, a: int, b: int, *, count: bool = True) -> None:
+        """Ticks ``[a, b)`` of instants where nothing happens: they only move the series' last prices
+        (``count``: and count for the worst distance; False for an instant the desk already played)."""
         if b <= a:
             return
         code = t.code[a:b]
+        if count:
+            self._seen(code, t.price[a:b])
         last = last_of_each(code, len(self._sr.price))
         seen = np.flatnonzero(last >= 0)
         self._sr.price[seen] = t.price[a:b][last[seen]]
@@ -325,11 +411,18 @@ class FastReplay:
     def _instant(self, t: _Ticks, a: int, b: int) -> Iterator[PositionEvent]:
         code = t.code[a:b]
         price = t.price[a:b]
+        self._seen(code, price)
         fresh = np.unique(code)
+        clock = max(self._clock, float(t.ts[a:b].max()))
+        due = self._book_due()
+        if clock >= due:  # the book may change by itself at this instant: the desk plays it
+            while self._book_next < len(self._book_at) and self._book_at[self._book_next] <= clock:
+                self._book_next += 1
+            yield from self._step(t, a, b)
+            return
         if (self._sr.relevant[fresh] & ~self._sr.ticked[fresh]).any():
             yield from self._step(t, a, b)
             return
-        clock = max(self._clock, float(t.ts[a:b].max()))
         s_price, s_ts = self._sr.price.copy(), self._sr.ts.copy()
         last = last_of_each(code, len(s_price))
         s_price[fresh], s_ts[fresh] = price[last[fresh]], t.ts[a:b][last[fresh]]
@@ -377,6 +470,7 @@ class FastReplay:
 
     def _step(self, t: _Ticks, a: int, b: int) -> Iterator[PositionEvent]:
         """The desk plays instant ``[a, b)`` itself, after a step that brings its prices up to date."""
+        self._fold_seen()  # at the liquidation prices before the desk moves any
         yield from self._catch_up()
         keys = self.table.keys
         self.feed.pending = [Tick(symbol=keys[c][1], ts=float(ts), price=float(p), venue=keys[c][0] or None)
@@ -385,7 +479,7 @@ class FastReplay:
         self._desk_step()
         self.stats["desk_steps"] += 1
         self._stepped = True
-        self._skip(t, a, b)
+        self._skip(t, a, b, count=False)
         yield from self.desk.drain_events()
         self._sync()
 
@@ -416,6 +510,7 @@ class FastReplay:
         """The path's end: the desk's prices, clock and snapshot as after the last instant."""
         self.feed.finished = True
         self.stats["instants"] = self._instants
+        self._fold_seen()
         dirty = np.flatnonzero(self._sr.dirty)
         if dirty.size or not self._stepped:
             keys = self.table.keys
@@ -424,6 +519,8 @@ class FastReplay:
         self._desk_step()
         self._sr.dirty[:] = False
         yield from self.desk.drain_events()
+        if self.track_worst:
+            self._sync()  # the marks after the last step
 
 
 def _risk(mark: np.ndarray, distance: np.ndarray, liq: np.ndarray) -> RiskArrays:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -231,7 +232,13 @@ class PathBar(QWidget):
 
     def __init__(self, theme: Theme, parent: QWidget | None = None):
         super().__init__(parent)
-        row = _row(self)
+        lines = QVBoxLayout(self)
+        lines.setContentsMargins(0, 0, 0, 0)
+        lines.setSpacing(2)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        lines.addLayout(row)
         self.name = QLabel("Path: none", self)
         self.name.setObjectName("path-name")
         row.addWidget(self.name)
@@ -259,12 +266,37 @@ class PathBar(QWidget):
         self.timer.setTimerType(Qt.TimerType.CoarseTimer)
         self.timer.setInterval(PLAY_MS)
         self.timer.timeout.connect(self._play_step)
+        # the whole path as recorded, played by the desk's fast replay (who is liquidated when)
+        self.outcome_label = QLabel("", self)
+        self.outcome_label.setObjectName("path-outcome")
+        self.outcome_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.outcome_label.setVisible(False)
+        lines.addWidget(self.outcome_label)
+        self._outcome_text = ""
+        self._outcome_error = False
         self.set_theme(theme)
         self.set_path(None, 0)
 
     def set_theme(self, theme: Theme) -> None:
         """Muted texts in the theme's colour."""
+        self.theme = theme
         self.name.setStyleSheet(muted_style(theme))
+        self.set_outcome_text(self._outcome_text, error=self._outcome_error)
+
+    def set_outcome_text(self, text: str, *, error: bool = False) -> None:
+        """The whole-path outcome line (elided to the width; whole in the tooltip); hidden when empty."""
+        self._outcome_text, self._outcome_error = text, error
+        self.outcome_label.setToolTip(text)
+        metrics = self.outcome_label.fontMetrics()
+        self.outcome_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                                      max(self.outcome_label.width(), 300)))
+        self.outcome_label.setStyleSheet(f"color: {self.theme.danger.name()};" if error else muted_style(self.theme))
+        self.outcome_label.setVisible(bool(text))
+
+    @property
+    def outcome_text(self) -> str:
+        """The whole-path outcome line, whole (empty when none is shown)."""
+        return self._outcome_text
 
     def set_path(self, name: str | None, steps: int, step: int | None = None) -> None:
         """Show a path of ``steps`` steps scrubbed at ``step`` (default: the last), or none."""
@@ -278,6 +310,7 @@ class PathBar(QWidget):
         self.name.setText(f"Path: {name}, {steps} steps" if on else "Path: none (the shocks are one jump)")
         if not on:
             self.step_label.setText("")
+        self.set_outcome_text("")  # a new path: the file's outcome, if any, is asked for anew
 
     def set_step_text(self, text: str) -> None:
         """Describe the step shown (elided to the label's width; whole in the tooltip)."""

@@ -18,6 +18,12 @@ What the controls mean
   relative to that market's first row, applied to the page's marks; the *±16 % grid* preset is a
   path of market shocks. The scrub slider picks step ``k``: positions liquidated at any step up to
   ``k`` stay liquidated, survivors are valued at ``k``. A shock edit ends the path.
+* **The file as recorded**: opening a path file also asks the desk to replay it at its own prices
+  against the book, by the desk's rules (guard, staleness, levels, liquidations), with the fast
+  replay engine on a copy of the book (:class:`~isodesk.desk.scenario_jobs.ReplayPath`, answered
+  from the desk's thread): who is liquidated when, first crossings, worst distances
+  (:class:`~isodesk.desk.replay.outcome.PathOutcome`), shown in one line under the path bar. It is
+  what ``isodesk replay`` gives for the same book and file; the page's edits do not enter it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from isodesk.desk.commands import Result
+from isodesk.desk.replay.outcome import PathOutcome
+from isodesk.desk.scenario_jobs import ReplayPath
 from isodesk.feeds.replay import read_path_csv
 from isodesk.margin.scenario import PCT, PricePath, Scenario, ScenarioError, Shock, grid_path, price_path
 from isodesk.paths import resource_path
@@ -55,7 +64,11 @@ class ScenarioForm:
     path_bar: PathBar
     own_slider: OwnShockSlider
     markets_view: Any
+    link: Any
     _loading: bool
+    path_outcome: PathOutcome | None = None
+    _outcome_request: str | None = None
+    _outcome_wired: bool = False
 
     def _edited(self, *_args: object) -> None:  # the workspace schedules a run
         raise NotImplementedError
@@ -217,7 +230,40 @@ class ScenarioForm:
         self.set_path(replay)
         if replay.dropped:
             self._say(f"{replay.name}: not in the book, ignored: {', '.join(replay.dropped)}")
+        self.ask_path_outcome(path)
         return True
+
+    def ask_path_outcome(self, path: str | Path) -> str:
+        """Ask the desk for the whole-path outcome of the file ``path`` as recorded (the fast replay,
+        run by the desk's thread on a copy of the book); :attr:`path_outcome` and the line under the
+        path bar show the answer to the newest request. Returns its request id."""
+        controller = self.link.controller
+        if not self._outcome_wired:
+            controller.result.connect(self._path_outcome_answered)
+            self._outcome_wired = True
+        command = ReplayPath((str(path),))
+        self._outcome_request = command.request_id
+        self.path_outcome = None
+        controller.send(command)
+        self.path_bar.set_outcome_text(f"Replaying {Path(path).name} as recorded, by the desk's rules…")
+        return command.request_id
+
+    @property
+    def path_outcome_pending(self) -> bool:
+        """True while the newest whole-path outcome waits for the desk's answer."""
+        return self._outcome_request is not None
+
+    def _path_outcome_answered(self, result: Result) -> None:
+        if result.request_id != self._outcome_request:
+            return  # another request's answer, or an older file's
+        self._outcome_request = None
+        if self.path is None:
+            return  # back to shocks meanwhile
+        if not result.accepted:
+            self.path_bar.set_outcome_text(f"The file as recorded: {result.reason}", error=True)
+            return
+        self.path_outcome = result.payload
+        self.path_bar.set_outcome_text(result.payload.text())
 
     def set_path(self, path: PricePath, step: int | None = None) -> None:
         """Show ``path`` scrubbed at ``step`` (default: the last). The single-jump shocks are cleared:
@@ -229,6 +275,8 @@ class ScenarioForm:
         finally:
             self._loading = False
         self.path = path
+        self.path_outcome = None  # a file's outcome is asked for by open_replay, after this
+        self._outcome_request = None
         self.path_bar.set_path(path.name, len(path), step)
         self.shock_bar.set_path_mode(True)
         self._scrubbed(self.path_bar.slider.value())
@@ -237,6 +285,8 @@ class ScenarioForm:
         """Back to the single jump the shock controls describe."""
         was = self.path is not None
         self.path = None
+        self.path_outcome = None
+        self._outcome_request = None
         self.path_bar.set_path(None, 0)
         self.shock_bar.set_path_mode(False)
         if run and was:
