@@ -1,3 +1,3 @@
 """isodesk: a desktop risk dashboard for isolated-margin crypto-derivatives positions."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -55,7 +55,10 @@ def data_home(prefix: str | None = None) -> Path:
 
 def launcher() -> list[str]:
     """The command that starts the app from this environment: its ``isodesk-gui`` script (beside the
-    interpreter, else on PATH), else ``python -m isodesk``."""
+    interpreter, else on PATH), else ``python -m isodesk``; in the bundle (PyInstaller sets
+    ``sys.frozen``) the bundle's own executable, which opens the app when given no subcommand."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
     script_dir = Path(sys.executable).parent
     for name in ("isodesk-gui", "isodesk-gui.exe"):
         candidate = script_dir / name
