@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from isodesk import __version__
-from isodesk.cli import book, calc, check, config, desktop, keys, replay, screenshot, status, tiers, whatif
+from isodesk.cli import allocate, book, calc, check, config, desktop, keys, replay, screenshot, status, tiers, whatif
 from isodesk.cli.app import add_app_options
 from isodesk.cli.errors import UserError
 from isodesk.desk.writer import BookBusy
 from isodesk.store import StoreError
 
-COMMANDS = (calc, status, replay, book, keys, screenshot, whatif, check, tiers, config, desktop)
+COMMANDS = (calc, status, replay, book, keys, screenshot, whatif, allocate, check, tiers, config, desktop)
 
 
 class Parser(argparse.ArgumentParser):

@@ -196,9 +196,11 @@ class PathFiles:
             raise UserError("--symbol: only with one kline file (several files: each file's name gives its symbol)")
         self.symbol, self.venue = args.symbol, args.venue
         try:
-            self._sources()  # header and name problems now, before anything runs
+            sources = self._sources()  # header and name problems now, before anything runs
         except FeedError as exc:
             raise UserError(str(exc)) from None
+        # a ``funding_rate`` column: the path replays on the step desk (the fast engine settles no funding)
+        self.funding = not self.klines[0] and "funding_rate" in getattr(sources[0], "columns", ())
         self.size = sum(p.stat().st_size for p in self.paths)
 
     def _sources(self) -> list[CsvChunks | KlineChunks]:
@@ -271,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     step_feed: ReplayFeed | None = None
     chunks: Iterator[PathChunk] | None = None
     try:
-        if args.step:
+        if args.step or files.funding:
             step_feed = (ReplayFeed(files.paths[0], speed=None, strict=args.strict) if not files.klines[0] else
                          ReplayFeed(label, speed=None, strict=args.strict, _rows=files.rows(), _name=label))
         else:

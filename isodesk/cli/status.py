@@ -18,8 +18,11 @@ from typing import Any
 
 from isodesk.cli.common import add_db_options, distance_text, json_number, money, price_text, store_from, table
 from isodesk.desk import Desk, Level, Snapshot
+from isodesk.desk.funding import COLUMNS as FUNDING_COLUMNS
+from isodesk.desk.ladder import position_ladders
 from isodesk.desk.setup import shipped_catalog
 from isodesk.desk.venue_sync import reconcile_snapshot
+from isodesk.desk.volatility import ODDS_COLUMNS
 from isodesk.formats import distance_parts, fmt_pct
 from isodesk.venues.reconcile import Reconciliation
 
@@ -52,9 +55,22 @@ def listed_rows(snap: Snapshot) -> list[int]:
     return [int(row) for row in snap.order_by_risk if snap.book.statuses[int(row)] != "closed"]
 
 
-def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None) -> list[dict[str, Any]]:
+def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = None,
+                   ladders: Mapping[int, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """The positions of a snapshot as JSON objects (riskiest first), every engine figure included, and
     the reconciliation with the venue's liquidation price where a venue import reported one.
+
+    ``ladder``: the position's liquidation ladder from ``ladders`` (:func:`isodesk.desk.ladder.position_ladders`:
+    each rung's mark, share removed, loss, margin after and the rest's new liquidation price; one
+    rung for a position that goes at once; empty where not given or not open).
+
+    ``sigma_distance``, ``liq_prob_1h``, ``liq_prob_24h`` (:mod:`isodesk.desk.volatility`): the
+    distance to liquidation in daily standard deviations of the log price and the probabilities
+    (0…1) of touching the liquidation price within 1 h and 24 h; null until the market has a
+    realized volatility (the desk folds in the stored prices of the last few half-lives).
+
+    ``adl_rank``: the venue's auto-deleveraging rank at the last import, 0–5 (Bybit
+    ``adlRankIndicator``, OKX ``adl``); null where never imported or not said.
 
     ``distance_pct``: the distance to liquidation as shown (unsigned percent of the mark, two
     decimals; null when unknown); ``distance_past``: true once the mark has crossed the liquidation
@@ -76,6 +92,12 @@ def positions_json(snap: Snapshot, recon: Mapping[int, Reconciliation] | None = 
         item["venue_liquidation_price"] = None if r is None else r.venue_liquidation_price
         item["reconcile_diff_pct"] = None if r is None else json_number(r.diff_pct)
         item["reconcile_flag"] = None if r is None else r.flagged
+        item["ladder"] = (ladders or {}).get(item["id"], [])
+        for name in FUNDING_COLUMNS:  # desk.funding: since open (− paid), next payment and time, liq drift %/day
+            item[name] = json_number(float(snap.cols[name][row])) if name in snap.cols else None
+        for name in ODDS_COLUMNS:  # desk.volatility: distance in daily σ, P(liquidated within 1 h / 24 h)
+            item[name] = json_number(float(snap.cols[name][row])) if name in snap.cols else None
+        item["adl_rank"] = info.adl_rank[row] if row < len(info.adl_rank) else None  # the venue's, 0–5
         out.append(item)
     return out
 
@@ -146,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
             snap = desk.snapshot
             recon = reconcile_snapshot(store, snap.book.position_ids, snap.cols["liquidation_price"])
             if args.json:
-                print(json.dumps({"positions": positions_json(snap, recon), "accounts": accounts_json(snap)},
+                ladders = position_ladders(desk.book)
+                print(json.dumps({"positions": positions_json(snap, recon, ladders), "accounts": accounts_json(snap)},
                                  allow_nan=False), flush=True)
             else:
                 if args.watch:

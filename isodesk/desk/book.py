@@ -78,11 +78,13 @@ def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decima
 def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], catalog: TierCatalog,
               liquidated_margins: dict[int, Decimal],
               venue_liquidation: dict[int, float] | None = None,
-              auto_add_margin: dict[int, bool] | None = None) -> LoadedBook:
+              auto_add_margin: dict[int, bool] | None = None,
+              adl_rank: dict[int, int] | None = None) -> LoadedBook:
     """Build the book from open, liquidated and closed records (``liquidated_margins``: the margin each
     position that is not open held when it left, by id; ``venue_liquidation``: the venue's reported
     liquidation price per position id, if imported; ``auto_add_margin``: the venue's auto-add-margin
-    flag per position id, where an import reported one)."""
+    flag per position id, where an import reported one; ``adl_rank``: the venue's auto-deleveraging
+    rank per position id, 0–5, where an import reported one)."""
     by_account = {a.id: a for a in accounts}
     margins = tuple(liquidated_margins.get(r.id, r.isolated_margin) if r.status != "open"
                     else r.isolated_margin for r in records)
@@ -108,6 +110,7 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
         currencies=tuple(by_account[r.account_id].currency for r in records),
         statuses=tuple(r.status for r in records),
         auto_add_margin=tuple(flags.get(r.id) for r in records),
+        adl_rank=tuple((adl_rank or {}).get(r.id) for r in records),
     )
     return LoadedBook(
         records=tuple(records), positions=positions, batch=batch, levels=price_levels(batch), info=info,
@@ -148,4 +151,6 @@ def read_book(store: Store, catalog: TierCatalog, *, recent_closed: int = RECENT
     venue_liq = {pid: float(r.venue_liquidation_price) for pid, r in reports.items()
                  if r.venue_liquidation_price is not None}
     auto_add = {pid: r.auto_add_margin for pid, r in reports.items() if r.auto_add_margin is not None}
-    return load_book([*records, *(r for r, _ in closed)], store.accounts(), catalog, margins, venue_liq, auto_add)
+    adl = {pid: r.adl_rank for pid, r in reports.items() if r.adl_rank is not None}
+    return load_book([*records, *(r for r, _ in closed)], store.accounts(), catalog, margins, venue_liq, auto_add,
+                     adl)

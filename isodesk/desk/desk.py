@@ -33,6 +33,7 @@ import numpy as np
 
 from isodesk.desk import operations, registry, scenario_jobs
 from isodesk.desk.book import LoadedBook, read_book
+from isodesk.desk.book_rows import refreshed_book
 from isodesk.desk.commands import (
     AcknowledgeAlert,
     Command,
@@ -46,6 +47,8 @@ from isodesk.desk.commands import (
     SetThresholds,
 )
 from isodesk.desk.events import EventKind, PositionEvent, collapses, summary_repeats
+from isodesk.desk.funding import FundingDesk
+from isodesk.desk.ladder import PartialLiquidations
 from isodesk.desk.levels import Level, LevelTrack, Thresholds, risk_order
 from isodesk.desk.marks import MarkBoard, RowMarks
 from isodesk.desk.rules_refresh import RefreshVenueRules, RulesRefresh
@@ -62,12 +65,13 @@ from isodesk.desk.settings import (
 from isodesk.desk.snapshot import AccountTotals, Snapshot, freeze_columns, frozen
 from isodesk.desk.stored_prices import guarded_latest_prices
 from isodesk.desk.venue_jobs import ImportFromVenue, VenueJobs
+from isodesk.desk.volatility import OddsDesk
 from isodesk.desk.writer import BookBusy, WriterLock
 from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
-from isodesk.margin.engine import RiskArrays, mark_figures
+from isodesk.margin.engine import RiskArrays, RiskBuffers, mark_figures
 from isodesk.margin.markets import REFERENCE, market_of
-from isodesk.store import ALERT_LEVELS, Account, Store, StoreError, command_log
+from isodesk.store import ALERT_LEVELS, Account, Alert, Store, StoreError, command_log
 from isodesk.store.ledger import pnl_ref, position_ref
 from isodesk.store.tier_tables import catalog_for
 
@@ -119,6 +123,7 @@ class Desk:
         self.failures = 0
         self.last_failure: str | None = None
         self._events: list[PositionEvent] = []
+        self._alert_cache: dict[int, Alert | None] | None = None  # newest alert per position, within a write
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
         self._rules_refresh = RulesRefresh()
@@ -144,6 +149,11 @@ class Desk:
         # position id → (level, distance, mark, message) of a first classification, written with the next alerts
         self._summaries: dict[int, tuple[Level, float, float, str]] = {}
         self._settle: frozenset[int] = frozenset()  # position ids a command moved: their easing is reported at once
+        self._partials = PartialLiquidations()  # venues that liquidate in steps (desk.ladder)
+        self._funding = FundingDesk()  # funding quotes and settlements (desk.funding)
+        self._odds = OddsDesk(self.settings.odds_half_life_s)  # volatility, odds columns, odds alert (desk.volatility)
+        self._odds.seed(self)
+        self._figures = RiskBuffers()  # the engine's buffers, written by every recompute: a snapshot copies
         self.snapshot: Snapshot = self._recompute(self._now(), fresh=frozenset())
 
     @property
@@ -205,6 +215,7 @@ class Desk:
         if self.feed is not None and self.feed.clock_from_ticks:
             clock = self._last_clock if self._last_clock is not None else wall
         self._finish_jobs(clock)
+        self._funding.settle(self, clock)  # never liquidates: a fresh tick does (desk.funding)
         self.snapshot = self._recompute(clock, fresh=fresh)
         if self.writer and not (self.feed is not None and self.feed.clock_from_ticks) \
                 and wall - self._last_compaction >= COMPACT_EVERY_S:
@@ -324,6 +335,7 @@ class Desk:
             self.store.insert_prices([(t.ts, t.symbol, t.price, t.venue) for t in ticks],
                                      source=self.feed.name if self.feed else "")
         self._board.take_ticks(ticks)
+        self._odds.volatility.take(ticks)
         latest = max(t.ts for t in ticks)
         self._last_clock = latest if self._last_clock is None else max(self._last_clock, latest)
 
@@ -347,7 +359,7 @@ class Desk:
         pass an empty set."""
         book = self.book
         mark, mark_ts = self._marks()
-        risk = mark_figures(book.batch, mark, book.levels)
+        risk = mark_figures(book.batch, mark, book.levels, into=self._figures)  # valid until the next call
         crossed, worst = self._judge(risk, mark_ts, clock, fresh)
         if crossed.size:
             self._liquidate(crossed, risk, clock, worst)
@@ -430,7 +442,7 @@ class Desk:
         recovered = np.flatnonzero(~stale & self._stale & book.open_rows & ~first)
         if not (changed.size or went_stale.size or recovered.size or self._summaries):
             return
-        with self._writing():
+        with self._writing(), self._alerts_known([*book.info.position_ids[changed].tolist(), *self._summaries]):
             self._write_summaries(clock)
             for row in changed:
                 new, old = Level(int(level[row])), Level(int(previous[row]))
@@ -456,18 +468,46 @@ class Desk:
         deliver it as an event with the alert's id and count."""
         info = self.book.info
         position_id = int(info.position_ids[row])
-        latest = self.store.latest_alert(position_id) if kind is EventKind.LEVEL else None
+        latest = self._latest_alert(position_id) if kind is EventKind.LEVEL else None
         if latest is not None and collapses(latest, level, previous):
             alert_id = latest.id
             count = self.store.repeat_alert(alert_id, ts=clock, level=level, previous=previous, message=message)
+            written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=latest.kind,
+                            message=message, acknowledged=latest.acknowledged, count=count, previous=previous,
+                            first_ts=latest.ts if latest.first_ts is None else latest.first_ts)
         else:
+            kept = previous if previous in ALERT_LEVELS else None
             alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
-                                            message=message, previous=previous if previous in ALERT_LEVELS else None)
+                                            message=message, previous=kept)
             count = 1
+            written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=kind.value,
+                            message=message, acknowledged=False, previous=kept)
+        if self._alert_cache is not None and kind is not EventKind.ODDS:  # odds alerts: their own track
+            self._alert_cache[position_id] = written
         self._events.append(PositionEvent(kind=kind, position_id=position_id, label=info.labels[row],
                                           symbol=info.symbols[row], level=level, previous=previous, ts=clock,
                                           price=price, message=message, alert_id=alert_id, count=count, sound=sound))
         log.info("%s", message)
+
+    @contextmanager
+    def _alerts_known(self, position_ids: Sequence[int]) -> Iterator[None]:
+        """Inside one write transaction: the newest alert of each of ``position_ids`` read in one
+        query and kept up to date as alerts are written (:meth:`_latest_alert`), instead of one query
+        per alert (a replay writes thousands)."""
+        cache: dict[int, Alert | None] = {int(p): None for p in position_ids}
+        cache.update(self.store.latest_alerts(cache))
+        self._alert_cache = cache
+        try:
+            yield
+        finally:
+            self._alert_cache = None
+
+    def _latest_alert(self, position_id: int) -> Alert | None:
+        """The newest alert of a position (from :meth:`_alerts_known`'s cache when it holds it)."""
+        cache = self._alert_cache
+        if cache is not None and position_id in cache:
+            return cache[position_id]
+        return self.store.latest_alert(position_id)
 
     def _note_summaries(self, first: np.ndarray, risk: RiskArrays) -> None:
         """Keep the summary of each position classified for the first time at WARNING or DANGER
@@ -494,19 +534,24 @@ class Desk:
             row = book.row_of(position_id)
             if row is None or not book.open_rows[row]:
                 continue
-            if summary_repeats(self.store.latest_alert(position_id), level.label):
+            if summary_repeats(self._latest_alert(position_id), level.label):
                 continue
             self._event(EventKind.SUMMARY, row, level.label, "", clock, mark, message)
 
     def _liquidate(self, rows: np.ndarray, risk: RiskArrays, clock: float, prices: np.ndarray) -> None:
         """Liquidate each row alone: its whole margin to the venue, status, an alert. One transaction.
+        A row whose venue liquidates in steps loses only the part the venue removes
+        (:mod:`isodesk.desk.ladder`); the rest stays open.
 
         The margin moved is the ledger's balance of the position at this moment (read in the same
         transaction), not the desk's cached figure, so a liquidation can never move more than the
         position holds."""
         book = self.book
+        rungs = self._partials.step_of(book)
         with self._writing():
             for row, crossing in zip(rows, prices, strict=True):
+                if self._partials.take(self, int(row), rungs, clock):  # the venue removes part of it
+                    continue
                 record = book.records[row]
                 mark = float(crossing)
                 margin = self.store.balance(position_ref(record.id))
@@ -529,7 +574,7 @@ class Desk:
                            f"{book.info.currencies[row]}; no other position affected")
                 self._event(EventKind.LIQUIDATION, int(row), "liquidated", Level(int(self._level[row])).label,
                             clock, mark, message, sound=self.settings.sound)
-        self.reload()
+        self.refresh_rows(book.info.position_ids[rows].tolist())  # whole or partial: those rows only
 
     # -- publishing ---------------------------------------------------------------------------------
 
@@ -549,6 +594,14 @@ class Desk:
                 * 100.0
         cols["entry_price"] = batch.entry.copy()
         cols["leverage"] = batch.leverage.copy()
+        cols.update(self._partials.columns(book))
+        cols.update(self._funding.columns(self, book, risk))
+        own = self._row_marks.own if self._row_marks is not None else None
+        cols.update(self._odds.columns(book, cols["mark"], cols["liquidation_price"], own, clock))
+        if not (self.feed is not None and self.feed.clock_from_ticks):
+            # a replay writes no odds alert: the odds move with every tick, and the fast replay
+            # (desk.replay) plays only the instants where a level or a liquidation can change
+            self._odds.judge(self, book, cols, self._level, clock)
         order = risk_order(self._level, cols["distance_frac"], book.open_rows)  # level first, then distance
         self.version += 1
         health = self.feed.health(clock) if self.feed is not None else _no_feed_health()
@@ -748,6 +801,8 @@ class Desk:
         self.stale_after_s = float(self._stale_override if self._stale_override is not None
                                    else settings.stale_after_s)
         self.reconcile_tolerance_pct = settings.reconcile_tolerance_pct
+        if hasattr(self, "_odds"):
+            self._odds.take_settings(settings.odds_half_life_s)
 
     # -- book ------------------------------------------------------------------------------------------
 
@@ -769,6 +824,21 @@ class Desk:
         self._track = self._track.carried(old_ids, new_ids, self.book.open_rows)  # new positions: unclassified
         carried = {int(pid): bool(st) for pid, st in zip(old_ids, old_stale, strict=True)}
         self._stale = np.array([carried.get(int(pid), False) for pid in new_ids], dtype=bool)
+
+    def refresh_rows(self, position_ids: Sequence[int]) -> None:
+        """Re-read the positions ``position_ids`` after this desk changed them and no others (a
+        liquidation, whole or partial): the book, levels and stale flags :meth:`reload` would give,
+        without re-reading every position (:func:`~isodesk.desk.book_rows.refreshed_book`); the whole
+        book when a row cannot be refreshed in place."""
+        book = refreshed_book(self.book, self.store, self.catalog, position_ids)
+        if book is None:
+            self.reload()
+            return
+        ids = book.info.position_ids
+        self.book = book
+        self._follow_book()
+        self._accounts = self._read_accounts()
+        self._track = self._track.carried(ids, ids, book.open_rows)  # rows no longer open: LIQUIDATED
 
     def refresh_from_store(self) -> Snapshot:
         """Re-read the book and the latest stored prices (another process may have written them);

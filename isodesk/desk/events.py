@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     EXTERNAL = "external"    # an alert another process wrote into the book
     TIERS = "tiers"          # the venue's tier table of an open position changed (tiers refresh/import)
     SUMMARY = "summary"      # a position's level when the desk first classified it (at start, or new in the book)
+    ODDS = "odds"            # a position's 24 h probability of liquidation rose past the alert line (desk.volatility)
 
 
 @dataclass(frozen=True, slots=True)

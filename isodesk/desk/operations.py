@@ -14,6 +14,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from isodesk.desk import rules
+from isodesk.desk.allocation import AllocateCollateral, allocate_handler
 from isodesk.desk.commands import (
     AcknowledgeAlerts,
     AddCollateral,
@@ -486,4 +487,5 @@ def _acknowledge_alerts(desk: Desk, cmd: AcknowledgeAlerts, ts: float) -> Outcom
 HANDLERS: dict[type, Callable[[Desk, Any, float], Outcome]] = {
     Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
             AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import,
-            StoreTierTables: _store_tiers, AcknowledgeAlerts: _acknowledge_alerts}
+            StoreTierTables: _store_tiers, AcknowledgeAlerts: _acknowledge_alerts,
+            AllocateCollateral: allocate_handler}

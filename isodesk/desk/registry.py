@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from isodesk.desk import commands as c
+from isodesk.desk.allocation import AllocateCollateral
 from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.settings import SetSettings
@@ -51,6 +52,7 @@ _SPECS: tuple[CommandSpec, ...] = (
         c.UndoAdjustment, c.SetThresholds, c.AcknowledgeAlert, c.AcknowledgeAlerts, c.ImportPositions,
         c.StoreTierTables)),
     CommandSpec(SetSettings, "write", queueable=True),  # isodesk config set, the settings dialog
+    CommandSpec(AllocateCollateral, "write", queueable=True),  # isodesk allocate --apply, the allocate dialog
     CommandSpec(c.SetPaused, "control"),
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),
@@ -79,8 +81,17 @@ def encode(command: object) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {}
     for f in dataclasses.fields(command):  # type: ignore[arg-type]
         value = getattr(command, f.name)
-        body[f.name] = str(value) if isinstance(value, Decimal) else value
+        body[f.name] = _jsonable(value)
     return spec.kind, body
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals as exact text, also inside tuples (an allocation's top-ups); tuples as lists."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def decode(kind: str, body: Mapping[str, Any]) -> Any:

@@ -11,12 +11,15 @@ No Qt, no database.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
 
 from isodesk.desk.levels import Level, Thresholds, classify
 from isodesk.desk.snapshot import Snapshot
+from isodesk.formats import fmt_price
+from isodesk.margin import Position, PositionError, TierTable, compute_one
 from isodesk.margin.bounds import BoundsError, check_amount, check_leverage, check_price, check_quantity, check_text
 
 MONEY_STEP = Decimal("0.00000001")
@@ -26,7 +29,7 @@ __all__ = [
     "CLOSE_PRICE_BAND", "CLOSE_PRICE_CONFIRM_BAND", "Level", "Thresholds", "add_problem", "amount_problem",
     "classify", "close_price_away", "close_price_needs_confirmation", "close_price_problem", "close_quantity_problem",
     "initial_margin", "open_problem", "plain", "removable_limit", "remove_problem", "signed_plain",
-    "withdraw_problem",
+    "tier_cliff_warning", "withdraw_problem",
 ]
 
 
@@ -220,3 +223,33 @@ def levels(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds) -
     """The level of each position from its distance to liquidation (fraction of the mark) and its
     previous level, with the thresholds' hysteresis (:func:`isodesk.desk.levels.classify`)."""
     return classify(distance, previous, thresholds)
+
+
+def tier_cliff_warning(after: Position, before: Position | None = None) -> str:
+    """A warning (never a refusal) when a size crosses a tier cliff: ``after``, the position as it
+    would be (opened, or added to), sits on a higher maintenance tier than ``before`` (the position
+    as it is now; None for a new one, compared with the venue's first tier). The sentence names the
+    tier (1-based), the maintenance rates (percent) and the liquidation prices (quote per coin)
+    before → after, both from the engine (:func:`isodesk.margin.compute_one`): "this size moves the
+    position into tier 3: maintenance 1 % → 2.5 %, liquidation price 57,200 → 58,900". ``""`` when
+    the size stays on its tier or a figure cannot be computed. A new position's "before" is the same
+    position with the first tier's rate, which is what the trader expects of its leverage."""
+    tiers = after.tiers
+    k_after = tiers.row_for(after.entry_notional(), after.contracts)
+    if before is None:
+        first = TierTable.from_rows([[0.0, None, float(tiers.mmr[0]), 0.0, None]], basis=tiers.basis,
+                                    contract_value=tiers.contract_value)
+        before, k_before = replace(after, tiers=first), 0
+    else:
+        k_before = before.tiers.row_for(before.entry_notional(), before.contracts)
+    if k_after <= k_before:
+        return ""
+    try:
+        liq_before, liq_after = compute_one(before).liquidation_price, compute_one(after).liquidation_price
+    except PositionError:
+        return ""
+    if liq_before is None or liq_after is None:
+        return ""
+    rate_before, rate_after = float(before.tiers.mmr[k_before]), float(tiers.mmr[k_after])
+    return (f"this size moves the position into tier {k_after + 1}: maintenance {rate_before * 100:.4g} % → "
+            f"{rate_after * 100:.4g} %, liquidation price {fmt_price(liq_before)} → {fmt_price(liq_after)}")

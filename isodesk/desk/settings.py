@@ -14,7 +14,11 @@ Keys (see :data:`SPECS` for each one's range; ``config get`` prints them all):
 - ``desk.stale_after_s`` (s, 60): a position with no price for this long is stale;
 - ``venues.reconcile_tolerance_pct`` (%, 0.5): the venue-vs-isodesk liquidation price gap flagged;
 - ``prices.retention_s`` (s, 86400): prices kept tick by tick, older ones one per market per minute;
-- ``alerts.sound`` (on/off, off): a sound with the notification on danger and liquidation.
+- ``alerts.sound`` (on/off, off): a sound with the notification on danger and liquidation;
+- ``odds.half_life_s`` (s, 3600): the half-life of the realized-volatility estimate behind the odds
+  of liquidation (:mod:`isodesk.desk.volatility`);
+- ``odds.alert_pct`` (%, 20): an ``odds`` alert when a position's probability of liquidation within
+  24 h rises past this, whatever its level.
 
 The three level thresholds are stored together under ``desk.thresholds`` as fractions of the mark
 (``{"warning": 0.1, "danger": 0.03, "hysteresis": 0.005}``, the format :class:`SetThresholds`
@@ -110,6 +114,8 @@ class DeskSettings:
     reconcile_tolerance_pct: float = DEFAULT_TOLERANCE_PCT
     price_retention_s: float = DEFAULT_PRICE_RETENTION_S
     sound: bool = False
+    odds_half_life_s: float = 3600.0
+    odds_alert_pct: float = 20.0
 
     @property
     def thresholds(self) -> Thresholds:
@@ -146,6 +152,12 @@ SPECS: tuple[SettingSpec, ...] = (
                 low=60.0, high=366 * 86400.0),
     SettingSpec(SOUND_KEY, "sound", "switch", "", "Sound on danger and liquidation",
                 "play a sound with the notification when a position turns DANGER or is liquidated"),
+    SettingSpec("odds.half_life_s", "odds_half_life_s", "number", "s", "Volatility half-life",
+                "half-life of the realized volatility behind the odds of liquidation (older marks weigh less)",
+                low=10.0, high=30 * 86400.0),
+    SettingSpec("odds.alert_pct", "odds_alert_pct", "number", "%", "Alert on 24 h liquidation odds above",
+                "an alert when a position's probability of liquidation within 24 h rises past this",
+                low=0.0, high=100.0, low_open=True, high_open=True),
 )
 BY_KEY: Mapping[str, SettingSpec] = {s.key: s for s in SPECS}
 DEFAULTS = DeskSettings()

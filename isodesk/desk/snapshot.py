@@ -27,6 +27,12 @@ NUMERIC_COLUMNS = (
     "liquidation_price", "bankruptcy_price", "distance_price", "distance_frac", "roe", "effective_leverage",
     "max_removable", "isolated_margin", "quantity", "entry_price", "leverage", "venue_liquidation_price",
     "reconcile_diff_pct",
+    # funding (isodesk.desk.funding): since open and next payment (settlement currency, − paid), the next
+    # funding time (Unix s), the liquidation price's drift per day at the current rate (% of mark, + towards it)
+    "funding_since_open", "next_funding_amount", "next_funding_ts", "liq_drift_pct_day",
+    # the liquidation ladder (isodesk.desk.ladder): the mark of the first partial liquidation (quote per coin)
+    # and the share of the size it removes; NaN for a position its venue liquidates at once
+    "ladder_first_mark", "ladder_first_frac",
 )
 
 
@@ -50,6 +56,9 @@ class BookInfo:
     auto_add_margin: tuple[bool | None, ...] = ()
     """Per row, the venue's auto-add-margin flag at the last import (the venue tops the isolated
     margin up from the free balance before liquidating); None where never imported or not said."""
+    adl_rank: tuple[int | None, ...] = ()
+    """Per row, the venue's auto-deleveraging rank at the last import, 0 (last in the queue) to 5
+    (first): Bybit ``adlRankIndicator``, OKX ``adl``; None where never imported or not said."""
 
     def __len__(self) -> int:
         return len(self.labels)

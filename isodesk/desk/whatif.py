@@ -13,6 +13,7 @@ from isodesk.desk.book import load_book
 from isodesk.desk.session import starting_prices
 from isodesk.desk.setup import shipped_catalog
 from isodesk.margin.catalog import TierCatalog
+from isodesk.margin.ladder import procedure_codes
 from isodesk.margin.scenario import Outcome, Scenario, ScenarioBook, evaluate
 from isodesk.store import Store
 from isodesk.store.tier_tables import catalog_for
@@ -43,6 +44,7 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
         free=np.array([float(store.free_balance(a.id)) for a in accounts], dtype=np.float64),
         no_removal=np.array([catalog.strict_isolated(v, s) for v, s in zip(loaded.info.venues, loaded.info.symbols,
                                                                           strict=True)], dtype=bool),
+        procedure=procedure_codes(loaded.info.venues),  # at once or in steps (isodesk.margin.ladder)
     )
 
 

@@ -44,6 +44,36 @@ class Tick:
         return f"{self.venue} {self.symbol}" if self.venue else self.symbol
 
 
+@dataclass(frozen=True, slots=True)
+class FundingQuote:
+    """A venue's funding rate of one market: ``rate`` (fraction per funding interval, a positive rate
+    makes longs pay shorts) that will be applied at ``next_ts`` (Unix seconds), the venue's
+    ``interval_s`` (seconds between payments) and ``ts``, when the quote was taken (Unix seconds).
+    ``venue`` is the isodesk venue name; a quote always belongs to a venue (funding has no reference)."""
+
+    venue: str
+    symbol: str
+    rate: float
+    next_ts: float
+    interval_s: float
+    ts: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The quote's series ``(venue, symbol)``, as :attr:`Tick.key`."""
+        return (self.venue, self.symbol)
+
+
+def funding_quotes(feed: object, now: float) -> list[FundingQuote]:
+    """The funding quotes a feed has at Unix time ``now`` (s): its optional ``funding(now)`` hook, or
+    none for a feed without funding (the interface is additive: every older feed keeps working)."""
+    hook = getattr(feed, "funding", None)
+    if hook is None:
+        return []
+    quotes = hook(now)
+    return list(quotes) if quotes else []
+
+
 class FrozenCounts(dict[str, int]):
     """A read-only ``dict`` of counts (reason → ticks): mutation raises TypeError.
 
@@ -107,7 +137,9 @@ class Feed(Protocol):
 
     Optional hooks the desk calls when a feed has them: ``follow_book(series)`` with the book's
     price series ``{(venue, market): start price}`` whenever the book is (re)loaded, so a feed can
-    price what the book now holds (a new venue, a new market); ``pause``/``resume``/``set_speed``.
+    price what the book now holds (a new venue, a new market); ``pause``/``resume``/``set_speed``;
+    ``funding(now) -> list[FundingQuote]``, the latest funding quote of each series the feed knows
+    (read through :func:`funding_quotes`, which gives none for a feed without the hook).
     """
 
     name: str

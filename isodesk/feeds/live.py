@@ -14,6 +14,14 @@ disconnected with the error (keys and signatures scrubbed) and retries with expo
 (``interval_s × 2ⁿ``, capped at ``max_backoff_s``). No ticks come meanwhile, so the desk turns the
 affected positions stale after its staleness limit, and a stale price never liquidates. When prices
 flow again the feed is connected and the back-off resets.
+
+Funding. Every ``funding_every_s`` seconds (default 60) the same thread also asks the venue for
+its funding rates through ccxt's unified ``fetch_funding_rates(symbols)`` (Binance
+``/fapi/v1/premiumIndex`` ``lastFundingRate``/``nextFundingTime``, Hyperliquid ``metaAndAssetCtxs``
+``funding``, hourly): :func:`parse_funding_rates` turns the unified answer (``fundingRate``,
+``fundingTimestamp`` in ms, ``interval`` such as ``"8h"``) into :class:`FundingQuote` items, which
+:meth:`LiveFeed.funding` hands out. A venue without the method, or a failed funding request, leaves
+the marks untouched: the failure is logged and the quotes simply stay as they were.
 """
 
 from __future__ import annotations
@@ -27,13 +35,61 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from isodesk.feeds.base import FeedError, FeedHealth, Tick, tick_age
+from isodesk.feeds.base import FeedError, FeedHealth, FundingQuote, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, TickGuard
+from isodesk.margin.funding import check_rate, funding_rule, next_funding_ts
 
 log = logging.getLogger("isodesk.feed")
 
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_MAX_BACKOFF_S = 60.0
+DEFAULT_FUNDING_EVERY_S = 60.0
+
+
+def _interval_s(text: object, default: float) -> float:
+    """ccxt's funding ``interval`` (``"8h"``, ``"1h"``, ``"30m"``) in seconds; ``default`` when absent or odd."""
+    if not isinstance(text, str) or len(text) < 2 or text[-1] not in "hm":
+        return default
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        return default
+    seconds = value * (3600.0 if text[-1] == "h" else 60.0)
+    return seconds if math.isfinite(seconds) and seconds > 0 else default
+
+
+def parse_funding_rates(venue: str, answer: object, wanted: Mapping[str, str], now: float
+                        ) -> tuple[list[FundingQuote], list[tuple[str, str]]]:
+    """ccxt's unified ``fetch_funding_rates`` answer (ccxt symbol → funding-rate structure) as
+    :class:`FundingQuote` items for the isodesk markets of ``wanted`` (market → ccxt symbol), stamped
+    ``now`` (Unix s), and the (market, reason) problems of the ones that could not be read.
+
+    ``fundingRate`` is the rate per interval (fraction), ``fundingTimestamp`` the next funding time in
+    ms (ccxt's Binance parser puts ``nextFundingTime`` there), ``interval`` the venue's interval
+    (``"8h"``; absent: the venue's rule, :func:`~isodesk.margin.funding.funding_rule`)."""
+    if not isinstance(answer, Mapping):
+        return [], [(m, f"malformed funding rates: expected a mapping, got {type(answer).__name__}") for m in wanted]
+    default = funding_rule(venue).interval_s
+    quotes: list[FundingQuote] = []
+    problems: list[tuple[str, str]] = []
+    for market, symbol in sorted(wanted.items()):
+        item = answer.get(symbol)
+        if not isinstance(item, Mapping):
+            problems.append((market, f"no funding rate for {symbol}"))
+            continue
+        try:
+            rate = check_rate(item.get("fundingRate"), f"{venue} {symbol}")
+        except ValueError as exc:
+            problems.append((market, str(exc)))
+            continue
+        interval = _interval_s(item.get("interval"), default)
+        stamp = item.get("fundingTimestamp")
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and math.isfinite(stamp) and stamp > 0:
+            next_ts = float(stamp) / 1000.0
+        else:
+            next_ts = next_funding_ts(now, interval)
+        quotes.append(FundingQuote(venue, market, rate, next_ts, interval, float(now)))
+    return quotes, problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +127,8 @@ class LiveFeed:
     def __init__(self, venue: str, markets: Iterable[str], *, interval_s: float = DEFAULT_INTERVAL_S,
                  base_url: str | None = None, client_factory: Callable[[], Any] | None = None,
                  max_backoff_s: float = DEFAULT_MAX_BACKOFF_S, band: float = DEFAULT_JUMP_BAND,
-                 clock: Callable[[], float] = time.time, timeout_ms: int = 10_000, name: str | None = None):
+                 clock: Callable[[], float] = time.time, timeout_ms: int = 10_000, name: str | None = None,
+                 funding_every_s: float = DEFAULT_FUNDING_EVERY_S):
         from isodesk.venues.errors import VenueError
         from isodesk.venues.registry import venue_spec  # the venue layer needs no ccxt until the thread runs
 
@@ -105,6 +162,10 @@ class LiveFeed:
         self._requests = 0
         self._unlisted: tuple[str, ...] = ()
         self._listed: tuple[str, ...] = ()
+        self.funding_every_s = float(funding_every_s)
+        self._funding: dict[tuple[str, str], FundingQuote] = {}
+        self._funding_due = -math.inf  # monotonic time of the next funding request
+        self._funding_error: str | None = None
 
     # -- configuration ----------------------------------------------------------------------------
 
@@ -151,6 +212,15 @@ class LiveFeed:
             else:
                 ticks.append(item)
         return self.guard.check(ticks, now)
+
+    def funding(self, now: float) -> list[FundingQuote]:
+        """The latest funding quote of each market fetched so far (thread-safe; ``now`` unused). Starts the
+        thread as :meth:`poll` does; never blocks."""
+        if self._closed:
+            return []
+        self.start()
+        with self._lock:
+            return [self._funding[k] for k in sorted(self._funding)]
 
     def status(self) -> LiveStatus:
         """The polling thread's state (thread-safe)."""
@@ -215,6 +285,7 @@ class LiveFeed:
                     for market, detail in batch.problems:
                         self._queue.put(_Problem(market, detail))
                     self._succeeded()
+                    self._fetch_funding(client, wanted)
                     delay = self.interval_s
                 except VenueError as exc:
                     delay = self._failed(str(exc))
@@ -226,6 +297,29 @@ class LiveFeed:
         finally:
             if client is not None:
                 client.close()
+
+    def _fetch_funding(self, client: Any, wanted: Mapping[str, str]) -> None:
+        """Refresh the funding quotes when due; a failure is logged and leaves the marks alone."""
+        from isodesk.venues.errors import VenueError
+
+        if not wanted or time.monotonic() < self._funding_due:
+            return
+        self._funding_due = time.monotonic() + self.funding_every_s
+        exchange = client.exchange
+        if not (getattr(exchange, "has", {}) or {}).get("fetchFundingRates"):
+            return
+        try:
+            answer = client.call("fetching funding rates", exchange.fetch_funding_rates, sorted(set(wanted.values())))
+        except VenueError as exc:
+            self._funding_error = str(exc)
+            log.warning("%s: %s", self.name, exc)
+            return
+        quotes, problems = parse_funding_rates(self.venue, answer, wanted, self._clock())
+        for market, detail in problems:
+            log.warning("%s: funding of %s: %s", self.name, market, client.scrub(detail))
+        with self._lock:
+            self._funding.update({q.key: q for q in quotes})
+            self._funding_error = None
 
     def _wait(self, delay: float) -> None:
         deadline = time.monotonic() + delay

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from isodesk.feeds.base import Feed, FeedError, FeedHealth, Tick, tick_age
+from isodesk.feeds.base import Feed, FeedError, FeedHealth, FundingQuote, Tick, funding_quotes, tick_age
 
 #: ``make_member(venue, markets)``: the member feed for a venue, or FeedError saying why there is none.
 MemberFactory = Callable[[str, list[str]], Feed]
@@ -52,6 +52,10 @@ class FeedGroup:
         for feed in list(self.members.values()):
             ticks += feed.poll(now)
         return ticks
+
+    def funding(self, now: float) -> list[FundingQuote]:
+        """Every member's funding quotes at Unix time ``now`` (s) (none from a member without funding)."""
+        return [] if self._closed else [q for feed in list(self.members.values()) for q in funding_quotes(feed, now)]
 
     def health(self, now: float) -> FeedHealth:
         """Each member's health in ``parts``; together: connected when every member is, the newest

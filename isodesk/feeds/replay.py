@@ -21,6 +21,14 @@ the play uses (with ``path_order``: the file is one timeline, played in file ord
   read as if the book survived the path);
 - header problems (no header, a missing column, an empty file) refuse the file.
 
+Funding. A header may add a ``funding_rate`` column: the funding rate (fraction per funding
+interval, a positive rate makes longs pay) of the row's series from the row's time on; an empty
+cell leaves the rate as it was. A cell that is not a rate within ±:data:`~isodesk.margin.funding.MAX_FUNDING_RATE`
+makes the row ``malformed``. :meth:`ReplayFeed.funding` quotes, at each poll, the latest rate of each
+series played so far, for the next funding time on the venue's grid (a reference row, venue
+empty, quotes the market's rate for every venue: its ``venue`` is ``""``). The fast replay engine
+(:mod:`isodesk.desk.replay`) does not read the column: a path with funding runs on the step desk.
+
 A move beyond the guard's band is real when the next price of its market confirms it: a −66 %
 bar followed by a price near it is played (both rows), so the crash acts on the book.
 
@@ -43,14 +51,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from isodesk.feeds.base import FeedError, FeedHealth, Tick, tick_age
+from isodesk.feeds.base import FeedError, FeedHealth, FundingQuote, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, MALFORMED, MAX_TS_S, TickGuard
 from isodesk.margin.bounds import price_in_bounds
+from isodesk.margin.funding import check_rate, funding_rule, next_funding_ts
 from isodesk.margin.markets import venue_name
 
 COLUMNS = ("ts", "symbol", "price")
 #: Columns a header may add: ``venue`` (empty cell or no column: a reference price).
-OPTIONAL_COLUMNS = ("venue",)
+OPTIONAL_COLUMNS = ("venue", "funding_rate")
 MAX_SPEED = 100_000.0
 MAX_LISTED = 50  # bad rows written out in a refusal's message (all of them are in ``bad_rows``)
 
@@ -124,6 +133,7 @@ class PathRow:
     problem: str | None = None
     symbol: str = ""
     venue: str | None = None
+    funding_rate: float | None = None  # the series' funding rate from this row on (None: unchanged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +204,23 @@ def _lenient_row(values: dict[str, object], line: int) -> PathRow:
         symbol = _cell_symbol(raw_symbol)
         column = "price"
         price = _cell_price(values.get("price"), strict=False)
+        column = "funding_rate"
+        rate = _cell_funding(values.get("funding_rate"))
     except ValueError as exc:
         return PathRow(line, None, f"column {column}: {exc}", written, written_venue)
-    return PathRow(line, Tick(symbol=symbol, ts=ts, price=price, venue=venue))
+    return PathRow(line, Tick(symbol=symbol, ts=ts, price=price, venue=venue), funding_rate=rate)
+
+
+def _cell_funding(raw: object) -> float | None:
+    """A ``funding_rate`` cell: None when absent or empty, else a rate within bounds (ValueError otherwise)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
+        raise ValueError(f"{raw!r} is not a funding rate")
+    try:
+        return check_rate(raw.strip() if isinstance(raw, str) else raw, "funding_rate")
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("funding_rate: ")) from None
 
 
 def _unreadable(raw: object) -> ValueError:
@@ -363,6 +387,7 @@ class ReplayFeed:
         self._last_now: float | None = None
         self._paused = False
         self._closed = False
+        self._rates: dict[tuple[str, str], float] = {}  # (venue or "", market) -> rate, as played
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[object] | Tick], name: str = "rows", *, speed: float | None = None,
@@ -377,10 +402,11 @@ class ReplayFeed:
         for number, row in enumerate(rows, start=1):
             values: Sequence[object] = (row.ts, row.venue or "", row.symbol, row.price) if isinstance(row, Tick) \
                 else row
-            if isinstance(values, (str, bytes)) or len(values) not in (3, 4):
+            if isinstance(values, (str, bytes)) or len(values) not in (3, 4, 5):
                 read.append(PathRow(number, None, f"expected (ts, [venue,] symbol, price), got {values!r}"))
                 continue
-            names = COLUMNS if len(values) == 3 else ("ts", "venue", "symbol", "price")
+            names = {3: COLUMNS, 4: ("ts", "venue", "symbol", "price"),
+                     5: ("ts", "venue", "symbol", "price", "funding_rate")}[len(values)]
             cells = dict(zip(names, values, strict=True))
             if cells.get("venue", "") is None:
                 cells["venue"] = ""
@@ -492,6 +518,7 @@ class ReplayFeed:
         self._last_now = None
         self.rejected_rows = []
         self.guard = self._new_guard(self.rejected_rows)
+        self._rates = {}
 
     # -- the feed ---------------------------------------------------------------------------------
 
@@ -553,9 +580,23 @@ class ReplayFeed:
                 self.guard.reject(MALFORMED, bad)
             else:
                 ticks.append(row.tick)
+                if row.funding_rate is not None:
+                    self._rates[row.tick.key] = row.funding_rate
         out = self.guard.check(ticks)
         if end >= len(self._rows):  # the last row: a move held now has no next price to confirm it
             self.guard.reject_unconfirmed()
+        return out
+
+    def funding(self, now: float) -> list[FundingQuote]:
+        """The latest funding rate of each series played so far, quoted for its next funding time after
+        path time ``now`` (Unix s) on the venue's grid (venue ``""``: the market's rate for every venue,
+        on the 8-hour grid)."""
+        if self._closed or not math.isfinite(now):
+            return []
+        out = []
+        for (venue, market), rate in sorted(self._rates.items()):
+            interval = funding_rule(venue).interval_s
+            out.append(FundingQuote(venue, market, rate, next_funding_ts(now, interval), interval, float(now)))
         return out
 
     def health(self, now: float) -> FeedHealth:

@@ -39,6 +39,20 @@ with stationary standard deviation ``s = basis_bps`` (default 3 bps) and a half-
 between venues' marks of one coin. Each (market, venue) draws from its own stream, derived from
 ``(seed, crc32(market), crc32(venue))``, so the common path and the other venues' marks do not
 change when a venue is added. A market no venue is listed for keeps its reference ticks.
+
+Funding. Every (market, venue) the feed is told of (``venues``, :meth:`set_venues` or
+:meth:`follow_book`, whether or not per-venue marks are on) has a funding rate, quoted by
+:meth:`funding` for the next funding time on the venue's grid (:func:`~isodesk.margin.funding.next_funding_ts`;
+8 h, Hyperliquid 1 h, or ``funding_intervals[venue]`` seconds). The rate applied at the funding time
+``t = k × interval`` is::
+
+    rate = scale · (m + d_k),   m ~ N(funding_mean, funding_sd) once per series,  d_k ~ N(0, funding_sd / 2)
+    scale = interval / 8 h
+
+clipped to ±:data:`~isodesk.margin.funding.MAX_FUNDING_RATE`, ``m`` drawn from the stream
+``(seed, crc32(market), crc32(venue), 0xF)`` and ``d_k`` from ``(seed, crc32(market), crc32(venue), 1, k)``:
+the same seed gives the same rates at the same funding times, whatever the polls (defaults: mean
++0.01 % per 8 h, the venues' usual base rate, with a spread of 0.02 %, so some markets pay shorts).
 """
 
 from __future__ import annotations
@@ -50,15 +64,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from isodesk.feeds.base import FeedHealth, Tick, tick_age
+from isodesk.feeds.base import FeedHealth, FundingQuote, Tick, tick_age
 from isodesk.feeds.guard import DEFAULT_JUMP_BAND, TickGuard
 from isodesk.margin.bounds import MAX_PRICE, MIN_PRICE
+from isodesk.margin.funding import MAX_FUNDING_RATE, funding_rule, next_funding_ts
 
 DEFAULT_INTERVAL_S = 0.25
 DEFAULT_BASIS_BPS = 3.0
 DEFAULT_BASIS_HALF_LIFE_S = 60.0
 DEFAULT_JUMP_PROB = 0.002
 DEFAULT_JUMP_SIZE = 0.04
+DEFAULT_FUNDING_MEAN = 0.0001  # per 8 hours
+DEFAULT_FUNDING_SD = 0.0002  # per 8 hours
+_EIGHT_HOURS_S = 8 * 3600.0
 MAX_CATCH_UP_STEPS = 50
 MAX_SPEED = 100.0
 MIN_SPEED = 0.01
@@ -139,7 +157,9 @@ class SimulatedFeed:
                  jump_size: float = DEFAULT_JUMP_SIZE, drift: float = 0.0, start_ts: float | None = None,
                  max_catch_up: int = MAX_CATCH_UP_STEPS, band: float = DEFAULT_JUMP_BAND, name: str = "simulated",
                  venues: Mapping[str, Iterable[str]] | None = None, basis_bps: float = DEFAULT_BASIS_BPS,
-                 basis_half_life_s: float = DEFAULT_BASIS_HALF_LIFE_S):
+                 basis_half_life_s: float = DEFAULT_BASIS_HALF_LIFE_S,
+                 funding_intervals: Mapping[str, float] | None = None, funding_mean: float = DEFAULT_FUNDING_MEAN,
+                 funding_sd: float = DEFAULT_FUNDING_SD):
         self.name = name
         self.seed = int(seed)
         self.interval_s = _positive("interval_s", interval_s)
@@ -160,6 +180,15 @@ class SimulatedFeed:
         if not (math.isfinite(basis_bps) and 0.0 <= basis_bps <= 10_000.0):
             raise ValueError(f"basis_bps: {basis_bps!r} must be between 0 and 10,000 basis points")
         self.basis_frac = float(basis_bps) / 10_000.0
+        if not (math.isfinite(funding_mean) and abs(funding_mean) <= MAX_FUNDING_RATE):
+            raise ValueError(f"funding_mean: {funding_mean!r} must be a rate within ±{MAX_FUNDING_RATE:g}")
+        if not (math.isfinite(funding_sd) and 0.0 <= funding_sd <= MAX_FUNDING_RATE):
+            raise ValueError(f"funding_sd: {funding_sd!r} must be between 0 and {MAX_FUNDING_RATE:g}")
+        self.funding_mean, self.funding_sd = float(funding_mean), float(funding_sd)
+        self.funding_intervals = {str(v): _positive(f"funding interval of {v}", s)
+                                  for v, s in (funding_intervals or {}).items()}
+        self._funding_series: dict[tuple[str, str], float] = {}  # (venue, market) -> its mean m
+        self._rates: dict[tuple[str, str, int], float] = {}  # (venue, market, k) -> rate: one draw per funding time
         self.basis_half_life_s = _positive("basis_half_life_s", basis_half_life_s)
         self.per_venue = venues is not None
         self.vol_per_sqrt_s = vol_per_sqrt_s
@@ -215,6 +244,8 @@ class SimulatedFeed:
             walk = self._walks.get(symbol)
             if walk is None:
                 raise ValueError(f"venues: {symbol!r} is not a simulated market; give its start price first")
+            names = list(names)
+            self.set_funding_venues({symbol: names})
             if walk.venues is None:
                 walk.venues = {}
             for venue in names:
@@ -228,12 +259,62 @@ class SimulatedFeed:
         price; with per-venue marks on, a new venue of a market gets its own mark from the next step."""
         self.set_symbols({market: price for (_venue, market), price in series.items()
                           if market not in self._walks and math.isfinite(price) and price > 0})
+        funded: dict[str, list[str]] = {}
+        for venue, market in series:
+            if venue and market in self._walks:
+                funded.setdefault(market, []).append(venue)
+        self.set_funding_venues(funded)
         if self.per_venue:
             wanted: dict[str, list[str]] = {}
             for venue, market in series:
                 if venue and market in self._walks:
                     wanted.setdefault(market, []).append(venue)
             self.set_venues(wanted)
+
+    def set_funding_venues(self, venues: Mapping[str, Iterable[str]]) -> None:
+        """Quote a funding rate for each listed (market, venue) (market → venues) from now on; none is removed."""
+        for symbol, names in venues.items():
+            for venue in names:
+                if venue and (venue, symbol) not in self._funding_series:
+                    rng = np.random.default_rng(np.random.SeedSequence([*self._funding_key(symbol, venue), 0xF]))
+                    self._funding_series[(venue, symbol)] = float(rng.normal(self.funding_mean, self.funding_sd))
+
+    def _funding_key(self, symbol: str, venue: str) -> list[int]:
+        return [self.seed & 0xFFFFFFFF, zlib.crc32(symbol.encode()), zlib.crc32(venue.encode())]
+
+    def funding_interval_s(self, venue: str) -> float:
+        """Seconds between two funding payments of ``venue``: the override, else the venue's rule."""
+        return self.funding_intervals.get(venue) or funding_rule(venue).interval_s
+
+    def funding_rate_at(self, venue: str, symbol: str, ts: float) -> float:
+        """The rate (fraction per interval) applied at the funding time ``ts`` (Unix s, on the venue's grid)
+        to ``symbol`` on ``venue``; ValueError for a series the feed does not quote."""
+        mean = self._funding_series.get((venue, symbol))
+        if mean is None:
+            raise ValueError(f"funding: {venue} {symbol} is not a simulated series")
+        interval = self.funding_interval_s(venue)
+        k = round(ts / interval)
+        rate = self._rates.get((venue, symbol, k))
+        if rate is None:
+            rng = np.random.default_rng(np.random.SeedSequence([*self._funding_key(symbol, venue), 1, k & 0xFFFFFFFF]))
+            rate = interval / _EIGHT_HOURS_S * (mean + float(rng.normal(0.0, self.funding_sd / 2)))
+            rate = min(max(rate, -MAX_FUNDING_RATE), MAX_FUNDING_RATE)
+            if len(self._rates) >= 4096:
+                self._rates.clear()
+            self._rates[(venue, symbol, k)] = rate
+        return rate
+
+    def funding(self, now: float) -> list[FundingQuote]:
+        """The funding quote of every simulated (venue, market) at Unix time ``now`` (s): the rate that
+        will be applied at the next funding time after ``now``. Deterministic per seed; empty once closed."""
+        if self._closed or not math.isfinite(now):
+            return []
+        out = []
+        for venue, symbol in self._funding_series:
+            interval = self.funding_interval_s(venue)
+            t = next_funding_ts(now, interval)
+            out.append(FundingQuote(venue, symbol, self.funding_rate_at(venue, symbol, t), t, interval, float(now)))
+        return out
 
     def venues_of(self, symbol: str) -> list[str]:
         """The venues whose own mark of ``symbol`` is published, in order of addition (empty: reference ticks)."""

@@ -40,6 +40,16 @@ Modelling choices
   marks (not compounded). A position (isolated) or an account (cross) is liquidated at the
   first step that crosses, and stays liquidated; the survivors are valued at the last step.
   Steps are numbered from 1; 0 means "not liquidated". A single jump is a path of one step.
+* **The ladder** (isolated): a position whose venue liquidates in steps
+  (:mod:`isodesk.margin.ladder`: Bybit above its lowest tier, OKX from tier 3, Hyperliquid above
+  100,000) loses at a crossing only the part the venue removes; the rest stays open with the
+  margin left and a new liquidation price, and the next rung is crossed when the path reaches it.
+  Several rungs crossed at one step are taken one after the other (a gap), except on Hyperliquid,
+  where a second crossing at the same instant falls in its 30 s cooldown and takes the whole rest.
+  ``liquidated`` means the whole position went; ``partial_liquidations`` counts the rungs taken
+  before that (or by the end) and ``ladder_loss`` what they realized. A rest that survives is valued
+  at the last step on its own size and margin. Which procedure each row follows is the book's
+  ``procedure`` (all at once when not given). Cross margin is unchanged (no ladder there).
 * **Capital efficiency**: ``margin_needed`` is the smallest isolated margin with which a position
   survives every step, ``max over steps of (R − uPnL)`` (closed form: ``B`` is affine in the
   margin), and ``pool_needed`` the smallest cross pool with which the account survives,
@@ -57,6 +67,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from isodesk.margin.engine import PositionBatch, maintenance_requirement, mark_figures, price_levels
+from isodesk.margin.ladder import Ladder, Procedure, ladder, procedure_codes
 from isodesk.margin.markets import market_of
 from isodesk.margin.position import Position
 
@@ -156,7 +167,8 @@ class ScenarioBook:
     (settlement currency). ``market_index`` and ``account_index`` map rows into ``markets`` and
     ``accounts``. ``no_removal`` (bool per row, default all False) marks positions the venue lets
     no margin be removed from (Hyperliquid isolated-only assets): an edit that lowers their margin
-    is refused.
+    is refused. ``procedure`` (int8 per row, :class:`~isodesk.margin.ladder.Procedure` codes,
+    default all at once) says how each position's venue liquidates it: at once or in steps.
     """
 
     batch: PositionBatch
@@ -170,11 +182,16 @@ class ScenarioBook:
     account_index: np.ndarray  # intp per row
     free: np.ndarray           # float64 per account
     no_removal: np.ndarray | None = None  # bool per row
+    procedure: np.ndarray | None = None   # int8 per row (isodesk.margin.ladder.Procedure)
 
     def __post_init__(self) -> None:
         n = len(self.batch)
         if self.no_removal is None:
             object.__setattr__(self, "no_removal", np.zeros(n, dtype=bool))
+        if self.procedure is None:
+            object.__setattr__(self, "procedure", np.full(n, Procedure.AT_ONCE, dtype=np.int8))
+        if len(self.procedure) != n:  # type: ignore[arg-type]
+            raise ScenarioError("scenario book: procedure needs one entry per position")
         if not (len(self.position_ids) == len(self.labels) == len(self.market_index) == len(self.account_index) == n):
             raise ScenarioError("scenario book: every per-row array needs one entry per position")
         if not (len(self.marks) == len(self.markets) and len(self.free) == len(self.accounts) == len(self.currencies)):
@@ -184,7 +201,7 @@ class ScenarioBook:
             raise ScenarioError(f"scenario book: no usable current mark for {', '.join(bad)}")
         if len(self.no_removal) != n:  # type: ignore[arg-type]
             raise ScenarioError("scenario book: no_removal needs one entry per position")
-        for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal"):
+        for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal", "procedure"):
             arr = np.array(getattr(self, name), copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -214,7 +231,8 @@ class ScenarioBook:
             marks=np.array([price[m] for m in markets], dtype=np.float64), accounts=names,
             currencies=tuple((currencies or {}).get(a, "USDT") for a in names),
             account_index=np.array([names.index(a) for a in accounts], dtype=np.intp),
-            free=np.array([float(free.get(a, 0.0)) for a in names], dtype=np.float64))
+            free=np.array([float(free.get(a, 0.0)) for a in names], dtype=np.float64),
+            procedure=procedure_codes([p.venue for p in positions]))
 
     def with_free(self, free: Mapping[str, float]) -> ScenarioBook:
         """A copy with some accounts' free balances replaced (settlement currency)."""
@@ -369,6 +387,69 @@ def edited_batch(book: ScenarioBook, scenario: Scenario) -> tuple[PositionBatch,
     return batch.replace(margin=margin, leverage=leverage), free
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """Where each position stands after a path under its venue's ladder (per row): ``whole_step``
+    (1-based step at which the whole rest went, 0 = never), ``taken`` (partial rungs taken),
+    ``loss`` (what those rungs realized, settlement currency) and ``rest``, the batch of what is
+    left (each row's size and margin after its rungs; the rows untouched as they were)."""
+
+    whole_step: np.ndarray
+    taken: np.ndarray
+    loss: np.ndarray
+    rest: PositionBatch
+
+
+def _ladder_walk(batch: PositionBatch, procedure: np.ndarray, marks: np.ndarray, crossed: np.ndarray,
+                 first: np.ndarray, lad: Ladder | None = None) -> _Walk:
+    """Walk each position along the path ``marks`` (S, N) through its ladder
+    (:func:`isodesk.margin.ladder.ladder`). ``crossed``/``first``: the engine's ``B ≤ R`` test per
+    step and its first step, which decides the first rung, so a position its venue takes at once
+    goes exactly where it did without the ladder; later rungs are crossed when the mark reaches
+    their price (the rest's liquidation price). ``lad``: the batch's ladder when already computed."""
+    n, steps = len(batch), marks.shape[0]
+    taken = np.zeros(n, dtype=np.intp)
+    zero = np.zeros(n)
+    stepped = np.flatnonzero((procedure != Procedure.AT_ONCE) & (first > 0))
+    if not stepped.size:
+        return _Walk(whole_step=first, taken=taken, loss=zero, rest=batch)
+    lad = ladder(batch, procedure) if lad is None else lad
+    whole = np.where(procedure == Procedure.AT_ONCE, first, 0)
+    side = batch.side.astype(np.float64)
+    chunk = procedure == Procedure.CHUNK
+    for s in range(steps):
+        took_now = np.zeros(n, dtype=bool)
+        rows = stepped[(whole[stepped] == 0)]
+        while rows.size:
+            j = taken[rows]
+            at = np.where(j == 0, crossed[s, rows],
+                          side[rows] * (marks[s, rows] - lad.mark[rows, np.minimum(j, lad.mark.shape[1] - 1)]) <= 0)
+            at &= j < lad.steps[rows]
+            rows = rows[at]
+            if not rows.size:
+                break
+            j = taken[rows]
+            goes = (j == lad.steps[rows] - 1) | (chunk[rows] & took_now[rows])
+            whole[rows[goes]] = s + 1
+            part = rows[~goes]
+            taken[part] += 1
+            took_now[part] = True
+            rows = part
+    rungs = np.arange(lad.mark.shape[1])
+    done = rungs[None, :] < taken[:, None]
+    loss = np.where(done, lad.loss, 0.0).sum(axis=1)
+    held = 1.0 - np.where(done, lad.removed_qty_frac, 0.0).sum(axis=1)
+    last = np.maximum(taken - 1, 0)
+    margin_left = np.where(taken > 0, lad.margin_after[np.arange(n), last], batch.margin)
+    cut = (taken > 0) & (whole == 0)
+    rest = batch
+    if cut.any():
+        rest = batch.replace(size=np.where(cut, batch.size * held, batch.size),
+                             contracts=np.where(cut, batch.contracts * held, batch.contracts),
+                             margin=np.where(cut, margin_left, batch.margin))
+    return _Walk(whole_step=whole, taken=taken, loss=loss, rest=rest)
+
+
 # -- outcomes -----------------------------------------------------------------------------------
 
 
@@ -378,7 +459,10 @@ class IsolatedOutcome:
 
     Money in the settlement currency; ``shocked_mark`` and ``liquidation_price`` in quote per coin
     (the liquidation price after the edits); ``margin_ratio`` as the engine shows it (NaN once the
-    balance is ≤ 0); ``liquidated_step`` 1-based, 0 = survives.
+    balance is ≤ 0); ``liquidated_step`` 1-based, 0 = survives. ``partial_liquidations``: the rungs
+    of the venue's ladder taken (parts removed, the rest left open); ``ladder_loss``: the loss they
+    realized. For a rest that survives them, ``unrealized_pnl``, ``margin_balance``,
+    ``margin_ratio`` and ``liquidation_price`` are the rest's at the last step.
     """
 
     shocked_mark: np.ndarray
@@ -392,6 +476,8 @@ class IsolatedOutcome:
     liquidated_step: np.ndarray
     loss: np.ndarray
     margin_needed: np.ndarray
+    partial_liquidations: np.ndarray
+    ladder_loss: np.ndarray
     # per account
     free: np.ndarray
     overdrawn: np.ndarray
@@ -469,6 +555,7 @@ class Outcome:
                 "margin_ratio": f(iso.margin_ratio[r]), "liquidation_price": f(iso.liquidation_price[r]),
                 "liquidated": bool(iso.liquidated[r]), "liquidated_step": int(iso.liquidated_step[r]) or None,
                 "loss": f(iso.loss[r]), "margin_needed": f(iso.margin_needed[r]),
+                "partial_liquidations": int(iso.partial_liquidations[r]), "ladder_loss": f(iso.ladder_loss[r]),
             })
         iso_accounts, cross_accounts = [], []
         for a, name in enumerate(book.accounts):
@@ -510,13 +597,18 @@ def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
     # isolated: B = W + uPnL against R, each position alone
     crossed = margin + upnl <= req
     step = _first_step(crossed)
-    liquidated = step > 0
     last = marks[-1]
-    figures = mark_figures(batch, last, price_levels(batch))
-    loss = np.where(liquidated, margin, np.maximum(0.0, -upnl[-1]))
+    assert book.procedure is not None
+    walk = _ladder_walk(batch, book.procedure, marks, crossed, step)
+    rest = walk.rest
+    step = walk.whole_step
+    liquidated = step > 0
+    figures = mark_figures(rest, last, price_levels(rest))
+    last_upnl = figures.unrealized_pnl
+    loss = np.where(liquidated, margin, walk.loss + np.maximum(0.0, -last_upnl))
     needed_raw = (req - upnl).max(axis=0, initial=-np.inf)
     needed = np.where(needed_raw > 0, needed_raw + SAFETY * notional.max(axis=0, initial=0.0), 0.0)
-    kept = np.where(liquidated, 0.0, margin + upnl[-1])
+    kept = np.where(liquidated, 0.0, rest.margin + last_upnl)
 
     def per_account(values: np.ndarray) -> np.ndarray:
         return np.bincount(idx, weights=values, minlength=n_acc).astype(np.float64)
@@ -526,10 +618,11 @@ def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
     equity_now = book.free + per_account(book.batch.margin) + per_account(now_upnl)
     isolated = IsolatedOutcome(
         shocked_mark=_frozen(last), margin=_frozen(margin.copy()), leverage=_frozen(batch.leverage.copy()),
-        unrealized_pnl=_frozen(upnl[-1].copy()),
+        unrealized_pnl=_frozen(np.array(last_upnl, copy=True)),
         margin_balance=_frozen(figures.margin_balance), margin_ratio=_frozen(figures.margin_ratio),
         liquidation_price=_frozen(figures.liquidation_price), liquidated=_frozen(liquidated),
         liquidated_step=_frozen(step), loss=_frozen(loss), margin_needed=_frozen(needed),
+        partial_liquidations=_frozen(walk.taken), ladder_loss=_frozen(walk.loss),
         free=_frozen(free), overdrawn=_frozen(free < 0), positions_lost=_frozen(np.bincount(
             idx, weights=liquidated, minlength=n_acc).astype(np.int64)),
         account_loss=_frozen(per_account(loss)), equity_after=_frozen(free + per_account(kept)),
@@ -568,9 +661,11 @@ class GridOutcome:
     """Equity versus a uniform shock, each shock a separate single jump.
 
     ``shocks``: percent, shape (S,). Per shock and account (S, A), settlement currency:
-    ``isolated_equity``, ``isolated_loss``, ``isolated_lost`` (positions liquidated),
-    ``cross_equity``, ``cross_loss``, ``cross_liquidated``. Per position: ``liquidation_shock``,
-    the uniform shock (percent) at which it is liquidated under isolated margin (NaN: none above
+    ``isolated_equity``, ``isolated_loss``, ``isolated_lost`` (positions liquidated whole; a
+    position its venue cuts in steps loses, at a shock between its rungs, what the rungs crossed
+    realized and keeps the rest, as in :func:`evaluate`), ``cross_equity``, ``cross_loss``,
+    ``cross_liquidated``. Per position: ``liquidation_shock``, the uniform shock (percent) at which
+    it is first liquidated (whole, or its first partial step) under isolated margin (NaN: none above
     −100 %, or none at all), from the engine's liquidation price.
     """
 
@@ -601,9 +696,24 @@ def uniform_grid(book: ScenarioBook, shocks: np.ndarray | Sequence[float],
     marks = (book.marks * (1.0 + moves / 100.0))[:, book.market_index]
     _, upnl, req = _state(batch, marks)
     margin = batch.margin
-    liquidated = margin + upnl <= req
-    iso_equity = free + _account_sum(np.where(liquidated, 0.0, margin + upnl), idx, n_acc)
-    iso_loss = _account_sum(np.where(liquidated, margin, np.maximum(0.0, -upnl)), idx, n_acc)
+    crossed = margin + upnl <= req
+    liquidated, kept, lost = crossed, np.where(crossed, 0.0, margin + upnl), np.where(crossed, margin, -upnl)
+    assert book.procedure is not None
+    stepped = crossed & (book.procedure != Procedure.AT_ONCE)[None, :]
+    if stepped.any():  # each shock a jump of its own through the ladders it crosses (see evaluate)
+        lad = ladder(batch, book.procedure)
+        liquidated, kept, lost = liquidated.copy(), kept.copy(), lost.copy()
+        for k in np.flatnonzero(stepped.any(axis=1)):
+            walk = _ladder_walk(batch, book.procedure, marks[k:k + 1], crossed[k:k + 1], crossed[k].astype(np.intp),
+                                lad)
+            rest, m = walk.rest, marks[k]
+            rest_upnl = rest.c1 * (rest.linear_size * m + rest.inverse_size / m - rest.entry_notional)
+            whole = walk.whole_step > 0
+            liquidated[k] = whole
+            kept[k] = np.where(whole, 0.0, rest.margin + rest_upnl)
+            lost[k] = np.where(whole, margin, walk.loss + np.maximum(0.0, -rest_upnl))
+    iso_equity = free + _account_sum(kept, idx, n_acc)
+    iso_loss = _account_sum(np.where(liquidated, margin, np.maximum(0.0, lost)), idx, n_acc)
     iso_lost = _account_sum(liquidated.astype(np.float64), idx, n_acc).astype(np.int64)
     pool = free + np.bincount(idx, weights=margin, minlength=n_acc)
     count = np.bincount(idx, minlength=n_acc)

@@ -439,3 +439,60 @@ def _close_figures(db: sqlite_utils.Database) -> None:
     """The realized PnL and the quantity of each close in the journal (NULL elsewhere)."""
     for statement in _CLOSE_FIGURES:
         db.execute(statement)
+
+
+_FUNDING = [
+    # One row per funding payment a position settled (isodesk.desk.funding): the funding time ``ts``
+    # (Unix s, on the venue's grid), the rate per interval as quoted, the price the position's value
+    # was taken at, the cash flow to the holder (``amount``, exact decimal TEXT, negative = paid) and
+    # how it settled: ``to_margin`` into (−: out of) the isolated margin, ``to_free`` into (−: out of)
+    # the free balance, each matching the ``funding`` ledger entries of the same settlement;
+    # ``rule`` names the venue rule (isodesk.margin.funding.Settles). UNIQUE (position_id, ts): a
+    # restart or a second process can never settle one payment twice.
+    """
+    CREATE TABLE funding (
+        id INTEGER PRIMARY KEY,
+        position_id INTEGER NOT NULL REFERENCES positions(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        ts REAL NOT NULL,
+        rate TEXT NOT NULL CHECK (rate <> ''),
+        price TEXT NOT NULL CHECK (price <> ''),
+        amount TEXT NOT NULL CHECK (amount <> ''),
+        to_margin TEXT NOT NULL CHECK (to_margin <> ''),
+        to_free TEXT NOT NULL CHECK (to_free <> ''),
+        rule TEXT NOT NULL CHECK (rule <> ''),
+        settled_at REAL NOT NULL,
+        UNIQUE (position_id, ts)
+    ) STRICT
+    """,
+    # The latest funding quote of each series (venue, market) a writing desk got from its feed, so that
+    # a desk without a feed (``isodesk status``, a second window) shows the next payment too. Display
+    # only: no desk settles from it (a rate is settled only by the desk that quoted it before its time).
+    """
+    CREATE TABLE funding_quotes (
+        venue TEXT NOT NULL,
+        market TEXT NOT NULL CHECK (market <> ''),
+        rate TEXT NOT NULL CHECK (rate <> ''),
+        next_ts REAL NOT NULL,
+        interval_s REAL NOT NULL CHECK (interval_s > 0),
+        ts REAL NOT NULL,
+        PRIMARY KEY (venue, market)
+    ) STRICT
+    """,
+    """
+    CREATE TRIGGER funding_no_update BEFORE UPDATE ON funding
+    BEGIN SELECT RAISE(ABORT, 'funding settlements are append-only'); END
+    """,
+    """
+    CREATE TRIGGER funding_no_delete BEFORE DELETE ON funding
+    BEGIN SELECT RAISE(ABORT, 'funding settlements are append-only'); END
+    """,
+]
+
+
+@_migration("0011_funding")
+def _funding(db: sqlite_utils.Database) -> None:
+    """The funding settlements of each position, at most one per (position, funding time), and the
+    latest funding quote of each series."""
+    for statement in _FUNDING:
+        db.execute(statement)

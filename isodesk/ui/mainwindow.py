@@ -41,6 +41,7 @@ from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.session import DeskConfig
 from isodesk.feeds.base import FeedHealth
 from isodesk.ui.alerts import AlertsWidget
+from isodesk.ui.books import BookMenu
 from isodesk.ui.chart import ChartWidget
 from isodesk.ui.columns import COLUMNS, column_for, fmt_money, total_equity_usd
 from isodesk.ui.dialogs import (
@@ -270,6 +271,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        self.book_menu = BookMenu(self, file_menu, self.settings)  # New book…, Open book…, Recent books
+        file_menu.addSeparator()
         file_menu.addAction(self._action("Risk settings…", "Ctrl+,", self.settings_dialog, name="settings"))
         file_menu.addAction(self._action("Venue API keys…", "Ctrl+Alt+K", self.keys_dialog, name="venue-keys"))
         file_menu.addSeparator()
@@ -322,6 +325,8 @@ class MainWindow(QMainWindow):
                                        name="withdraw"))
         account.addAction(self._action("Account journal…", "Ctrl+Shift+J", self.account_journal,
                                        name="account-journal"))
+        account.addAction(self._action("Allocate free collateral…", "Ctrl+Shift+L", self.allocate_dialog,
+                                       name="allocate"))
         account.addSeparator()
         account.addAction(self._action("Refresh venue rules", "Ctrl+Shift+U", self.refresh_venue_rules,
                                        name="refresh-rules"))
@@ -415,7 +420,7 @@ class MainWindow(QMainWindow):
         for event in events:
             if event.kind is EventKind.FAILURE:
                 self.statusBar().showMessage(event.message)
-            if event.kind is EventKind.LIQUIDATION or (
+            if event.kind in (EventKind.LIQUIDATION, EventKind.ODDS) or (  # ODDS: 24 h odds past the alert line
                     event.kind is EventKind.LEVEL and _severity(event.level) > _severity(event.previous)):
                 self._notify(event)
 
@@ -609,6 +614,14 @@ class MainWindow(QMainWindow):
         if self._last_snapshot is None:
             return None
         return self._show_form(FundsDialog(self.controller, self._last_snapshot, self, mode=mode, theme=self.theme))
+
+    def allocate_dialog(self) -> QWidget | None:
+        """Split free collateral over an account's positions (preview, then one command)."""
+        if self._last_snapshot is None:
+            return None
+        from isodesk.ui.dialogs.allocate import AllocateDialog
+
+        return self._show_form(AllocateDialog(self.controller, self._last_snapshot, self, theme=self.theme))
 
     def position_journal(self) -> QWidget | None:
         """The collateral journal of the selected position."""

@@ -29,6 +29,8 @@ DOCUMENTED = {  # key: (default as printed, unit)
     "venues.reconcile_tolerance_pct": ("0.5", "%"),
     "prices.retention_s": ("86400", "s"),
     "alerts.sound": ("off", "on/off"),
+    "odds.half_life_s": ("3600", "s"),
+    "odds.alert_pct": ("20", "%"),
 }
 
 

@@ -54,7 +54,8 @@ def test_the_dialog_shows_the_desks_settings(window, qtbot):
     values = {key: (w.isChecked() if isinstance(w, QCheckBox) else w.value()) for key, w in form.fields.items()}
     assert values == {"levels.warning_pct": 10.0, "levels.danger_pct": 3.0, "levels.hysteresis_pct": 0.5,
                       "levels.dwell_s": 5.0, "desk.stale_after_s": 60.0, "venues.reconcile_tolerance_pct": 0.5,
-                      "prices.retention_s": 86400.0, "alerts.sound": False}
+                      "prices.retention_s": 86400.0, "alerts.sound": False,
+                      "odds.half_life_s": 3600.0, "odds.alert_pct": 20.0}
     assert not form.save_button.isEnabled()  # nothing changed yet
 
 

@@ -7,6 +7,10 @@ unknown symbol, leverage above the bracket's maximum, margin below the initial m
 free balance, a position that would be liquidated at once at the current mark, a label already in
 the book. The entry price it pre-fills is the mark rounded to a price the venue quotes
 (:func:`isodesk.desk.ticks.round_price`), which the form itself accepts.
+
+A size above the venue's first maintenance tier gets the desk's tier-cliff warning
+(:func:`isodesk.desk.rules.tier_cliff_warning`: the tier, the maintenance rates and the liquidation
+prices before → after) in the warning colour, under the preview: a warning, never a refusal.
 """
 
 from __future__ import annotations
@@ -131,6 +135,12 @@ class OpenPositionDialog(DeskDialog):
         self.body.addLayout(form)
         self.preview = PreviewGrid(OPEN_FIGURES, self.theme, self, single=True)
         self.body.addWidget(self.preview)
+        self.cliff_label = QLabel("", self)
+        self.cliff_label.setObjectName("tier-cliff")
+        self.cliff_label.setWordWrap(True)
+        self.cliff_label.setStyleSheet(f"color: {self.theme.warning.name()};")
+        self.cliff_label.setVisible(False)
+        self.body.addWidget(self.cliff_label)
         self.body.addWidget(hint_label("The margin is taken from the account's free balance. The desk checks "
                                        "everything again when the order arrives.", self.theme, self))
 
@@ -239,6 +249,7 @@ class OpenPositionDialog(DeskDialog):
         venue, symbol = self.venue(), self.symbol.text().strip()
         self.contract, self.account = None, None
         self.preview.show_values({}, None, currency=self.currency or "USDT")
+        self._show_cliff("")
         if not symbol:
             self._describe("", "")
             return "symbol: choose a symbol of the venue's tier table"
@@ -295,6 +306,7 @@ class OpenPositionDialog(DeskDialog):
                            distance_frac=risk.distance_frac, margin_ratio=risk.margin_ratio)
         self.preview.show_values(preview, None, currency=currency)
         self._after_level(risk)
+        self._show_cliff(rules.tier_cliff_warning(position) if risk is not None else "")
         if found:
             return "; ".join(f"{f.replace('_', ' ')}: {m}" for f, m in found)
         label = self.label_edit.text().strip()
@@ -322,6 +334,14 @@ class OpenPositionDialog(DeskDialog):
             return
         level = level_of(risk.distance_frac, self.thresholds)
         self.preview.after["distance_frac"].setStyleSheet(f"color: {self.theme.level_color(level).name()};")
+
+    def cliff_warning(self) -> str:
+        """The tier-cliff warning shown now ("" when none)."""
+        return self.cliff_label.text()
+
+    def _show_cliff(self, text: str) -> None:
+        self.cliff_label.setText(text)
+        self.cliff_label.setVisible(bool(text))
 
     def _describe(self, contract: str, currency: str, size: Decimal = Decimal(1)) -> None:
         if contract == "inverse":
