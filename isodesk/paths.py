@@ -7,6 +7,7 @@ so both layouts work.
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -48,3 +49,13 @@ def user_config_dir() -> Path:
 def default_db_path() -> Path:
     """The database used when no ``--db`` is given."""
     return user_data_dir() / "isodesk.db"
+
+
+def live_install_hint(missing: str) -> str:
+    """What to install for live venues when ``missing`` (a package list) is absent: the ``live``
+    extra for an installed isodesk; for the application bundle, which cannot install packages into
+    itself, the pipx installation that has them."""
+    if getattr(sys, "frozen", False):
+        return (f"this isodesk bundle was built without live venues ({missing}): install isodesk with "
+                "pipx install 'isodesk[live]' for them")
+    return f"pip install 'isodesk[live]' ({missing})"

@@ -20,6 +20,7 @@ from isodesk.feeds.multi import FeedGroup, venues_of
 from isodesk.feeds.replay import ReplayFeed
 from isodesk.feeds.simulated import SimulatedFeed
 from isodesk.feeds.sqlite_feed import SqlitePricesFeed
+from isodesk.paths import live_install_hint
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _live(arg: str, ctx: FeedContext) -> Feed:
     import importlib.util
 
     if importlib.util.find_spec("ccxt") is None:
-        raise FeedError(f"live feeds need `pip install isodesk[live]` (ccxt is not installed; live:{arg or 'VENUE'})")
+        raise FeedError(f"live:{arg or 'VENUE'}: live feeds need ccxt: {live_install_hint('ccxt')}")
     from isodesk.feeds.live import parse_live_arg
 
     if not arg:

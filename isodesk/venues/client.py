@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from isodesk.paths import live_install_hint
 from isodesk.venues.errors import LiveUnavailable, VenueError
 from isodesk.venues.registry import VenueSpec
 from isodesk.venues.scrub import Scrubber
@@ -59,8 +60,7 @@ def ccxt_module() -> Any:
     try:
         import ccxt
     except ImportError:
-        raise LiveUnavailable("live venues need the optional extra: pip install 'isodesk[live]' (ccxt, keyring)") \
-            from None
+        raise LiveUnavailable(f"live venues need the optional extra: {live_install_hint('ccxt, keyring')}") from None
     return ccxt
 
 

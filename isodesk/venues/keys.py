@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from isodesk.paths import live_install_hint
 from isodesk.venues.errors import LiveUnavailable, MissingKeys, VenueError
 from isodesk.venues.registry import VenueSpec
 from isodesk.venues.scrub import Scrubber
@@ -163,7 +164,7 @@ def _keyring() -> Any:
     try:
         import keyring
     except ImportError:
-        raise LiveUnavailable("venue keys need the optional extra: pip install 'isodesk[live]' (keyring)") from None
+        raise LiveUnavailable(f"venue keys need the optional extra: {live_install_hint('keyring')}") from None
     return keyring
 
 

@@ -60,8 +60,22 @@ def test_live_needs_the_extra(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ccxt" else real(name, *a))
-    with pytest.raises(FeedError, match=r"live feeds need `pip install isodesk\[live\]`"):
+    with pytest.raises(FeedError, match=r"^live:binance: live feeds need ccxt: pip install 'isodesk\[live\]' \(ccxt\)$"):
         make_feed("live:binance", symbols=SYMBOLS)
+
+
+def test_in_the_bundle_the_advice_is_pipx_not_pip(monkeypatch):
+    """A frozen bundle cannot pip-install into itself: the advice names the pipx installation."""
+    import importlib.util
+    import sys
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ccxt" else real(name, *a))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(FeedError) as refused:
+        make_feed("live:binance", symbols=SYMBOLS)
+    assert str(refused.value) == ("live:binance: live feeds need ccxt: this isodesk bundle was built without live "
+                                  "venues (ccxt): install isodesk with pipx install 'isodesk[live]' for them")
 
 
 @pytest.mark.parametrize("spec", ["", "random", "simulate", "csv:x.csv", "simulated:fast"])

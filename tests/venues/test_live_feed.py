@@ -146,5 +146,5 @@ def test_without_ccxt_the_live_feed_says_what_to_install(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ccxt" else real(name, *a))
-    with pytest.raises(FeedError, match=r"pip install isodesk\[live\]"):
+    with pytest.raises(FeedError, match=r"pip install 'isodesk\[live\]' \(ccxt\)"):
         make_feed("live:binance-usdm", symbols={})
