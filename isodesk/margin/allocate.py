@@ -70,6 +70,8 @@ def margin_for_distance(batch: PositionBatch, mark: np.ndarray, distance: np.nda
         liq = mark * (1.0 - s * d)
         x = np.where(batch.inverse, batch.inverse_size / liq, batch.linear_size * liq)
         x = np.where(liq >= 0, x, np.nan)
+        unreachable = np.isposinf(x)  # an inverse long at L = 0: no tier holds an infinite notional
+        x = np.where(unreachable, np.nan, x)
         line = maintenance_requirement(batch, x)
         fee = np.where(batch.fee_rate > 0, batch.fee_rate * x, 0.0)  # 0·inf would be NaN
         base = line.margin + fee - batch.c1 * x                            # MM + (f − c1)·x_L
@@ -79,6 +81,7 @@ def margin_for_distance(batch: PositionBatch, mark: np.ndarray, distance: np.nda
         c0 = np.where((fb > 0) & (x_b > 0), c0_fee, base)
         margin: np.ndarray = c0 + c1 * batch.entry_notional
     margin[np.isnan(margin) | (margin == -np.inf)] = np.nan
+    margin[unreachable] = np.inf
     return margin
 
 
@@ -206,8 +209,12 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _min_distance(distance: np.ndarray) -> float | None:
-    finite = distance[np.isfinite(distance)]
+def _min_distance(distance: np.ndarray, side: np.ndarray) -> float | None:
+    """The smallest distance (fraction of the mark) of the positions that can be liquidated; None
+    where none can. A long whose liquidation price is at or below 0 (distance ≥ 1) cannot be: the
+    price never gets there, as for a position with no liquidation price."""
+    reachable = np.isfinite(distance) & ~((side > 0) & (distance >= 1.0))
+    finite = distance[reachable]
     return float(finite.min()) if finite.size else None
 
 
@@ -335,8 +342,8 @@ def allocate(budget: Decimal, holdings: Holdings, goal: str = "distance", *, sce
     total = sum(adds, Decimal(0))
     assert total <= amount  # bisection and the greedy pick both keep Σ units ≤ budget units
     return Plan(account=holdings.account, currency=holdings.currency, goal=goal, budget=amount, total=total,
-                rows=rows, min_distance_frac=_min_distance(after.distance_frac),
-                min_distance_frac_before=_min_distance(before.distance_frac),
+                rows=rows, min_distance_frac=_min_distance(after.distance_frac, batch.side),
+                min_distance_frac_before=_min_distance(before.distance_frac, batch.side),
                 scenario=scenario_name if goal == "survive" else None,
                 survivors=None if survives_after is None else int(survives_after.sum()),
                 survivors_before=None if survives_before is None else int(survives_before.sum()))

@@ -159,11 +159,14 @@ def test_the_closed_form_margin_puts_the_liquidation_price_at_the_distance(p, mo
 
 def _min_distances(batch: PositionBatch, marks: np.ndarray, splits: np.ndarray) -> np.ndarray:
     """The smallest distance to liquidation of the book after each split (rows of ``splits``), in one
-    engine call over the book repeated once per split; no liquidation price counts as infinitely far."""
+    engine call over the book repeated once per split; no liquidation price counts as infinitely far.
+    A long at distance 1 or more (a liquidation price at or below 0, where the plan stops, see
+    ``allocate.best_distance``) counts as infinitely far too: the price never gets there."""
     k, n = splits.shape
     tiled = subset(batch, np.tile(np.arange(n), k))
     dist = compute(tiled.replace(margin=tiled.margin + splits.ravel()), np.tile(marks, k)).distance_frac
-    dist = np.where(np.isnan(dist), np.inf, dist).reshape(k, n)
+    dist = np.where(np.isnan(dist), np.inf, dist)
+    dist = np.where((tiled.side > 0) & (dist >= 1.0), np.inf, dist).reshape(k, n)
     out: np.ndarray = dist.min(axis=1)
     return out
 
@@ -183,8 +186,7 @@ def test_no_other_split_of_the_budget_beats_the_plan(ps, moves, share, seed):
     assert plan.total <= budget
     adds = np.array([float(r.add) for r in plan.rows])
     best = _min_distances(batch, marks, adds[None, :])[0]
-    if plan.min_distance_frac is not None:
-        assert best == pytest.approx(plan.min_distance_frac, rel=1e-12)
+    assert best == pytest.approx(np.inf if plan.min_distance_frac is None else plan.min_distance_frac, rel=1e-12)
     rng = np.random.default_rng(seed)
     whole = float(budget)
     splits = np.vstack([rng.dirichlet(np.ones(len(ps)), 300) * whole,                       # anywhere
@@ -202,3 +204,22 @@ def test_subset_keeps_the_rows_and_their_tables():
     one = subset(batch, np.array([1]))
     assert math.isclose(compute(one, np.array([50_000.0])).liquidation_price[0],
                         compute(batch, np.array([60_000.0, 50_000.0])).liquidation_price[1])
+
+
+def test_an_inverse_long_cannot_be_lifted_to_a_liquidation_price_of_zero():
+    """At ``d = 1`` an inverse long's liquidation price would be 0, where its notional in coin is
+    infinite: no margin reaches it (+inf), and asking does not break the tier lookup."""
+    from isodesk.margin import Position, PositionBatch
+    from isodesk.margin.allocate import margin_for_distance
+    from isodesk.margin.catalog import TierCatalog
+    from isodesk.paths import resource_path
+
+    catalog = TierCatalog(resource_path("tiers"))
+    tiers = catalog.table("bybit", "inverse", "BTCUSD")
+    pos = Position(venue="bybit", side="long", entry_price=60000.0, quantity=1000.0, isolated_margin=0.01,
+                   tiers=tiers, contract="inverse", contract_size=1.0)
+    batch = PositionBatch.from_positions([pos])
+    needed = margin_for_distance(batch, np.array([60000.0]), np.array([1.0]))
+    assert needed.tolist() == [np.inf]
+    finite = margin_for_distance(batch, np.array([60000.0]), np.array([0.5]))
+    assert np.isfinite(finite).all() and finite[0] > 0
