@@ -60,8 +60,9 @@ def test_live_needs_the_extra(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ccxt" else real(name, *a))
-    with pytest.raises(FeedError, match=r"^live:binance: live feeds need ccxt: pip install 'isodesk\[live\]' \(ccxt\)$"):
+    with pytest.raises(FeedError) as refused:
         make_feed("live:binance", symbols=SYMBOLS)
+    assert str(refused.value) == "live:binance: live feeds need ccxt: pip install 'isodesk[live]' (ccxt)"
 
 
 def test_in_the_bundle_the_advice_is_pipx_not_pip(monkeypatch):
