@@ -19,10 +19,8 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -35,8 +33,8 @@ from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import PositionBatch
 from isodesk.margin.allocate import AllocationError, Holdings, Plan, allocate
 from isodesk.ui.columns import money_decimals
-from isodesk.ui.dialogs.amount import AmountEdit, floor_amount
-from isodesk.ui.dialogs.base import DeskDialog, fmt_opt, hint_label, money_text, position_of
+from isodesk.ui.dialogs.amount import floor_amount
+from isodesk.ui.dialogs.base import DeskDialog, amount_with_max, fmt_opt, hint_label, money_text, position_of
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
 
@@ -88,19 +86,7 @@ class AllocateDialog(DeskDialog):
         self.account_box.setCurrentIndex(max(index, 0))
         self.account_box.currentIndexChanged.connect(self.schedule)
         form.addRow("Account", self.account_box)
-        row = QHBoxLayout()
-        self.amount = AmountEdit(self, locale=self.locale_, placeholder="budget")
-        self.amount.setObjectName("amount")
-        self.amount.amount_changed.connect(self.schedule)
-        self.currency_label = QLabel("", self)
-        self.max_button = QPushButton("All free", self)
-        self.max_button.setObjectName("quick-Max")
-        self.max_button.setAutoDefault(False)
-        self.max_button.clicked.connect(self.fill_max)
-        row.addWidget(self.amount, 1)
-        row.addWidget(self.currency_label)
-        row.addWidget(self.max_button)
-        form.addRow("Budget", row)
+        form.addRow("Budget", amount_with_max(self, "budget", "All free"))
         self.free_label = QLabel("", self)
         self.free_label.setObjectName("free")
         form.addRow("Free balance", self.free_label)

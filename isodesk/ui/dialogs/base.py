@@ -35,6 +35,7 @@ from isodesk.desk.snapshot import Snapshot
 from isodesk.margin import Position, Risk, compute_one
 from isodesk.margin.catalog import TierCatalog
 from isodesk.ui.columns import DASH, fmt_distance, fmt_leverage, fmt_money, fmt_pct, fmt_price
+from isodesk.ui.dialogs.amount import AmountEdit
 from isodesk.ui.theme import Theme, dark_theme, light_theme
 from isodesk.ui.worker import DeskController
 
@@ -243,6 +244,25 @@ def quick_fraction_row(parent: QWidget, choices: tuple[tuple[str, Decimal], ...]
         row.addWidget(button)
     row.addStretch(1)
     return row, buttons
+
+
+def amount_with_max(dialog: DeskDialog, placeholder: str, max_text: str) -> QHBoxLayout:
+    """The amount row of a money form: ``dialog.amount`` (an :class:`AmountEdit` that re-previews on
+    each edit), ``dialog.currency_label`` and ``dialog.max_button`` (object name ``quick-Max``,
+    calling ``dialog.fill_max``), laid out in the returned row."""
+    row = QHBoxLayout()
+    dialog.amount = AmountEdit(dialog, locale=dialog.locale_, placeholder=placeholder)
+    dialog.amount.setObjectName("amount")
+    dialog.amount.amount_changed.connect(dialog.schedule)
+    dialog.currency_label = QLabel("", dialog)
+    dialog.max_button = QPushButton(max_text, dialog)
+    dialog.max_button.setObjectName("quick-Max")
+    dialog.max_button.setAutoDefault(False)
+    dialog.max_button.clicked.connect(dialog.fill_max)
+    row.addWidget(dialog.amount, 1)
+    row.addWidget(dialog.currency_label)
+    row.addWidget(dialog.max_button)
+    return row
 
 
 def segmented(parent: QWidget, names: tuple[tuple[str, str], ...], checked: str) -> tuple[QButtonGroup, QWidget]:

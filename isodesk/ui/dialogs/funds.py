@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import QLocale, Slot
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
 
 from isodesk.desk import rules
 from isodesk.desk.commands import Command, Deposit, Withdraw
@@ -17,8 +17,8 @@ from isodesk.desk.levels import Thresholds
 from isodesk.desk.operations import account_name
 from isodesk.desk.snapshot import Snapshot
 from isodesk.ui.columns import money_decimals
-from isodesk.ui.dialogs.amount import AmountEdit, floor_amount
-from isodesk.ui.dialogs.base import DeskDialog, hint_label, money_text, segmented
+from isodesk.ui.dialogs.amount import floor_amount
+from isodesk.ui.dialogs.base import DeskDialog, amount_with_max, hint_label, money_text, segmented
 from isodesk.ui.dialogs.position import shipped_venues
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
@@ -50,19 +50,7 @@ class FundsDialog(DeskDialog):
         self.account_box = QComboBox(self)
         self.account_box.setObjectName("account")
         form.addRow("Account", self.account_box)
-        row = QHBoxLayout()
-        self.amount = AmountEdit(self, locale=self.locale_, placeholder="amount")
-        self.amount.setObjectName("amount")
-        self.amount.amount_changed.connect(self.schedule)
-        self.currency_label = QLabel("", self)
-        self.max_button = QPushButton("Max", self)
-        self.max_button.setObjectName("quick-Max")
-        self.max_button.setAutoDefault(False)
-        self.max_button.clicked.connect(self.fill_max)
-        row.addWidget(self.amount, 1)
-        row.addWidget(self.currency_label)
-        row.addWidget(self.max_button)
-        form.addRow("Amount", row)
+        form.addRow("Amount", amount_with_max(self, "amount", "Max"))
         self.free_label = QLabel("", self)
         self.free_label.setObjectName("free")
         form.addRow("Free balance", self.free_label)
