@@ -20,7 +20,15 @@ from isodesk.desk.levels import Level, Thresholds, classify
 from isodesk.desk.snapshot import Snapshot
 from isodesk.formats import fmt_price
 from isodesk.margin import Position, PositionError, TierTable, compute_one
-from isodesk.margin.bounds import BoundsError, check_amount, check_leverage, check_price, check_quantity, check_text
+from isodesk.margin.bounds import (
+    BoundsError,
+    check_amount,
+    check_leverage,
+    check_price,
+    check_quantity,
+    check_text,
+    plain,
+)
 
 MONEY_STEP = Decimal("0.00000001")
 LIMIT_TOLERANCE = 1e-12  # relative slack when an exact amount meets a float limit at its last digit
@@ -31,13 +39,6 @@ __all__ = [
     "initial_margin", "open_problem", "plain", "removable_limit", "remove_problem", "signed_plain",
     "tier_cliff_warning", "withdraw_problem",
 ]
-
-
-def plain(value: Decimal) -> str:
-    """An exact amount as the trader reads it in a sentence: no exponent, no trailing zeros
-    (``12500.00`` → ``12500``, ``1E+3`` → ``1000``), so the form and the desk print the same figure."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def amount_problem(amount: object, field: str = "amount", currency: str = "") -> str:

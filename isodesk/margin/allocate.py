@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from isodesk.margin.bounds import AMOUNT_DECIMALS, BoundsError, check_amount
+from isodesk.margin.bounds import AMOUNT_DECIMALS, BoundsError, check_amount, plain
 from isodesk.margin.engine import PositionBatch, compute, maintenance_requirement
 from isodesk.margin.scenario import Scenario, ScenarioBook, market_prices
 
@@ -226,7 +226,8 @@ def check_budget(budget: object, free: Decimal, account: str, currency: str) -> 
     except BoundsError as exc:
         raise AllocationError(str(exc)) from None
     if amount > free:
-        raise AllocationError(f"AMOUNT: {amount} {currency} is more than the free balance {free} of {account}")
+        raise AllocationError(f"AMOUNT: {plain(amount)} {currency} is more than the free balance {plain(free)} of "
+                              f"{account}")
     return amount
 
 

@@ -194,6 +194,13 @@ def check_move_pct(value: object, field: str = "move") -> Decimal:
     return pct
 
 
+def plain(value: Decimal) -> str:
+    """An exact amount as the trader reads it in a sentence: no exponent, no trailing zeros
+    (``12500.00`` → ``12500``, ``1E+3`` → ``1000``), so the form and the desk print the same figure."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def printable(text: str) -> str:
     """``text`` with every non-printable character shown as its escape (for printing stored text that
     predates these rules to a terminal)."""

@@ -100,6 +100,7 @@ def test_apply_reaches_a_running_desk(demo_db, capsys):
 
 @pytest.mark.parametrize(("argv", "says"), [
     (["99999", "--account", USDC], "AMOUNT: 99999 USDC is more than the free balance"),
+    (["1e9", "--account", USDC], "AMOUNT: 1000000000 USDC is more than the free balance 5000 of"),
     (["10"], "account: name one with --account"),
     (["10", "--account", USDC, "--goal", "hope"], "--goal hope: the goal is one of distance, survive"),
     (["10", "--account", USDC, "--goal", "survive"], "write --goal survive SCENARIO"),
