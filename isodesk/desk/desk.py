@@ -54,6 +54,7 @@ from isodesk.desk.marks import MarkBoard, RowMarks
 from isodesk.desk.rules_refresh import RefreshVenueRules, RulesRefresh
 from isodesk.desk.settings import (
     DEFAULT_STALE_AFTER_S,
+    DEFAULTS,
     THRESHOLDS_KEY,
     DeskSettings,
     SetSettings,
@@ -116,6 +117,7 @@ class Desk:
         self.catalog = catalog
         self._clock = clock
         self._stale_override = stale_after_s  # --stale-after: wins until the trader sets desk.stale_after_s
+        self._odds = OddsDesk(DEFAULTS.odds_half_life_s)  # volatility, odds columns, odds alert (desk.volatility)
         self._take_settings(load_settings(store))
         self.paused = False
         self.version = 0
@@ -151,7 +153,6 @@ class Desk:
         self._settle: frozenset[int] = frozenset()  # position ids a command moved: their easing is reported at once
         self._partials = PartialLiquidations()  # venues that liquidate in steps (desk.ladder)
         self._funding = FundingDesk()  # funding quotes and settlements (desk.funding)
-        self._odds = OddsDesk(self.settings.odds_half_life_s)  # volatility, odds columns, odds alert (desk.volatility)
         self._odds.seed(self)
         self._figures = RiskBuffers()  # the engine's buffers, written by every recompute: a snapshot copies
         self.snapshot: Snapshot = self._recompute(self._now(), fresh=frozenset())
@@ -801,8 +802,7 @@ class Desk:
         self.stale_after_s = float(self._stale_override if self._stale_override is not None
                                    else settings.stale_after_s)
         self.reconcile_tolerance_pct = settings.reconcile_tolerance_pct
-        if hasattr(self, "_odds"):
-            self._odds.take_settings(settings.odds_half_life_s)
+        self._odds.take_settings(settings.odds_half_life_s)
 
     # -- book ------------------------------------------------------------------------------------------
 
