@@ -11,7 +11,7 @@ marked, levelled, alerted or liquidated: like a liquidated row, a closed row is 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from isodesk.margin import Position, PositionBatch, PriceLevels
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import price_levels
 from isodesk.margin.markets import PriceKey, market_of
-from isodesk.store.records import Account, PositionRecord
+from isodesk.store.records import Account, LedgerEntry, PositionRecord
 
 if TYPE_CHECKING:
     from isodesk.store import Store
@@ -132,6 +132,18 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
     )
 
 
+def liquidated_margins(entries: Iterable[LedgerEntry], liquidated: Container[int]) -> dict[int, Decimal]:
+    """The margin each position of ``liquidated`` held when it was liquidated: the sum of its
+    ``liquidation`` ledger movements among ``entries`` (settlement currency, exact); a position
+    with none is absent."""
+    margins: dict[int, Decimal] = {}
+    for entry in entries:
+        position_id = entry.position_id
+        if entry.kind == "liquidation" and position_id is not None and position_id in liquidated:
+            margins[position_id] = margins.get(position_id, Decimal(0)) + entry.amount
+    return margins
+
+
 def read_book(store: Store, catalog: TierCatalog, *, recent_closed: int = RECENT_CLOSED) -> LoadedBook:
     """The desk's book read from ``store``: the open and liquidated positions, then the
     ``recent_closed`` most recently closed ones (oldest id first), each position that is not open
@@ -139,11 +151,7 @@ def read_book(store: Store, catalog: TierCatalog, *, recent_closed: int = RECENT
     entry), and what the latest venue import said (its liquidation price, its auto-add-margin flag)."""
     records = store.positions(statuses=("open", "liquidated"))
     liquidated = {r.id for r in records if r.status == "liquidated"}
-    margins: dict[int, Decimal] = {}
-    if liquidated:
-        for entry in store.ledger():
-            if entry.kind == "liquidation" and entry.position_id in liquidated:
-                margins[entry.position_id] = margins.get(entry.position_id, Decimal(0)) + entry.amount
+    margins = liquidated_margins(store.ledger(), liquidated) if liquidated else {}
     closed = store.recently_closed(recent_closed) if recent_closed > 0 else []
     for record, held in closed:
         margins[record.id] = held

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from isodesk.desk.book import LoadedBook, engine_position
+from isodesk.desk.book import LoadedBook, engine_position, liquidated_margins
 from isodesk.desk.snapshot import frozen
 from isodesk.margin import Position, PositionBatch
 from isodesk.margin.catalog import TierCatalog
@@ -81,8 +81,8 @@ def _held_margin(store: Store, record: PositionRecord) -> Decimal:
     one's, the sum of its liquidation movements (the balance if it has none)."""
     if record.status != "liquidated":
         return record.isolated_margin
-    moved = [e.amount for e in store.ledger(position_id=record.id) if e.kind == "liquidation"]
-    return sum(moved, Decimal(0)) if moved else record.isolated_margin
+    moved = liquidated_margins(store.ledger(position_id=record.id), (record.id,))
+    return moved.get(record.id, record.isolated_margin)
 
 
 def _spliced(book: LoadedBook, positions: list[Position], rows: list[int]) -> PositionBatch:
