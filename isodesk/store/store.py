@@ -836,13 +836,10 @@ class Store:
             with self.transaction():
                 return self.add_alert(ts=ts, position_id=position_id, level=level, kind=kind, message=message,
                                       previous=previous)
-        # one statement inside the caller's transaction (no savepoint needed), plain SQL: sqlite-utils'
-        # insert costs ~0.4 ms an alert, and a replay writes thousands
-        cursor = self._execute("INSERT INTO alerts (ts, position_id, level, kind, message, previous) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", [float(ts), position_id, level, kind, message, previous])
-        if cursor.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every insert
-            raise StoreError("no id for the alert just inserted")
-        return int(cursor.lastrowid)
+        # one statement inside the caller's transaction (no savepoint needed), plain SQL (_insert): a
+        # replay writes thousands of alerts
+        return self._insert("alerts", {"ts": float(ts), "position_id": position_id, "level": level, "kind": kind,
+                                       "message": message, "previous": previous})
 
     def latest_alert(self, position_id: int) -> Alert | None:
         """The newest alert (greatest id) of one position, or None. ``odds`` alerts run on their own
