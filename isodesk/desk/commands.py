@@ -59,6 +59,20 @@ class OpenPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class IncreasePosition:
+    """Add ``quantity`` (exact; base units, or contracts for inverse) to the open position
+    ``position_id`` at ``price`` (quote per coin; None: the desk's fresh mark when the order
+    arrives), funded from the account's free balance with ``margin`` (settlement currency; None: the
+    added part's initial margin at the position's leverage)."""
+
+    position_id: int
+    quantity: Decimal
+    price: Decimal | None = None
+    margin: Decimal | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(frozen=True, slots=True)
 class ClosePosition:
     """Close a position, or ``quantity`` of it, at ``price`` (None: the current mark), realizing the
     PnL of what is closed into the free balance.
@@ -232,8 +246,8 @@ class StoreTierTables:
     request_id: str = field(default_factory=new_request_id)
 
 
-Command = (Deposit | Withdraw | OpenPosition | ClosePosition | AddCollateral | RemoveCollateral | UndoAdjustment
-           | SetThresholds | AcknowledgeAlert | AcknowledgeAlerts | SetPaused | SetSpeed | ReadJournal
+Command = (Deposit | Withdraw | OpenPosition | IncreasePosition | ClosePosition | AddCollateral | RemoveCollateral
+           | UndoAdjustment | SetThresholds | AcknowledgeAlert | AcknowledgeAlerts | SetPaused | SetSpeed | ReadJournal
            | ImportPositions | StoreTierTables)
 
 

@@ -30,6 +30,7 @@ from isodesk.desk.commands import (
     UndoAdjustment,
     Withdraw,
 )
+from isodesk.desk.increase import IncreasePosition, increase_handler
 from isodesk.desk.rules import removable_limit
 from isodesk.margin import PositionError, check, compute_one
 from isodesk.margin.bounds import MAX_REASON, BoundsError, check_text
@@ -488,4 +489,4 @@ HANDLERS: dict[type, Callable[[Desk, Any, float], Outcome]] = {
     Deposit: _deposit, Withdraw: _withdraw, OpenPosition: _open, ClosePosition: _close,
             AddCollateral: _add, RemoveCollateral: _remove, UndoAdjustment: _undo, ImportPositions: _import,
             StoreTierTables: _store_tiers, AcknowledgeAlerts: _acknowledge_alerts,
-            AllocateCollateral: allocate_handler}
+            AllocateCollateral: allocate_handler, IncreasePosition: increase_handler}

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from isodesk.desk import commands as c
 from isodesk.desk.allocation import AllocateCollateral
+from isodesk.desk.increase import IncreasePosition
 from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
 from isodesk.desk.settings import SetSettings
@@ -53,6 +54,7 @@ _SPECS: tuple[CommandSpec, ...] = (
         c.StoreTierTables)),
     CommandSpec(SetSettings, "write", queueable=True),  # isodesk config set, the settings dialog
     CommandSpec(AllocateCollateral, "write", queueable=True),  # isodesk allocate --apply, the allocate dialog
+    CommandSpec(IncreasePosition, "write", queueable=True),  # the add-to-position form
     CommandSpec(c.SetPaused, "control"),
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),

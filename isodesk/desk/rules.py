@@ -36,7 +36,7 @@ LIMIT_TOLERANCE = 1e-12  # relative slack when an exact amount meets a float lim
 __all__ = [
     "CLOSE_PRICE_BAND", "CLOSE_PRICE_CONFIRM_BAND", "Level", "Thresholds", "add_problem", "amount_problem",
     "classify", "close_price_away", "close_price_needs_confirmation", "close_price_problem", "close_quantity_problem",
-    "initial_margin", "open_problem", "plain", "removable_limit", "remove_problem", "signed_plain",
+    "increase_problem", "initial_margin", "open_problem", "plain", "removable_limit", "remove_problem", "signed_plain",
     "tier_cliff_warning", "withdraw_problem",
 ]
 
@@ -161,11 +161,13 @@ confirmation in the form; further than :data:`CLOSE_PRICE_BAND` it is refused.""
 CLOSE_PRICE_BAND = 0.5
 
 
-def close_price_problem(price: Decimal, mark: float | None, *, band: float = CLOSE_PRICE_BAND) -> str:
+def close_price_problem(price: Decimal, mark: float | None, *, band: float = CLOSE_PRICE_BAND,
+                        what: str = "a close price") -> str:
     """Why ``price`` cannot close a position whose fresh mark is ``mark`` (None: none), or ``""``.
 
     A close price further than ``band`` (a fraction: 0.5 = 50 %) from the mark is a typing mistake
     far more often than a fill; the trader closes at such a price only with a fresh mark near it.
+    ``what`` names the price in the sentence (``a fill price`` for size added to a position).
     """
     try:
         check_price(price, "price")
@@ -174,7 +176,35 @@ def close_price_problem(price: Decimal, mark: float | None, *, band: float = CLO
     if mark is not None and math.isfinite(mark) and mark > 0 and abs(float(price) / mark - 1.0) > band:
         away = abs(float(price) / mark - 1.0) * 100
         return (f"price: {plain(price)} is {away:.0f} % away from the mark {mark:,.8g}; "
-                f"a close price must be within {band * 100:.0f} % of it")
+                f"{what} must be within {band * 100:.0f} % of it")
+    return ""
+
+
+def increase_problem(*, quantity: Decimal, price: Decimal, margin: Decimal | None, leverage: Decimal,
+                     contract: str, contract_size: Decimal, free: Decimal, currency: str, account: str,
+                     unit: str = "") -> str:
+    """Why ``quantity`` (base units, or contracts for inverse: ``unit``) cannot be added to an open
+    position at the fill ``price`` (quote per coin, already checked against the mark by
+    :func:`close_price_problem` when typed) with ``margin`` from the free balance ``free``
+    (settlement currency), or ``""``. ``margin`` None means the added part's initial margin at the
+    position's ``leverage`` (:func:`initial_margin`); a given margin may be more, never less."""
+    try:
+        check_quantity(quantity)
+    except BoundsError as exc:
+        return str(exc)
+    initial = initial_margin(quantity, price, leverage, contract=contract, contract_size=contract_size)
+    if margin is None:
+        margin = initial
+    else:
+        problem = amount_problem(margin, "margin", currency)
+        if problem:
+            return problem
+        if margin < initial:
+            suffix = f" {unit}" if unit else ""
+            return (f"margin: {plain(margin)} is below the initial margin {plain(initial)} {currency} that "
+                    f"{plain(leverage)}× leverage needs for the added {plain(quantity)}{suffix}")
+    if margin > free:
+        return f"margin: {plain(margin)} {currency} is more than the free balance {plain(free)} of {account}"
     return ""
 
 

@@ -43,7 +43,7 @@ from isodesk.store.errors import StoreError, StoreIOError
 from isodesk.store.money import from_text
 
 #: Journal kinds whose amount is the amount of their one ledger entry.
-_ONE_TO_ONE = ("add", "remove", "undo")
+_ONE_TO_ONE = ("add", "remove", "undo", "increase")
 
 
 @dataclass(frozen=True, slots=True)

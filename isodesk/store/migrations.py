@@ -496,3 +496,50 @@ def _funding(db: sqlite_utils.Database) -> None:
     latest funding quote of each series."""
     for statement in _FUNDING:
         db.execute(statement)
+
+
+# The journal's kinds grow by ``increase`` (size added to an open position: isodesk.desk.increase).
+# SQLite cannot change a CHECK in place, so the table is rebuilt as SQLite documents it ("Making Other
+# Kinds Of Table Schema Changes", https://www.sqlite.org/lang_altertable.html#otheralter): the new
+# table is made, the rows copied, the old table dropped and the new one renamed, then its indexes and
+# append-only triggers made again, all in the migration's one transaction. ``undoes`` references the
+# new table itself (rows are copied in id order, so an undo's target is there before it), so dropping
+# the old table breaks no reference; the rename turns that self-reference into ``journal(id)``.
+_JOURNAL_KINDS = ("'open', 'add', 'remove', 'close', 'liquidation', 'undo', 'increase'")
+_JOURNAL_INCREASE = [
+    f"""
+    CREATE TABLE journal_rebuilt (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        position_id INTEGER NOT NULL REFERENCES positions(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        ledger_id INTEGER REFERENCES ledger(id),
+        kind TEXT NOT NULL CHECK (kind IN ({_JOURNAL_KINDS})),
+        amount TEXT NOT NULL,
+        before TEXT NOT NULL CHECK (json_valid(before)),
+        after TEXT NOT NULL CHECK (json_valid(after)),
+        reason TEXT NOT NULL DEFAULT '',
+        undoes INTEGER REFERENCES journal_rebuilt(id),
+        realized_pnl TEXT,
+        closed_quantity TEXT
+    ) STRICT
+    """,
+    "INSERT INTO journal_rebuilt (id, ts, position_id, account_id, ledger_id, kind, amount, before, after, reason, "
+    "undoes, realized_pnl, closed_quantity) SELECT id, ts, position_id, account_id, ledger_id, kind, amount, before, "
+    "after, reason, undoes, realized_pnl, closed_quantity FROM journal ORDER BY id",
+    "DROP TABLE journal",
+    "ALTER TABLE journal_rebuilt RENAME TO journal",
+    *_JOURNAL[1:],
+]
+
+
+@_migration("0012_journal_increase")
+def _journal_increase(db: sqlite_utils.Database) -> None:
+    """The journal accepts ``increase`` entries (size added to an open position); every entry kept."""
+    columns = [c.name for c in db["journal"].columns]
+    expected = ["id", "ts", "position_id", "account_id", "ledger_id", "kind", "amount", "before", "after", "reason",
+                "undoes", "realized_pnl", "closed_quantity"]
+    if columns != expected:  # a journal this migration does not know: refuse rather than drop a column
+        raise RuntimeError(f"journal columns {columns} are not the expected {expected}")
+    for statement in _JOURNAL_INCREASE:
+        db.execute(statement)

@@ -8,9 +8,10 @@ request id; the desk's reason is shown verbatim when it refuses.
 from isodesk.ui.dialogs.close import ClosePositionDialog
 from isodesk.ui.dialogs.collateral import CollateralDialog
 from isodesk.ui.dialogs.funds import FundsDialog
+from isodesk.ui.dialogs.increase import IncreasePositionDialog
 from isodesk.ui.dialogs.journal import JournalView
 from isodesk.ui.dialogs.position import OpenPositionDialog
 from isodesk.ui.dialogs.venue_import import VenueImportDialog
 
-__all__ = ["ClosePositionDialog", "CollateralDialog", "FundsDialog", "JournalView", "OpenPositionDialog",
-           "VenueImportDialog"]
+__all__ = ["ClosePositionDialog", "CollateralDialog", "FundsDialog", "IncreasePositionDialog", "JournalView",
+           "OpenPositionDialog", "VenueImportDialog"]

@@ -157,7 +157,7 @@ class ClosePositionDialog(DeskDialog):
             for button in self.quick_buttons.values():
                 button.setEnabled(False)
             return f"position {self.label!r} was {status}; it holds no collateral any more"
-        record = _record_of(snap, row)
+        record = record_of(snap, row)
         self.held = record.quantity
         unit = f" {self.unit}" if self.unit else ""
         self.held_label.setText(f"{format_amount(record.quantity, self.locale_, group=True)}{unit}")
@@ -254,7 +254,7 @@ class ClosePositionDialog(DeskDialog):
         self.report = result.payload if isinstance(result.payload, CloseReport) else None
 
 
-def _record_of(snap: Snapshot, row: int) -> PositionRecord:
+def record_of(snap: Snapshot, row: int) -> PositionRecord:
     """A stand-in store record of a snapshot row, enough for the desk's exact close arithmetic."""
     book = snap.book
     inverse = book.contracts[row] == "inverse"

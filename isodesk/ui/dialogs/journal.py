@@ -44,8 +44,8 @@ from isodesk.ui.dialogs.base import default_theme, fmt_opt
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
 
-KINDS = {"open": "Open", "add": "Add", "remove": "Remove", "close": "Close", "liquidation": "Liquidation",
-         "undo": "Undo"}
+KINDS = {"open": "Open", "increase": "Size added", "add": "Add", "remove": "Remove", "close": "Close",
+         "liquidation": "Liquidation", "undo": "Undo"}
 COLUMNS = ("Time (UTC)", "Position", "Kind", "Amount", "Realized PnL", "Margin", "Liq. price", "Eff. leverage",
            "Margin ratio", "Distance", "Reason")
 _FIRST_FIGURE = 5
@@ -118,7 +118,8 @@ class JournalModel(QAbstractTableModel):
         if column == 2:
             return "Close (part)" if is_partial_close(entry) else KINDS.get(entry.kind, entry.kind)
         if column == 3:
-            sign = {"add": "+", "open": "+", "remove": "−", "close": "−", "liquidation": "−"}.get(entry.kind, "")
+            sign = {"add": "+", "open": "+", "increase": "+", "remove": "−", "close": "−",
+                    "liquidation": "−"}.get(entry.kind, "")
             if entry.kind == "undo":
                 grew = _num(entry.after.get("isolated_margin")) > _num(entry.before.get("isolated_margin"))
                 sign = "+" if grew else "−"
