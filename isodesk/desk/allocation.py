@@ -65,6 +65,32 @@ class AllocateCollateral:
                 "reason": self.reason, "request_id": self.request_id}
 
 
+@dataclass(frozen=True, slots=True)
+class PlanAllocation:
+    """Read only: the plan for ``budget`` (exact, settlement currency) of ``account``'s free balance,
+    goal ``distance`` or ``survive`` the saved scenario named ``scenario`` (payload: :class:`Plan`),
+    computed by the desk on its book as ``isodesk allocate`` computes it (:func:`plan_from_store`)."""
+
+    account: str
+    budget: Decimal
+    goal: str = "distance"
+    scenario: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+def plan_request(desk: Desk, cmd: PlanAllocation) -> tuple[str, Plan]:
+    """Answer :class:`PlanAllocation` from the desk's store (reads only): a one-line message and the
+    plan; :class:`CommandRejected` with the allocation's own sentence when there is none."""
+    if not isinstance(cmd.budget, Decimal):
+        raise CommandRejected(f"budget: {cmd.budget!r} must be an exact decimal")
+    try:
+        plan = plan_from_store(desk.store, cmd.budget, account=cmd.account, goal=cmd.goal,
+                               scenario_name=cmd.scenario, catalog=desk.catalog)
+    except AllocationError as exc:
+        raise CommandRejected(str(exc)) from None
+    return "; ".join(describe(plan)), plan
+
+
 def command_of(plan: Plan, *, request_id: str | None = None) -> AllocateCollateral:
     """The command that applies ``plan`` (its positive top-ups)."""
     cmd = AllocateCollateral(account=plan.account, top_ups=plan.top_ups,

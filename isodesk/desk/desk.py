@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from isodesk.desk import operations, registry, scenario_jobs
+from isodesk.desk.allocation import PlanAllocation, plan_request
 from isodesk.desk.book import LoadedBook, read_book
 from isodesk.desk.book_rows import refreshed_book
 from isodesk.desk.commands import (
@@ -654,7 +655,8 @@ class Desk:
             request_id = getattr(command, "request_id", "")
             return Result(request_id, False, f"unknown command {kind}", kind=kind, snapshot_version=self.version)
         if spec.mode == "read":
-            result = self._read_journal(command) if isinstance(command, ReadJournal) else self._scenario(command)
+            result = (self._read_journal(command) if isinstance(command, ReadJournal)
+                      else self._plan(command) if isinstance(command, PlanAllocation) else self._scenario(command))
             return replace(result, kind=kind)
         if isinstance(command, (ImportFromVenue, RefreshVenueRules)):  # read off-thread; step() writes, answers
             if self.observe_only:
@@ -736,6 +738,14 @@ class Desk:
         except (CommandRejected, StoreError, ValueError) as exc:
             return Result(command.request_id, False, str(exc), snapshot_version=self.version)
         return Result(command.request_id, True, message, snapshot_version=self.version, payload=payload)
+
+    def _plan(self, command: PlanAllocation) -> Result:
+        """An allocation plan computed on the book (:func:`~isodesk.desk.allocation.plan_request`)."""
+        try:
+            message, plan = plan_request(self, command)
+        except (CommandRejected, StoreError, ValueError) as exc:
+            return Result(command.request_id, False, str(exc), snapshot_version=self.version)
+        return Result(command.request_id, True, message, snapshot_version=self.version, payload=plan)
 
     def _read_journal(self, command: ReadJournal) -> Result:
         """Journal entries of one position, one account or all, in an accepted Result's ``payload``."""

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from isodesk.desk import commands as c
-from isodesk.desk.allocation import AllocateCollateral
+from isodesk.desk.allocation import AllocateCollateral, PlanAllocation
 from isodesk.desk.increase import IncreasePosition
 from isodesk.desk.rules_refresh import RefreshVenueRules
 from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
@@ -58,6 +58,7 @@ _SPECS: tuple[CommandSpec, ...] = (
     CommandSpec(c.SetPaused, "control"),
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),
+    CommandSpec(PlanAllocation, "read"),  # the allocate dialog's survive goal
     *(CommandSpec(t, "read") for t in SCENARIO_COMMANDS),
     CommandSpec(ImportFromVenue, "job", queueable=True),
     CommandSpec(RefreshVenueRules, "job"),  # the CLI fetches itself and sends StoreTierTables

@@ -144,3 +144,40 @@ def test_the_adl_rank_is_a_column_and_on_the_card(tmp_path):
             desk.close()
     finally:
         store.close()
+
+
+def test_the_survive_goal_shows_the_desks_plan_for_a_saved_scenario(qtbot, controller):
+    from isodesk.desk.scenario_jobs import SaveScenario
+    from isodesk.margin.scenario import Scenario, Shock
+
+    dialog = _dialog(qtbot, controller, account=USDC)
+    qtbot.waitUntil(lambda: not dialog._reads, timeout=5000)  # the desk listed the (no) saved scenarios
+    qtbot.mouseClick(dialog.goal_group.buttons()[1], Qt.MouseButton.LeftButton)
+    _budget(qtbot, dialog, "1500")
+    assert dialog.goal() == "survive" and not dialog.confirm_button.isEnabled()
+    assert dialog.problem() == "scenario: no saved scenario; save one in the What-if workspace first"
+    crash = Scenario(shocks={"ETHUSDT": Shock("pct", -12.0), "DOGEUSDT": Shock("pct", -12.0)})
+    with qtbot.waitSignal(controller.result, timeout=5000, check_params_cb=lambda r: r.accepted):
+        controller.send(SaveScenario(name="alt dip", scenario=crash))
+    dialog.close()
+    dialog = _dialog(qtbot, controller, account=USDC)
+    qtbot.mouseClick(dialog.goal_group.buttons()[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.scenario() == "alt dip", timeout=5000)
+    _budget(qtbot, dialog, "99999")
+    qtbot.waitUntil(lambda: "free balance" in dialog.problem(), timeout=5000)  # the desk's refusal, in the form
+    assert dialog.problem().startswith("amount: 99999 USDC is more than the free balance")
+    assert not dialog.confirm_button.isEnabled() and dialog.table.rowCount() == 0
+    _budget(qtbot, dialog, "1500")
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=5000)
+    store = Store.open(controller.path)
+    try:
+        want = plan_from_store(store, Decimal("1500"), account=USDC, goal="survive", scenario_name="alt dip")
+    finally:
+        store.close()
+    assert want.survivors > want.survivors_before and want.top_ups  # the dip kills someone the budget can save
+    assert dialog.plan.top_ups == want.top_ups and dialog.problem() == ""
+    assert dialog.summary_label.text().endswith(f"{want.survivors_before} → {want.survivors} of {len(want.rows)} "
+                                                "positions survive 'alt dip'")
+    with qtbot.waitSignal(dialog.command_accepted, timeout=5000) as blocker:
+        qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].reason.startswith(f"allocated {want.total} USDC over")

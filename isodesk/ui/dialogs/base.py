@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -282,7 +282,9 @@ def segmented(parent: QWidget, names: tuple[tuple[str, str], ...], checked: str)
         button.setCheckable(True)
         button.setObjectName(value)
         button.setChecked(value == checked)
-        button.setMinimumWidth(90)
+        bold = QFont(button.font())
+        bold.setBold(True)  # the checked button's text is bold: room for it, or it is clipped
+        button.setMinimumWidth(max(90, QFontMetrics(bold).horizontalAdvance(text) + 30))
         group.addButton(button)
         row.addWidget(button)
     row.addStretch(1)
