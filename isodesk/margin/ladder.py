@@ -32,7 +32,12 @@ What each venue documents (each procedure is a :class:`Procedure` code):
   else it repeats. Read here as: a position on tier ``k ≥ 3`` (row ``k ≥ 2``) is cut to the
   largest size of tier ``k − 2`` (its ``maxSz``, contracts); tiers 1 and 2 go at once. At the
   liquidation price the ratio is exactly the current tier's rate + fee, above the lowest tier's
-  whenever the rates rise, so the condition holds.
+  whenever the rates rise, so the condition holds. OKX's own older help-centre article "V. Forced
+  Partial or Full Liquidation" (okx.com/hc/en-us/articles/360020411711, undated, for its earlier
+  perpetual swaps) confirms partial liquidation from tier 3 in isolated ("fixed") margin, repeated
+  about a minute apart until the ratio meets the tier's maintenance rate + liquidation fee, but there
+  the position was cut "until it is at Tier 1"; the two-tier cut of the newer rule is kept here
+  and the difference is named in the README.
 - **Hyperliquid** (:attr:`Procedure.CHUNK`). Docs, Trading → "Liquidations" (the page carries no
   date; text as mirrored by the HIP-3 deployers' docs, which "inherit Hyperliquid's core
   liquidation system", and by Hyperliquid's own announcement): "For liquidatable positions larger
