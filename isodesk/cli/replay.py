@@ -43,6 +43,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from isodesk.cli import replay_topup
 from isodesk.cli.common import add_db_options, json_number, store_from
 from isodesk.cli.errors import UserError
 from isodesk.desk import Desk, Snapshot
@@ -85,6 +86,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--symbol", help="the symbol of a kline file whose name does not say it")
     p.add_argument("--venue", help="kline files: the venue whose own mark prices they are (default: reference "
                                    "prices, which mark every venue's positions of the market)")
+    replay_topup.add_options(p)  # --auto-add, --top-up POLICY (isodesk.cli.replay_topup)
     p.set_defaults(handler=run)
 
 
@@ -267,6 +269,8 @@ def _seen(chunks: Iterable[PathChunk], table: SeriesTable, order: list[tuple[str
 
 def run(args: argparse.Namespace) -> int:
     """Replay the path and print events and the summary."""
+    if replay_topup.wanted(args):  # top-ups: two runs on copies, on the step desk
+        return replay_topup.run(args)
     table = SeriesTable()
     files = PathFiles(args, table)
     label = files.name

@@ -53,12 +53,18 @@ class RunScenario:
     stored prices: the marks the what-if page took, so its figures do not drift with the feed.
     A market they do not name (a position opened since) takes its latest stored price. The
     positions and margins are always the book's current ones.
+
+    ``auto_add`` / ``top_up`` (a policy as :func:`isodesk.margin.topup.parse_policy` reads it): the
+    outcome also says which positions the venues' auto-add or the policy would save on the same
+    steps and what they cost (``Outcome.rescue``, :func:`isodesk.margin.topup.with_top_ups`).
     """
 
     scenario: Scenario
     grid: tuple[float, ...] | None = None
     marks: tuple[tuple[str, float], ...] | None = None
     request_id: str = field(default_factory=new_request_id)
+    auto_add: bool = False
+    top_up: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +114,17 @@ class ReplayPath:
     with the fast replay (payload: :class:`~isodesk.desk.replay.outcome.PathOutcome`: who is
     liquidated when, first crossings, worst distances). The prices are the file's own, played by the
     desk's rules (guard, staleness after ``stale_after_s`` path seconds, levels, liquidations);
-    ``symbol``/``venue`` as ``isodesk replay --symbol/--venue`` for kline files."""
+    ``symbol``/``venue`` as ``isodesk replay --symbol/--venue`` for kline files. ``auto_add`` /
+    ``top_up`` (a policy's text): also play it with the top-ups on the step desk and say what they
+    save and cost (``PathOutcome.top_ups``)."""
 
     paths: tuple[str, ...]
     stale_after_s: float = 3600.0
     symbol: str | None = None
     venue: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    auto_add: bool = False
+    top_up: str | None = None
 
 
 SCENARIO_COMMANDS = (GetScenarioBook, RunScenario, SaveScenario, LoadScenario, ListScenarios, RenameScenario,
@@ -205,6 +215,8 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
             if command.marks is not None:
                 book = book.with_marks(dict(command.marks))
             outcome = evaluate(book, command.scenario)
+            if command.auto_add or command.top_up:
+                outcome = _with_top_ups(outcome, command.auto_add, command.top_up)
             if command.grid is None:
                 return "evaluated", outcome
             shocks = usable_grid(command.grid, command.scenario.betas)
@@ -239,6 +251,18 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
     raise CommandRejected(f"unknown scenario request {type(command).__name__}")
 
 
+def _with_top_ups(outcome: Any, auto_add: bool, top_up: str | None) -> Any:
+    """``outcome`` with what the auto-add and the policy ``top_up`` would save; a policy that
+    cannot be read is refused naming the part (:class:`CommandRejected`)."""
+    from isodesk.margin.topup import PolicyError, parse_policy, with_top_ups
+
+    try:
+        policy = parse_policy(top_up) if top_up else None
+    except PolicyError as exc:
+        raise CommandRejected(str(exc)) from None
+    return with_top_ups(outcome, auto_add=auto_add, policy=policy)
+
+
 def _replay_path(desk: Desk, command: ReplayPath) -> tuple[str, Any]:
     """The whole-path outcome of :class:`ReplayPath` (the fast replay on a copy of the book)."""
     from isodesk.desk.replay.outcome import path_outcome  # here: the replay imports the desk
@@ -246,9 +270,15 @@ def _replay_path(desk: Desk, command: ReplayPath) -> tuple[str, Any]:
 
     if not (isinstance(command.stale_after_s, (int, float)) and command.stale_after_s > 0):
         raise CommandRejected(f"stale_after_s: {command.stale_after_s!r} must be a positive number of seconds")
+    from isodesk.margin.topup import PolicyError, parse_policy
+
+    try:
+        policy = parse_policy(command.top_up) if command.top_up else None
+    except PolicyError as exc:
+        raise CommandRejected(str(exc)) from None
     try:
         outcome = path_outcome(desk.store, command.paths, stale_after_s=float(command.stale_after_s),
-                               symbol=command.symbol, venue=command.venue)
+                               symbol=command.symbol, venue=command.venue, auto_add=command.auto_add, policy=policy)
     except (FeedError, OSError) as exc:
         raise CommandRejected(str(exc)) from None
     gone = len(outcome.liquidated)

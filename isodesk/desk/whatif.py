@@ -23,7 +23,8 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
     """The store's open positions, marks and free balances as a :class:`ScenarioBook`.
 
     Every account of the store is listed (also those without open positions); money is in each
-    account's settlement currency as float64, prices in quote per coin.
+    account's settlement currency as float64, prices in quote per coin. ``auto_add`` per position:
+    its latest venue report says the venue adds margin by itself (False where no report says so).
     """
     catalog = catalog_for(store, catalog or shipped_catalog())  # the book's own tier tables first
     accounts = store.accounts()
@@ -31,6 +32,8 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
     loaded = load_book(records, accounts, catalog, {})
     prices = starting_prices(store)
     names = tuple(a.name for a in accounts)
+    reports = store.latest_venue_reports()
+    flagged = {pid for pid, r in reports.items() if r.auto_add_margin}
     return ScenarioBook(
         batch=loaded.batch,
         position_ids=np.array(loaded.info.position_ids, dtype=np.int64),
@@ -45,6 +48,7 @@ def scenario_book(store: Store, catalog: TierCatalog | None = None) -> ScenarioB
         no_removal=np.array([catalog.strict_isolated(v, s) for v, s in zip(loaded.info.venues, loaded.info.symbols,
                                                                           strict=True)], dtype=bool),
         procedure=procedure_codes(loaded.info.venues),  # at once or in steps (isodesk.margin.ladder)
+        auto_add=np.array([int(pid) in flagged for pid in loaded.info.position_ids], dtype=bool),
     )
 
 

@@ -194,6 +194,17 @@ def check_move_pct(value: object, field: str = "move") -> Decimal:
     return pct
 
 
+def check_distance_pct(value: object, field: str = "distance") -> Decimal:
+    """A distance to liquidation in percent of the mark (a top-up policy's trigger or target):
+    above 0 and below 100 %, at most 8 decimal places."""
+    pct = _decimal(value, field)
+    if not 0 < pct < 100:
+        raise BoundsError(field, f"{_num(pct)} % is outside the distances isodesk accepts (above 0, below 100 %)")
+    if decimal_places(pct) > QUANTITY_DECIMALS:
+        raise BoundsError(field, f"{_num(pct)} % has more than {QUANTITY_DECIMALS} decimal places")
+    return pct
+
+
 def plain(value: Decimal) -> str:
     """An exact amount as the trader reads it in a sentence: no exponent, no trailing zeros
     (``12500.00`` → ``12500``, ``1E+3`` → ``1000``), so the form and the desk print the same figure."""

@@ -50,6 +50,9 @@ Modelling choices
   before that (or by the end) and ``ladder_loss`` what they realized. A rest that survives is valued
   at the last step on its own size and margin. Which procedure each row follows is the book's
   ``procedure`` (all at once when not given). Cross margin is unchanged (no ladder there).
+* **Top-ups** (:func:`isodesk.margin.topup.with_top_ups`): an outcome may carry, per position,
+  whether the venue's auto-add (for positions the book's ``auto_add`` flags) or the trader's
+  policy would have saved it on the same steps, and what they cost (:attr:`Outcome.rescue`).
 * **Capital efficiency**: ``margin_needed`` is the smallest isolated margin with which a position
   survives every step, ``max over steps of (R − uPnL)`` (closed form: ``B`` is affine in the
   margin), and ``pool_needed`` the smallest cross pool with which the account survives,
@@ -169,6 +172,8 @@ class ScenarioBook:
     no margin be removed from (Hyperliquid isolated-only assets): an edit that lowers their margin
     is refused. ``procedure`` (int8 per row, :class:`~isodesk.margin.ladder.Procedure` codes,
     default all at once) says how each position's venue liquidates it: at once or in steps.
+    ``auto_add`` (bool per row, default all False): the venue tops the margin up by itself at its
+    liquidation trigger (the position's latest venue report said so).
     """
 
     batch: PositionBatch
@@ -183,9 +188,14 @@ class ScenarioBook:
     free: np.ndarray           # float64 per account
     no_removal: np.ndarray | None = None  # bool per row
     procedure: np.ndarray | None = None   # int8 per row (isodesk.margin.ladder.Procedure)
+    auto_add: np.ndarray | None = None    # bool per row
 
     def __post_init__(self) -> None:
         n = len(self.batch)
+        if self.auto_add is None:
+            object.__setattr__(self, "auto_add", np.zeros(n, dtype=bool))
+        if len(self.auto_add) != n:  # type: ignore[arg-type]
+            raise ScenarioError("scenario book: auto_add needs one entry per position")
         if self.no_removal is None:
             object.__setattr__(self, "no_removal", np.zeros(n, dtype=bool))
         if self.procedure is None:
@@ -201,7 +211,8 @@ class ScenarioBook:
             raise ScenarioError(f"scenario book: no usable current mark for {', '.join(bad)}")
         if len(self.no_removal) != n:  # type: ignore[arg-type]
             raise ScenarioError("scenario book: no_removal needs one entry per position")
-        for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal", "procedure"):
+        for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal", "procedure",
+                     "auto_add"):
             arr = np.array(getattr(self, name), copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -522,6 +533,11 @@ class Outcome:
     equity_now: np.ndarray
     isolated: IsolatedOutcome
     cross: CrossOutcome
+    rescue: Any = None
+    """A :class:`isodesk.margin.topup.Rescue` when top-ups were asked for
+    (:func:`isodesk.margin.topup.with_top_ups`), else None; ``rescue_options`` says which."""
+    rescue_options: tuple[bool, str | None] = (False, None)
+    """``(auto_add, policy text)`` of :attr:`rescue`."""
 
     @property
     def steps(self) -> int:
@@ -557,6 +573,11 @@ class Outcome:
                 "loss": f(iso.loss[r]), "margin_needed": f(iso.margin_needed[r]),
                 "partial_liquidations": int(iso.partial_liquidations[r]), "ladder_loss": f(iso.ladder_loss[r]),
             })
+            if self.rescue is not None:
+                positions[-1].update({"saved_by_top_ups": bool(self.rescue.saved[r]),
+                                      "lost_with_top_ups": bool(self.rescue.lost_with[r]),
+                                      "auto_add": f(self.rescue.auto_add[r]),
+                                      "policy_add": f(self.rescue.policy_add[r])})
         iso_accounts, cross_accounts = [], []
         for a, name in enumerate(book.accounts):
             common = {"name": name, "currency": book.currencies[a], "equity_now": f(self.equity_now[a])}
@@ -570,7 +591,7 @@ class Outcome:
                                    "positions_lost": int(cross.open_positions[a]) if cross.liquidated[a] else 0,
                                    "total_loss": f(cross.loss[a]), "equity_after": f(cross.equity_after[a]),
                                    "pool_needed": f(cross.pool_needed[a])})
-        return {
+        out: dict[str, Any] = {
             "steps": self.steps,
             "prices": [{m: f(p) for m, p in zip(book.markets, row, strict=True)} for row in self.prices],
             "isolated": {"positions": positions, "accounts": iso_accounts,
@@ -581,6 +602,15 @@ class Outcome:
                       "equity_after": self.totals(cross.equity_after), "equity_now": self.totals(self.equity_now),
                       "pool_needed": self.totals(cross.pool_needed)},
         }
+        if self.rescue is not None:
+            res = self.rescue
+            out["top_ups"] = {"auto_add": self.rescue_options[0], "policy": self.rescue_options[1],
+                              "saved": int(res.saved.sum()),
+                              "lost_anyway": int((res.lost_with & res.lost_without).sum()),
+                              "auto_add_spent": self.totals(res.auto_add_total),
+                              "policy_spent": self.totals(res.policy_total),
+                              "cap_bound": [book.accounts[a] for a in np.flatnonzero(res.cap_bound)]}
+        return out
 
 
 def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:

@@ -21,7 +21,8 @@ is scrubbed of the account's keys (it may quote the answer).
 The raw fields read, per venue (each reader below cites the venue's documentation):
 
 - binance-usdm: margin ``isolatedWallet``; liquidation ``liquidationPrice``; entry ``entryPrice``;
-  leverage ``leverage``; auto-add ``isAutoAddMargin``; no ADL rank in this answer.
+  leverage ``leverage``; auto-add ``isAutoAddMargin``; ADL from a second, signed call
+  ``GET /fapi/v1/adlQuantile`` (:func:`binance_adl`): its failure leaves the ranks unknown, logged.
 - hyperliquid: margin ``marginUsed − unrealizedPnl``; liquidation ``liquidationPx``; entry
   ``entryPx``; leverage ``leverage.value``; no auto-add, no ADL rank.
 - bybit: margin ``positionBalance`` (``positionIM``, its documented replacement, when it is empty);
@@ -35,6 +36,7 @@ The raw fields read, per venue (each reader below cites the venue's documentatio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +55,7 @@ from isodesk.venues.client import VenueClient
 from isodesk.venues.errors import MalformedResponse, VenueError
 from isodesk.venues.marks import native_symbol, number
 
+log = logging.getLogger("isodesk.venues")
 
 @dataclass(frozen=True, slots=True)
 class VenuePosition:
@@ -223,7 +226,61 @@ def _binance(client: VenueClient, item: Mapping[str, Any], where: str, context: 
         entry_price=f.price("entryPrice"), leverage=_leverage(f, "leverage"),
         isolated_margin=_margin(f, "isolatedWallet"), liquidation_price=f.optional_price("liquidationPrice"),
         mark_price=f.optional_price("markPrice"), settlement=str(market.get("settle") or "USDT"),
-        auto_add_margin=f.flag("isAutoAddMargin"), margin_field="isolatedWallet")
+        auto_add_margin=f.flag("isAutoAddMargin"), adl_rank=_adl_of(context, symbol, position_side),
+        margin_field="isolatedWallet")
+
+
+def _adl_key(symbol: str, position_side: str) -> str:
+    return f"adl {symbol} {position_side}"
+
+
+def _adl_of(context: Mapping[str, str], symbol: str, position_side: str) -> int | None:
+    """The ADL quantile (0–4) of the isolated position ``symbol``/``position_side`` from the page's
+    context (:func:`binance_adl`), None where the call failed or did not name it."""
+    raw = context.get(_adl_key(symbol, position_side))
+    return None if raw is None else int(raw)
+
+
+def binance_adl(client: VenueClient) -> dict[str, str]:
+    """The ADL quantile of each isolated position, from Binance USDⓈ-M ``GET /fapi/v1/adlQuantile``
+    (signed, weight 5; ccxt's implicit method ``fapiPrivateGetAdlQuantile``), keyed for
+    :func:`_adl_of` as ``adl SYMBOL POSITIONSIDE``.
+
+    Binance's "Position ADL Quantile Estimation (USER_DATA)" page
+    (developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Position-ADL-Quantile-Estimation,
+    read 2026-12-02): values 0–4 show the queue position, low to high; for a symbol in one-way mode
+    or isolated in hedge mode the answer has ``LONG``, ``SHORT`` and ``BOTH`` keys, ``BOTH`` being
+    the one-way position's quantile and ``LONG``/``SHORT`` the hedge-mode sides'; a symbol crossed in
+    hedge mode carries ``HEDGE`` (a sign only) and its ``LONG``/``SHORT`` are one shared value, not
+    an isolated position's: skipped. The quantile maps onto isodesk's rank 0–5 unchanged (0 =
+    last in the queue). Updated every 30 s by the venue.
+
+    Any failure (the venue refuses, times out, answers something else) is logged, scrubbed, and
+    gives an empty map: the import goes on with the ranks unknown (NULL).
+    """
+    try:
+        answer = client.exchange.fapiPrivateGetAdlQuantile({})
+        if not isinstance(answer, list):
+            raise ValueError(f"the answer is a {type(answer).__name__}, not a list")
+        out: dict[str, str] = {}
+        for entry in answer:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("symbol"), str):
+                raise ValueError("an entry without a symbol")
+            quantiles = entry.get("adlQuantile")
+            if not isinstance(quantiles, Mapping) or "HEDGE" in quantiles:
+                continue  # cross margined in hedge mode: not an isolated position's quantile
+            for side in ("LONG", "SHORT", "BOTH"):
+                value = number(quantiles.get(side)) if quantiles.get(side) is not None else None
+                if value is None:
+                    continue
+                if value != value.to_integral_value() or not 0 <= value <= 4:
+                    raise ValueError(f"{entry['symbol']} {side}: {quantiles.get(side)!r} is not a quantile 0-4")
+                out[_adl_key(entry["symbol"], side)] = str(int(value))
+        return out
+    except Exception as exc:  # ccxt errors, bodies of the wrong shape: the rank stays unknown
+        log.warning("%s: reading the ADL quantiles (GET /fapi/v1/adlQuantile) failed; ADL ranks left unknown: %s",
+                    client.venue, client.scrub(f"{type(exc).__name__}: {exc}")[:300])
+        return {}
 
 
 def _hyperliquid(client: VenueClient, item: Mapping[str, Any], where: str, context: Mapping[str, str]) -> Extracted:
@@ -460,7 +517,8 @@ EXTRACTORS: dict[str, Extractor] = {"binance-usdm": _binance, "hyperliquid": _hy
 
 
 def _raw_binance(client: VenueClient) -> list[RawPage]:
-    return [RawPage(client.exchange.fapiPrivateV2GetPositionRisk({}))]  # v2: carries leverage and marginType
+    items = client.exchange.fapiPrivateV2GetPositionRisk({})  # v2: carries leverage and marginType
+    return [RawPage(items, binance_adl(client))]
 
 
 def _raw_hyperliquid(client: VenueClient) -> list[RawPage]:

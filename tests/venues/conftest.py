@@ -55,7 +55,8 @@ def memory_keyring():
 
 
 BINANCE_ROUTES = {"/fapi/v1/exchangeInfo": "exchangeInfo", "/fapi/v1/premiumIndex": "premiumIndex",
-                  "/fapi/v1/leverageBracket": "leverageBracket", "/fapi/v2/positionRisk": "positionRisk"}
+                  "/fapi/v1/leverageBracket": "leverageBracket", "/fapi/v2/positionRisk": "positionRisk",
+                  "/fapi/v1/adlQuantile": "adlQuantile"}
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ when, each position's first crossings into WARNING and DANGER, its worst distanc
 events: :mod:`isodesk.desk.replay`) on a copy of the book made with SQLite's backup API, so the
 book itself is never written. The What-if page asks for it through the desk
 (:class:`~isodesk.desk.scenario_jobs.ReplayPath`): the desk's thread runs it, never the GUI's.
+
+With top-ups (the venues' auto-add, a policy of the trader's own: :mod:`isodesk.desk.topup`) the
+path is played a second time, on a second copy and on the step desk (the fast replay assumes the
+book does not change between instants; a top-up changes it), and :attr:`PathOutcome.top_ups`
+says which positions they save and what they cost.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,7 @@ from isodesk.desk.setup import shipped_catalog
 from isodesk.feeds.base import FeedError
 from isodesk.feeds.chunks import CsvChunks, PathChunk, SeriesTable
 from isodesk.feeds.klines import KlineChunks, is_kline_file, merged
+from isodesk.margin.topup import TopUpPolicy
 from isodesk.store import Store
 
 
@@ -64,6 +70,9 @@ class PathOutcome:
     ticks: int
     rejected: int
     end_ts: float | None
+    top_ups: dict[str, Any] | None = None
+    """With top-ups asked for: ``saved`` and ``lost_anyway`` (labels), ``spent`` (``policy`` and
+    ``auto_add``: account → exact amount as text), ``cap_bound_days`` and the options; else None."""
 
     @property
     def liquidated(self) -> tuple[PositionPath, ...]:
@@ -94,6 +103,12 @@ class PathOutcome:
             parts.append(f"{danger} reached DANGER")
         if self.rejected:
             parts.append(f"{self.rejected} rows skipped")
+        if self.top_ups is not None:
+            saved = self.top_ups["saved"]
+            spent = [f"{amount} from {account}" for source in ("policy", "auto_add")
+                     for account, amount in self.top_ups["spent"][source].items()]
+            parts.append(f"top-ups save {len(saved)}" + (f" ({', '.join(saved[:shown])})" if saved else "")
+                         + (f", spending {', '.join(spent)}" if spent else ", spending nothing"))
         return " · ".join(parts)
 
 
@@ -112,23 +127,74 @@ def chunks_of(paths: Sequence[str | Path], table: SeriesTable, *, symbol: str | 
 
 
 def path_outcome(store: Store, paths: Sequence[str | Path], *, stale_after_s: float = 3600.0,
-                 symbol: str | None = None, venue: str | None = None) -> PathOutcome:
+                 symbol: str | None = None, venue: str | None = None, auto_add: bool = False,
+                 policy: TopUpPolicy | None = None) -> PathOutcome:
     """Replay ``paths`` against a copy of ``store``'s book with the fast replay and report each
     open position's fate (:class:`PathOutcome`); the store is only read. ``stale_after_s``: a
     price older than this (path time, s) is stale and liquidates nothing, as ``--stale-after``.
+    ``auto_add``/``policy``: also play it with top-ups (module docstring; :attr:`PathOutcome.top_ups`).
     :class:`FeedError` for a path that cannot be played (the words ``isodesk replay`` uses)."""
+    outcome = _fast_outcome(store, paths, stale_after_s=stale_after_s, symbol=symbol, venue=venue)
+    if not (auto_add or policy is not None):
+        return outcome
+    return replace(outcome, top_ups=_with_top_ups(store, paths, outcome, stale_after_s=stale_after_s, symbol=symbol,
+                                                  venue=venue, auto_add=auto_add, policy=policy))
+
+
+def _with_top_ups(store: Store, paths: Sequence[str | Path], outcome: PathOutcome, *, stale_after_s: float,
+                  symbol: str | None, venue: str | None, auto_add: bool, policy: TopUpPolicy | None) -> dict[str, Any]:
+    """The path on the step desk with top-ups, on a copy: saved (liquidated by ``outcome``, alive
+    here), lost anyway, spent (exact text per account), the days the cap bound."""
+    from isodesk.desk.topup import TopUpRunner
+    from isodesk.feeds.replay import ReplayFeed
+
+    table = SeriesTable()
+    rows = [chunk.path_row(i, table) for chunk in chunks_of(paths, table, symbol=symbol, venue=venue)
+            for i in range(len(chunk))]
+    feed = ReplayFeed(outcome.name, speed=None, _rows=rows, _name=outcome.name)
+    runner = TopUpRunner(policy=policy, auto_add=auto_add)
+    with tempfile.TemporaryDirectory(prefix="isodesk-pathoutcome-topup-") as tmp:
+        work = _copy_of(store, Path(tmp) / "book.db")
+        desk = Desk(work, runner.wrap(feed), catalog=shipped_catalog(), stale_after_s=stale_after_s,
+                    program="a path outcome with top-ups")
+        runner.desk = desk
+        try:
+            while not desk.step().feed.finished:
+                pass
+            statuses = {r.id: r.status for r in work.positions(statuses=None)}
+            cap_days = [{"account": name, "day": datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()}
+                        for name, day in runner.cap_days()]
+        finally:
+            desk.close()
+    before = {p.position_id: p for p in outcome.positions}
+    saved = [p.label for pid, p in before.items() if p.liquidated_ts is not None and statuses.get(pid) != "liquidated"]
+    lost = [p.label for pid, p in before.items() if p.liquidated_ts is not None and statuses.get(pid) == "liquidated"]
+    return {"auto_add": auto_add, "policy": policy.as_text() if policy else None, "saved": saved, "lost_anyway": lost,
+            "spent": {source: {a: format(v, "f") for a, v in sorted(by.items())}
+                      for source, by in runner.spent.items()},
+            "cap_bound_days": cap_days}
+
+
+def _copy_of(store: Store, path: Path) -> Store:
+    """A copy of ``store``'s database at ``path`` (SQLite's backup API), opened for throwaway writes."""
+    target = sqlite3.connect(path)
+    try:
+        store.db.conn.backup(target)
+    finally:
+        target.close()
+    work = Store.open(path)
+    work.db.execute("PRAGMA synchronous = OFF")  # a throwaway copy
+    return work
+
+
+def _fast_outcome(store: Store, paths: Sequence[str | Path], *, stale_after_s: float, symbol: str | None,
+                  venue: str | None) -> PathOutcome:
+    """The fast replay's outcome of ``paths`` on a copy of ``store`` (see :func:`path_outcome`)."""
     name = ", ".join(Path(p).name for p in paths)
     table = SeriesTable()
     chunks = opened(lambda: chunks_of(paths, table, symbol=symbol, venue=venue), table, name)
     with tempfile.TemporaryDirectory(prefix="isodesk-pathoutcome-") as tmp:
-        copy = Path(tmp) / "book.db"
-        target = sqlite3.connect(copy)
-        try:
-            store.db.conn.backup(target)
-        finally:
-            target.close()
-        work = Store.open(copy)
-        work.db.execute("PRAGMA synchronous = OFF")  # a throwaway copy
+        work = _copy_of(store, Path(tmp) / "book.db")
         feed_name = f"replay:{name}"
         guard = ChunkGuard(table, feed_name=feed_name)
         feed = InstantFeed(feed_name, guard)

@@ -81,9 +81,12 @@ class DeskLink(QObject):
         """Ask for the saved names (``select``: the one to pick when they arrive)."""
         return self.send(ListScenarios(), "list", select)
 
-    def run(self, scenario: Scenario, marks: tuple[tuple[str, float], ...] | None) -> str:
-        """Evaluate ``scenario`` at ``marks`` with the grid sweep; this run is now the newest."""
-        self.run_id = self.send(RunScenario(scenario, grid=GRID_DEFAULT, marks=marks), "run")
+    def run(self, scenario: Scenario, marks: tuple[tuple[str, float], ...] | None, *, auto_add: bool = False,
+            top_up: str | None = None) -> str:
+        """Evaluate ``scenario`` at ``marks`` with the grid sweep (and what the venues' auto-add and the
+        policy ``top_up`` would save); this run is now the newest."""
+        self.run_id = self.send(RunScenario(scenario, grid=GRID_DEFAULT, marks=marks, auto_add=auto_add,
+                                            top_up=top_up), "run")
         return self.run_id
 
     def save(self, name: str, scenario: Scenario) -> str:

@@ -24,6 +24,9 @@ What the controls mean
   from the desk's thread): who is liquidated when, first crossings, worst distances
   (:class:`~isodesk.desk.replay.outcome.PathOutcome`), shown in one line under the path bar. It is
   what ``isodesk replay`` gives for the same book and file; the page's edits do not enter it.
+* **Top-ups** (:mod:`isodesk.ui.whatif.topups`): with *Venue auto-add* or a *Top-up policy*, the
+  scenario's outcome and the file as recorded also say which positions the top-ups would save
+  and what they would cost (the file then plays on the step desk: slower).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from isodesk.ui.whatif.controls import OwnShockSlider, PathBar, ShockBar
     from isodesk.ui.whatif.markets import MarketsModel
     from isodesk.ui.whatif.positions import PositionsModel
+    from isodesk.ui.whatif.topups import TopUpBar
 
 
 class ScenarioForm:
@@ -62,6 +66,7 @@ class ScenarioForm:
     markets: MarketsModel
     shock_bar: ShockBar
     path_bar: PathBar
+    top_up_bar: TopUpBar
     own_slider: OwnShockSlider
     markets_view: Any
     link: Any
@@ -69,6 +74,9 @@ class ScenarioForm:
     path_outcome: PathOutcome | None = None
     _outcome_request: str | None = None
     _outcome_wired: bool = False
+    recorded_file: str | None = None
+    """The path file whose outcome as recorded was last asked for (asked again when the top-up
+    options change)."""
 
     def _edited(self, *_args: object) -> None:  # the workspace schedules a run
         raise NotImplementedError
@@ -241,7 +249,9 @@ class ScenarioForm:
         if not self._outcome_wired:
             controller.result.connect(self._path_outcome_answered)
             self._outcome_wired = True
-        command = ReplayPath((str(path),))
+        bar = self.top_up_bar
+        command = ReplayPath((str(path),), auto_add=bar.auto_add, top_up=bar.policy)
+        self.recorded_file = str(path)
         self._outcome_request = command.request_id
         self.path_outcome = None
         controller.send(command)

@@ -54,6 +54,7 @@ from isodesk.ui.whatif.markets import MarketsModel
 from isodesk.ui.whatif.plot import EquityPlot
 from isodesk.ui.whatif.positions import PositionsModel
 from isodesk.ui.whatif.saved import SavedScenarios
+from isodesk.ui.whatif.topups import TopUpBar, top_up_sentence
 from isodesk.ui.worker import DeskController
 
 DEBOUNCE_MS = 150
@@ -133,6 +134,8 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         self.path_bar = PathBar(theme, self)
         mid.addWidget(self.path_bar, 1)
         outer.addLayout(mid)
+        self.top_up_bar = TopUpBar(theme, self)  # venue auto-add, the trader's policy (isodesk.ui.whatif.topups)
+        outer.addWidget(self.top_up_bar)
 
         self.headline = QLabel("", self)
         self.headline.setObjectName("scenario-headline")
@@ -208,6 +211,7 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         self.shock_bar.reference_changed.connect(self._reference_changed)
         self.path_bar.scrubbed.connect(self._scrubbed)
         self.path_bar.back_requested.connect(self.clear_path)
+        self.top_up_bar.changed.connect(self._top_ups_changed)
         self.positions.edits_changed.connect(self._edited)
         self.positions.refused.connect(self._refused)
         self.markets.edits_changed.connect(self._market_edited)
@@ -249,6 +253,7 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         self.markets.set_theme(theme)
         self.plot.set_theme(theme)
         self.path_bar.set_theme(theme)
+        self.top_up_bar.set_theme(theme)
         self.apply_bar.set_theme(theme)
         self.marks_bar.label.setStyleSheet("font-weight: bold;")
         for view in (self.positions_view, self.markets_view, self.account_view, self.totals_view):
@@ -359,7 +364,14 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         except ScenarioError as exc:
             self._say(str(exc), error=True)
             return
-        self.link.run(scenario, self.pinned)
+        self.link.run(scenario, self.pinned, auto_add=self.top_up_bar.auto_add, top_up=self.top_up_bar.policy)
+
+    @Slot()
+    def _top_ups_changed(self) -> None:
+        """The top-up options changed: the scenario again, and the file as recorded again if one is open."""
+        self._edited()
+        if self.path is not None and self.recorded_file is not None:
+            self.ask_path_outcome(self.recorded_file)
 
     @property
     def busy(self) -> bool:
@@ -491,7 +503,8 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         results.render_accounts(self.account_model, outcome, self.theme)
         results.render_totals(self.totals_model, outcome, self.theme)
         where = (f"Path step {self.path_bar.slider.value()}/{len(self.path)}." if self.path is not None else "")
-        self.headline.setText(results.headline(outcome, self.theme, where))
+        rescue = top_up_sentence(outcome, self.theme)
+        self.headline.setText(results.headline(outcome, self.theme, where) + (f" {rescue}" if rescue else ""))
         self.plot.show_outcome(outcome, grid)
         self.plot.set_line(self._line_position())
         if not self._fitted:
