@@ -2,6 +2,13 @@
 print the outcome under isolated margin, as held, and as if each account were cross margin.
 
 Reads the database and closes it; never writes it.
+
+After the scenario each surviving position also gets its odds of liquidation (distance in daily σ,
+probability of touching its liquidation price within 1 h and 24 h from the scenario's marks) and its
+funding (next payment, liquidation price's drift per day at the latest stored funding quote). With
+no desk running here, the realized volatility is seeded from the stored prices of the last few
+half-lives before now, as a desk does at start (:func:`isodesk.desk.whatif.stored_volatility`); a
+market without enough of them shows none (``—``, JSON ``null``), as does a market without a quote.
 """
 
 from __future__ import annotations
@@ -9,13 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from isodesk.cli.common import add_db_options, money, price_text, store_from, table
 from isodesk.cli.errors import UserError
+from isodesk.desk.settings import load_settings
 from isodesk.desk.whatif import scenario_book
+from isodesk.formats import fmt_pct
 from isodesk.margin.bounds import (
     BoundsError,
     check_amount,
@@ -150,8 +162,21 @@ def _step(step: str) -> list[tuple[str, Shock]]:
     return [parse_shock(item, "--step") for item in items]
 
 
-def render(outcome: Outcome) -> str:
-    """The outcome as text: positions, then accounts, then totals per currency."""
+def odds_sentence(outcome: Outcome, alert_pct: float) -> str:
+    """One line on the odds after the scenario: how many survivors have a 24 h probability of
+    liquidation above ``alert_pct`` (percent), or that none is known (no volatility yet)."""
+    p = outcome.isolated.liq_prob_24h
+    if not np.isfinite(p).any():
+        return "Odds of liquidation: no realized volatility in the stored prices yet."
+    count = outcome.odds_above(alert_pct)
+    after = "after the shock" if outcome.steps == 1 else "at the end of the path"
+    return (f"{count} position{'' if count == 1 else 's'} above {alert_pct:g} % odds of liquidation within 24 h "
+            f"{after}.")
+
+
+def render(outcome: Outcome, alert_pct: float = 20.0) -> str:
+    """The outcome as text: positions, then accounts, then totals per currency, then the odds line
+    (``alert_pct``: the odds alert line in percent, the book's ``odds.alert_pct``)."""
     book, iso, cross = outcome.book, outcome.isolated, outcome.cross
     rows = []
     for r in range(len(book)):
@@ -164,9 +189,13 @@ def render(outcome: Outcome) -> str:
                      f"{(iso.shocked_mark[r] / book.marks[m] - 1) * 100:+.2f} %", price_text(iso.liquidation_price[r]),
                      "—" if not math.isfinite(ratio) else f"{ratio * 100:.1f} %", money(iso.margin[r], ccy),
                      money(iso.unrealized_pnl[r], ccy), state, money(iso.loss[r], ccy),
+                     fmt_pct(float(iso.liq_prob_24h[r]) * 100, ascii=True),
+                     fmt_pct(float(iso.liq_drift_pct_day[r]), signed=True, ascii=True),
                      money(iso.margin_needed[r], ccy), ccy])
+    # the last two columns stay "needs" and "ccy": scripts read the table from the right
     positions = table(["position", "account", "mark", "shocked", "move", "liq price", "ratio", "margin", "uPnL",
-                       "isolated", "loss", "needs", "ccy"], rows, right={2, 3, 4, 5, 6, 7, 8, 10, 11})
+                       "isolated", "loss", "24h odds", "drift/day", "needs", "ccy"], rows,
+                      right={2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13})
     acc_rows = []
     for a, name in enumerate(book.accounts):
         ccy = book.currencies[a]
@@ -193,9 +222,13 @@ def render(outcome: Outcome) -> str:
     else:
         moves = "; ".join(f"step {i + 1}: {_moves(book, row) or 'no move'}" for i, row in enumerate(outcome.prices))
     return (f"Scenario: {printable(moves)}\n\n{positions}\n\n{accounts}\n\n{total}\n\n"
+            f"{odds_sentence(outcome, alert_pct)}\n"
             "Losses are positive, in each account's currency: a liquidated position loses its isolated margin, "
             "an open one its unrealized loss;\ncross margin pools each account (never across venues) and a "
-            "liquidated pool loses all of it. 'needs' = collateral to survive the scenario.")
+            "liquidated pool loses all of it. 'needs' = collateral to survive the scenario.\n"
+            "'24h odds' = chance the mark touches the liquidation price within 24 h of the scenario's marks at the "
+            "realized volatility of the stored prices;\n'drift/day' = how far one day of funding at the latest "
+            "quote moves the liquidation price, % of mark, + towards it.")
 
 
 def _moves(book: ScenarioBook, prices: Any) -> str:
@@ -207,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate the scenario on the book and print it."""
     store = store_from(args)
     try:
-        book = scenario_book(store)
+        book = scenario_book(store, seed_now=time.time())  # no desk here: volatility from the stored prices
+        alert_pct = load_settings(store).odds_alert_pct
     finally:
         store.close()
     try:
@@ -217,6 +251,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome.to_dict(), allow_nan=False))
     else:
-        print(render(outcome))
+        print(render(outcome, alert_pct))
     return 0
 

@@ -57,6 +57,10 @@ class RunScenario:
     ``auto_add`` / ``top_up`` (a policy as :func:`isodesk.margin.topup.parse_policy` reads it): the
     outcome also says which positions the venues' auto-add or the policy would save on the same
     steps and what they cost (``Outcome.rescue``, :func:`isodesk.margin.topup.with_top_ups`).
+
+    The book carries the desk's current realized volatility per position and its latest funding
+    quotes (:func:`desk_scenario_book`), so the outcome has the odds of liquidation and the funding
+    figures after the scenario (``Outcome.isolated.liq_prob_24h``, ``liq_drift_pct_day``, …).
     """
 
     scenario: Scenario
@@ -203,15 +207,25 @@ def usable_grid(shocks: tuple[float, ...], betas: Mapping[str, float]) -> np.nda
     return grid[keep]
 
 
-def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
-    """Run one scenario request on the desk's book; returns (message, payload). Never writes the book."""
+def desk_scenario_book(desk: Desk) -> ScenarioBook:
+    """The desk's open book as scenarios take it (:func:`isodesk.desk.whatif.scenario_book`), with the
+    desk's own realized volatility per position (per √second, what its odds columns use) and its
+    funding quotes (the feed's of the last step, else the book's stored ones). Reads only."""
     from isodesk.desk.whatif import scenario_book  # here: whatif → session → desk would be a cycle
 
+    # Desk exposes its OddsDesk and FundingDesk only as private members (desk.py is not this module's);
+    # both are only read here.
+    odds, funding = desk._odds, desk._funding
+    return scenario_book(desk.store, desk.catalog, volatility=odds.volatility, quotes=funding.quotes or None)
+
+
+def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
+    """Run one scenario request on the desk's book; returns (message, payload). Never writes the book."""
     try:
         if isinstance(command, GetScenarioBook):
-            return "scenario book", MarkedBook(scenario_book(desk.store, desk.catalog), float(ts))
+            return "scenario book", MarkedBook(desk_scenario_book(desk), float(ts))
         if isinstance(command, RunScenario):
-            book: ScenarioBook = scenario_book(desk.store, desk.catalog)
+            book: ScenarioBook = desk_scenario_book(desk)
             if command.marks is not None:
                 book = book.with_marks(dict(command.marks))
             outcome = evaluate(book, command.scenario)

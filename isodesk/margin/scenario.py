@@ -53,6 +53,15 @@ Modelling choices
 * **Top-ups** (:func:`isodesk.margin.topup.with_top_ups`): an outcome may carry, per position,
   whether the venue's auto-add (for positions the book's ``auto_add`` flags) or the trader's
   policy would have saved it on the same steps, and what they cost (:attr:`Outcome.rescue`).
+* **Odds and funding after the scenario** (isolated): for each position that survives (its rest, after
+  partial liquidations), at the last step's mark and its liquidation price then, the odds of
+  :func:`isodesk.margin.odds.book_odds` (distance in daily σ, the probability of touching the
+  liquidation price within 1 h and 24 h) at the book's ``sigma`` (the desk's current realized
+  volatility per market; the shock does not change it), and funding (:mod:`isodesk.margin.funding`):
+  the next payment (:func:`~isodesk.margin.funding.funding_flow` of the rest's value at that mark) and
+  the liquidation price's drift per day (:func:`~isodesk.margin.funding.liq_drift_pct_day`) at the
+  book's latest funding quote. NaN where the book has no volatility or no quote for the row, and for
+  a position liquidated whole.
 * **Capital efficiency**: ``margin_needed`` is the smallest isolated margin with which a position
   survives every step, ``max over steps of (R − uPnL)`` (closed form: ``B`` is affine in the
   margin), and ``pool_needed`` the smallest cross pool with which the account survives,
@@ -70,8 +79,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from isodesk.margin.engine import PositionBatch, maintenance_requirement, mark_figures, price_levels
+from isodesk.margin.funding import MAX_FUNDING_RATE, Settles, funding_flow, liq_drift_pct_day, position_value
 from isodesk.margin.ladder import Ladder, Procedure, ladder, procedure_codes
 from isodesk.margin.markets import market_of
+from isodesk.margin.odds import book_odds
 from isodesk.margin.position import Position
 
 PCT = "pct"
@@ -174,6 +185,12 @@ class ScenarioBook:
     default all at once) says how each position's venue liquidates it: at once or in steps.
     ``auto_add`` (bool per row, default all False): the venue tops the margin up by itself at its
     liquidation trigger (the position's latest venue report said so).
+
+    For the odds and funding after the scenario (module docstring), per row: ``sigma``, the realized
+    volatility of the log price of the position's market per √second (NaN = not known yet; default
+    all NaN); ``funding_rate`` (fraction per funding interval, + = longs pay; NaN = no quote),
+    ``funding_interval_s`` (seconds, > 0 where a rate is given) and ``funding_settles``
+    (:class:`~isodesk.margin.funding.Settles` codes; default the conservative ``ISOLATED_PAY``).
     """
 
     batch: PositionBatch
@@ -189,9 +206,14 @@ class ScenarioBook:
     no_removal: np.ndarray | None = None  # bool per row
     procedure: np.ndarray | None = None   # int8 per row (isodesk.margin.ladder.Procedure)
     auto_add: np.ndarray | None = None    # bool per row
+    sigma: np.ndarray | None = None       # float64 per row, per √second (NaN: unknown)
+    funding_rate: np.ndarray | None = None        # float64 per row, fraction per interval (NaN: no quote)
+    funding_interval_s: np.ndarray | None = None  # float64 per row, seconds (NaN: no quote)
+    funding_settles: np.ndarray | None = None     # int8 per row (isodesk.margin.funding.Settles)
 
     def __post_init__(self) -> None:
         n = len(self.batch)
+        self._check_odds_and_funding(n)
         if self.auto_add is None:
             object.__setattr__(self, "auto_add", np.zeros(n, dtype=bool))
         if len(self.auto_add) != n:  # type: ignore[arg-type]
@@ -212,10 +234,38 @@ class ScenarioBook:
         if len(self.no_removal) != n:  # type: ignore[arg-type]
             raise ScenarioError("scenario book: no_removal needs one entry per position")
         for name in ("position_ids", "market_index", "marks", "account_index", "free", "no_removal", "procedure",
-                     "auto_add"):
+                     "auto_add", "sigma", "funding_rate", "funding_interval_s", "funding_settles"):
             arr = np.array(getattr(self, name), copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
+
+    def _check_odds_and_funding(self, n: int) -> None:
+        """Fill the defaults of ``sigma`` and the funding arrays and refuse values that make no sense."""
+        for name, default in (("sigma", np.nan), ("funding_rate", np.nan), ("funding_interval_s", np.nan)):
+            value = getattr(self, name)
+            arr = np.full(n, default) if value is None else np.asarray(value, dtype=np.float64)
+            if arr.shape != (n,):
+                raise ScenarioError(f"scenario book: {name} needs one entry per position")
+            object.__setattr__(self, name, arr)
+        settles = self.funding_settles
+        codes = np.full(n, Settles.ISOLATED_PAY, dtype=np.int8) if settles is None else np.asarray(settles,
+                                                                                                  dtype=np.int8)
+        if codes.shape != (n,) or not np.isin(codes, [int(s) for s in Settles]).all():
+            raise ScenarioError("scenario book: funding_settles needs one Settles code per position")
+        object.__setattr__(self, "funding_settles", codes)
+        sigma, rate, interval = self.sigma, self.funding_rate, self.funding_interval_s
+        assert sigma is not None and rate is not None and interval is not None
+        bad = np.flatnonzero(~(np.isnan(sigma) | (np.isfinite(sigma) & (sigma >= 0))))
+        if bad.size:
+            raise ScenarioError(f"scenario book: volatility {sigma[bad[0]]!r} of row {bad[0]} is not a number ≥ 0")
+        bad = np.flatnonzero(~(np.isnan(rate) | (np.abs(rate) <= MAX_FUNDING_RATE)))
+        if bad.size:
+            raise ScenarioError(f"scenario book: funding rate {rate[bad[0]]!r} of row {bad[0]} is not within "
+                                f"±{MAX_FUNDING_RATE:g}")
+        bad = np.flatnonzero(np.isfinite(rate) & ~(np.isfinite(interval) & (interval > 0)))
+        if bad.size:
+            raise ScenarioError(f"scenario book: funding interval {interval[bad[0]]!r} of row {bad[0]} is not a "
+                                "number of seconds above 0")
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -266,6 +316,18 @@ class ScenarioBook:
                 raise ScenarioError(f"mark of {name}: {price!r} is not a price above 0")
             values[self.markets.index(name)] = float(price)
         return replace(self, marks=values)
+
+    def with_sigma(self, sigma: np.ndarray | Sequence[float]) -> ScenarioBook:
+        """A copy whose per-row volatility is ``sigma`` (log price per √second, NaN = unknown)."""
+        return replace(self, sigma=np.asarray(sigma, dtype=np.float64))
+
+    def with_funding(self, rate: np.ndarray | Sequence[float], interval_s: np.ndarray | Sequence[float],
+                     settles: np.ndarray | Sequence[int]) -> ScenarioBook:
+        """A copy with per-row funding quotes: ``rate`` (fraction per interval, NaN = no quote),
+        ``interval_s`` (seconds) and ``settles`` (:class:`~isodesk.margin.funding.Settles` codes)."""
+        return replace(self, funding_rate=np.asarray(rate, dtype=np.float64),
+                       funding_interval_s=np.asarray(interval_s, dtype=np.float64),
+                       funding_settles=np.asarray(settles, dtype=np.int8))
 
     def account(self, name: str) -> int:
         """Index of an account name; :class:`ScenarioError` if unknown."""
@@ -474,6 +536,13 @@ class IsolatedOutcome:
     of the venue's ladder taken (parts removed, the rest left open); ``ladder_loss``: the loss they
     realized. For a rest that survives them, ``unrealized_pnl``, ``margin_balance``,
     ``margin_ratio`` and ``liquidation_price`` are the rest's at the last step.
+
+    After the scenario, for the survivors (NaN for a position liquidated whole, and where the book has
+    no volatility or no funding quote; module docstring): ``sigma_distance`` (distance to liquidation
+    in daily standard deviations), ``liq_prob_1h`` / ``liq_prob_24h`` (probabilities 0…1 of touching
+    the liquidation price within 1 h / 24 h from the last step's mark), ``next_funding_amount`` (the
+    next funding payment at that mark, settlement currency, − paid / + received) and
+    ``liq_drift_pct_day`` (% of the mark per day, + towards the mark).
     """
 
     shocked_mark: np.ndarray
@@ -489,6 +558,11 @@ class IsolatedOutcome:
     margin_needed: np.ndarray
     partial_liquidations: np.ndarray
     ladder_loss: np.ndarray
+    sigma_distance: np.ndarray
+    liq_prob_1h: np.ndarray
+    liq_prob_24h: np.ndarray
+    next_funding_amount: np.ndarray
+    liq_drift_pct_day: np.ndarray
     # per account
     free: np.ndarray
     overdrawn: np.ndarray
@@ -544,6 +618,12 @@ class Outcome:
         """Number of states evaluated (1 for a single jump)."""
         return int(self.prices.shape[0])
 
+    def odds_above(self, threshold_pct: float) -> int:
+        """How many positions survive the scenario with a 24 h probability of liquidation above
+        ``threshold_pct`` (percent, e.g. 20) from the marks it ends at; unknown odds do not count."""
+        p = self.isolated.liq_prob_24h
+        return int((np.isfinite(p) & (p * 100.0 > threshold_pct)).sum())
+
     def totals(self, values: np.ndarray) -> dict[str, float]:
         """Per-account ``values`` summed per settlement currency (the only sums that mean anything)."""
         out: dict[str, float] = {}
@@ -572,6 +652,9 @@ class Outcome:
                 "liquidated": bool(iso.liquidated[r]), "liquidated_step": int(iso.liquidated_step[r]) or None,
                 "loss": f(iso.loss[r]), "margin_needed": f(iso.margin_needed[r]),
                 "partial_liquidations": int(iso.partial_liquidations[r]), "ladder_loss": f(iso.ladder_loss[r]),
+                "sigma_distance": f(iso.sigma_distance[r]), "liq_prob_1h": f(iso.liq_prob_1h[r]),
+                "liq_prob_24h": f(iso.liq_prob_24h[r]), "next_funding_amount": f(iso.next_funding_amount[r]),
+                "liq_drift_pct_day": f(iso.liq_drift_pct_day[r]),
             })
             if self.rescue is not None:
                 positions[-1].update({"saved_by_top_ups": bool(self.rescue.saved[r]),
@@ -639,6 +722,7 @@ def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
     needed_raw = (req - upnl).max(axis=0, initial=-np.inf)
     needed = np.where(needed_raw > 0, needed_raw + SAFETY * notional.max(axis=0, initial=0.0), 0.0)
     kept = np.where(liquidated, 0.0, rest.margin + last_upnl)
+    after = _odds_and_funding(book, rest, last, figures.liquidation_price, liquidated)
 
     def per_account(values: np.ndarray) -> np.ndarray:
         return np.bincount(idx, weights=values, minlength=n_acc).astype(np.float64)
@@ -653,6 +737,8 @@ def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
         liquidation_price=_frozen(figures.liquidation_price), liquidated=_frozen(liquidated),
         liquidated_step=_frozen(step), loss=_frozen(loss), margin_needed=_frozen(needed),
         partial_liquidations=_frozen(walk.taken), ladder_loss=_frozen(walk.loss),
+        sigma_distance=after["sigma_distance"], liq_prob_1h=after["liq_prob_1h"], liq_prob_24h=after["liq_prob_24h"],
+        next_funding_amount=after["next_funding_amount"], liq_drift_pct_day=after["liq_drift_pct_day"],
         free=_frozen(free), overdrawn=_frozen(free < 0), positions_lost=_frozen(np.bincount(
             idx, weights=liquidated, minlength=n_acc).astype(np.int64)),
         account_loss=_frozen(per_account(loss)), equity_after=_frozen(free + per_account(kept)),
@@ -681,6 +767,33 @@ def evaluate(book: ScenarioBook, scenario: Scenario) -> Outcome:
         open_positions=_frozen(count))
     return Outcome(book=book, scenario=scenario, prices=_frozen(prices), equity_now=_frozen(equity_now),
                    isolated=isolated, cross=cross)
+
+
+def _odds_and_funding(book: ScenarioBook, rest: PositionBatch, mark: np.ndarray, liquidation_price: np.ndarray,
+                      gone: np.ndarray) -> dict[str, np.ndarray]:
+    """The odds and funding figures of the survivors after the scenario (module docstring), per row:
+    ``rest`` the positions left after the ladder, ``mark`` the last step's mark of each row (quote per
+    coin), ``liquidation_price`` the rest's liquidation price, ``gone`` the rows liquidated whole (NaN).
+    Each part is skipped (all NaN) when the book has no volatility, or no funding quote, at all."""
+    n = len(rest)
+    out = {k: np.full(n, np.nan) for k in ("sigma_distance", "liq_prob_1h", "liq_prob_24h",
+                                           "next_funding_amount", "liq_drift_pct_day")}
+    sigma, rate = book.sigma, book.funding_rate
+    assert sigma is not None and rate is not None
+    if np.isfinite(sigma).any():
+        odds = book_odds(mark, liquidation_price, rest.side, sigma)
+        out.update(sigma_distance=odds.sigma_distance, liq_prob_1h=odds.liq_prob_1h, liq_prob_24h=odds.liq_prob_24h)
+    if np.isfinite(rate).any():
+        assert book.funding_interval_s is not None and book.funding_settles is not None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["next_funding_amount"] = funding_flow(rest.side, position_value(rest, mark), rate)
+            out["liq_drift_pct_day"] = liq_drift_pct_day(rest, mark, rate, book.funding_interval_s,
+                                                         book.funding_settles, liquidation_price)
+    for key, values in out.items():
+        values = np.array(values, dtype=np.float64, copy=True)
+        values[gone] = np.nan
+        out[key] = _frozen(values)
+    return out
 
 
 # -- a grid of uniform shocks ---------------------------------------------------------------------

@@ -6,11 +6,15 @@ Demo book (resources/demo/book.json), marks BTC 60,000, ETH 3,000, SOL 150, DOGE
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import sqlite3
+import time
 
 import pytest
 
+from isodesk.store import Store
 from tests.cli.conftest import run
 
 
@@ -149,3 +153,71 @@ def test_whatif_shows_a_decimal_point_shock_and_stored_text_escaped(demo_db, cap
     assert code == 0, err
     assert "BTCUSDT 59,100.00 (-1.50 %)" in out  # -1.5 %, not -15 %
     assert "\x1b" not in out and "\x00" not in out and "core\\x1b[2J\\x00" in out
+
+
+# -- odds and funding after the scenario ---------------------------------------------------------------
+
+
+def _hand_sigma(rows, half_life_s=3600.0):
+    """The time-aware EWMA of squared log returns per second over ``rows`` ((ts, price) ascending)."""
+    weighted = weight = 0.0
+    for (t0, p0), (t1, p1) in itertools.pairwise(rows):
+        dt, r = t1 - t0, math.log(p1 / p0)
+        keep = 2.0 ** (-dt / half_life_s)
+        weighted = keep * weighted + (1.0 - keep) * r * r / dt
+        weight = keep * weight + (1.0 - keep)
+    return math.sqrt(weighted / weight)
+
+
+def test_whatif_json_has_the_odds_and_funding_after_the_shock(demo_db, capsys):
+    # 20 minutes of BTC prices swinging 0.2 % a minute, ending at 60,000 a few seconds ago, and a funding quote
+    now = time.time()
+    store = Store.open(demo_db)
+    try:
+        store.insert_prices([(now - 10.0 - 60.0 * (20 - k), "BTCUSDT", 60_000.0 * (1.002 if k % 2 else 1.0))
+                             for k in range(21)])
+        with store.db.conn:
+            store.db.conn.execute(
+                "INSERT INTO funding_quotes (venue, market, rate, next_ts, interval_s, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                ["", "BTCUSDT", "0.0001", now + 3600.0, 28_800.0, now])
+    finally:
+        store.close()
+    conn = sqlite3.connect(demo_db)
+    try:  # every stored reference BTC price of the last 4 half-lives: what the command seeds from
+        rows = conn.execute("SELECT ts, price FROM prices WHERE symbol = 'BTCUSDT' AND venue = '' AND ts >= ? "
+                            "ORDER BY ts", [now - 4 * 3600.0]).fetchall()
+    finally:
+        conn.close()
+    sigma = _hand_sigma(rows)
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--shock", "BTCUSDT=-5%", "--json")
+    assert code == 0, err
+    positions = {p["label"]: p for p in json.loads(out)["isolated"]["positions"]}
+    core = positions["btc-core-long"]  # 0.5 BTC long, BTC 60,000 → 57,000, survives
+    assert not core["liquidated"] and core["shocked_mark"] == pytest.approx(57_000.0)
+    d = math.log(57_000.0 / core["liquidation_price"])
+    assert core["sigma_distance"] == pytest.approx(d / (sigma * math.sqrt(86_400.0)), rel=1e-9)
+    assert core["liq_prob_24h"] == pytest.approx(math.erfc(d / (sigma * math.sqrt(2 * 86_400.0))), rel=1e-9)
+    assert core["liq_prob_1h"] == pytest.approx(math.erfc(d / (sigma * math.sqrt(2 * 3_600.0))), rel=1e-9)
+    # the next payment at the shocked mark: 0.5 · 57,000 · 0.0001 = 2.85 paid; paid from the margin → liq rises
+    assert core["next_funding_amount"] == pytest.approx(-2.85, rel=1e-12)
+    assert core["liq_drift_pct_day"] > 0
+    # ETH has no recent prices and no quote: unknown, not zero
+    eth = positions["eth-swing-short"]
+    assert all(eth[k] is None for k in ("sigma_distance", "liq_prob_1h", "liq_prob_24h", "next_funding_amount",
+                                        "liq_drift_pct_day"))
+    # the text says how many survivors are above the 20 % alert line
+    above = sum(1 for p in positions.values() if p["liq_prob_24h"] is not None and p["liq_prob_24h"] > 0.2)
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--shock", "BTCUSDT=-5%")
+    assert code == 0, err
+    noun = "position" if above == 1 else "positions"
+    assert f"{above} {noun} above 20 % odds of liquidation within 24 h after the shock." in out
+    assert "24h odds" in out and "drift/day" in out
+
+
+def test_whatif_without_recent_prices_shows_no_odds(demo_db, capsys):
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--market", "BTCUSDT=-5%", "--json")
+    assert code == 0, err
+    for p in json.loads(out)["isolated"]["positions"]:
+        assert p["liq_prob_24h"] is None and p["sigma_distance"] is None and p["next_funding_amount"] is None
+    code, out, err = run(capsys, "whatif", "--db", str(demo_db), "--market", "BTCUSDT=-5%")
+    assert "Odds of liquidation: no realized volatility in the stored prices yet." in out

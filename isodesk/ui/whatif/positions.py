@@ -13,6 +13,14 @@ The other columns are the desk's outcome, formatted lazily in ``data()`` so a 1,
 costs only its visible rows. **Needs** is the CLI's ``needs``: the isolated margin the position
 needs to survive the scenario (``Outcome.isolated.margin_needed``; 0 = any). Rows keep the book's
 order until a header is clicked; the order then changes only on the next click.
+
+**24 h odds** and **Liq. drift/day** are the outcome's figures after the scenario for the positions
+that survive it (``Outcome.isolated.liq_prob_24h`` / ``liq_drift_pct_day``, from the desk's current
+realized volatility and latest funding quote), formatted as the live table's columns of the same
+keys (:func:`isodesk.ui.columns.format_value`); ``—`` where unknown or liquidated. Odds above the
+trader's ``odds.alert_pct`` (:attr:`PositionsModel.odds_alert_pct`) are drawn in the danger colour;
+sorted descending, the odds put the positions the scenario liquidates first, then the survivors by
+odds, then those without odds.
 """
 
 from __future__ import annotations
@@ -28,9 +36,20 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
+from isodesk.desk.settings import DEFAULTS
 from isodesk.margin.bounds import BoundsError, check_amount, check_leverage, parse_decimal
 from isodesk.margin.scenario import Outcome, ScenarioBook
-from isodesk.ui.columns import DASH, MINUS, fmt_leverage, fmt_money, fmt_pct, fmt_price, money_decimals
+from isodesk.ui.columns import (
+    DASH,
+    MINUS,
+    column_for,
+    fmt_leverage,
+    fmt_money,
+    fmt_pct,
+    fmt_price,
+    format_value,
+    money_decimals,
+)
 from isodesk.ui.theme import Theme
 from isodesk.ui.whatif.common import EDITABLE_HINT, tint
 
@@ -65,12 +84,22 @@ COLUMNS = (
     Column("upnl", "uPnL", True, "unrealized PnL after the scenario, settlement currency"),
     Column("loss", "Loss", True, "what the position loses: its isolated margin when liquidated, else its "
                                  "unrealized loss"),
+    Column("odds", "24 h odds", True, "after the scenario: the probability that the mark touches the liquidation "
+                                      "price within 24 h of the scenario's marks, at the market's current realized "
+                                      "volatility (as the live table's '24 h liq odds'); — : no volatility yet, "
+                                      "or liquidated"),
+    Column("drift", "Liq. drift/day", True, "after the scenario: how far one day of funding at the latest rate "
+                                            "moves the liquidation price, % of the mark, + towards it (as the live "
+                                            "table's 'Liq. drift'); — : no funding quote, or liquidated"),
     Column("cross", "Cross margin", False, "the same scenario as if its venue account were one cross pool"),
     Column("account", "Account", False, "venue account (settlement currency)"),
 )
 KEYS = tuple(c.key for c in COLUMNS)
 SAMPLES = ("btc-bybit-long", "LIQUIDATED @99", "24,400.00", "24,400.00", "+1,000.00", "20×", "20×",
-           "60,000.00", "60,000.00", "100.0 %", "+1,000.00", "1,000.00", "pool lost @99", "binance-usdm:USDT")
+           "60,000.00", "60,000.00", "100.0 %", "+1,000.00", "1,000.00", "100.0 %", "+10.00 %/day",
+           "pool lost @99", "binance-usdm:USDT")
+ODDS_COLUMN = column_for("liq_prob_24h")      # the live table's columns: one way to write each figure
+DRIFT_COLUMN = column_for("liq_drift_pct_day")
 
 
 def _written(text: Any) -> str:
@@ -133,6 +162,7 @@ class PositionsModel(QAbstractTableModel):
         self.order = np.zeros(0, dtype=np.intp)   # view row → book row
         self._sorted: tuple[int, Qt.SortOrder] | None = None
         self._max_lev = np.zeros(0)
+        self.odds_alert_pct = DEFAULTS.odds_alert_pct  # the trader's odds.alert_pct (the workspace follows it)
         self.set_theme(theme)
 
     # -- state -----------------------------------------------------------------------------------
@@ -367,6 +397,9 @@ class PositionsModel(QAbstractTableModel):
         n = len(self.book)
         if key in ("label", "account", "cross"):
             return np.array([self._cell(r, key)[0] for r in range(n)])
+        if key == "odds" and self.outcome is not None:  # most likely first: the liquidated, then by odds, unknown last
+            iso = self.outcome.isolated
+            return np.where(iso.liquidated, 2.0, np.where(np.isnan(iso.liq_prob_24h), -1.0, iso.liq_prob_24h))
         values = np.array([_float(self._cell(r, key)[1]) for r in range(n)], dtype=np.float64)
         if key == "state":  # the first to die first; survivors last
             values = np.where(values > 0, values, np.inf)
@@ -432,9 +465,21 @@ class PositionsModel(QAbstractTableModel):
         if key == "loss":
             v = float(iso.loss[r])
             return fmt_money(v, ccy), v
+        if key == "odds":
+            v = float(iso.liq_prob_24h[r])
+            return format_value(ODDS_COLUMN, v, ccy), (v if math.isfinite(v) else None)
+        if key == "drift":
+            v = float(iso.liq_drift_pct_day[r])
+            return format_value(DRIFT_COLUMN, v, ccy), (v if math.isfinite(v) else None)
         if key == "cross":
             return self._verdict(r)[0], not bool(o.cross.liquidated[a])
         raise KeyError(key)
+
+    def _odds_high(self, r: int) -> bool:
+        """True when the position's 24 h odds after the scenario are above the alert line."""
+        assert self.outcome is not None
+        p = float(self.outcome.isolated.liq_prob_24h[r])
+        return math.isfinite(p) and p * 100.0 > self.odds_alert_pct
 
     def _verdict(self, r: int) -> tuple[str, QColor]:
         assert self.book is not None and self.outcome is not None
@@ -465,6 +510,8 @@ class PositionsModel(QAbstractTableModel):
             return t.danger if step else None
         if key == "cross":
             return self._verdict(r)[1]
+        if key == "odds" and self._odds_high(r):
+            return t.danger
         if key == "needs":
             if self._short(r):
                 return t.danger
@@ -482,6 +529,8 @@ class PositionsModel(QAbstractTableModel):
             return pid in self.leverage_edits
         if key == "needs":
             return self.outcome is not None and self._short(r)
+        if key == "odds":
+            return self.outcome is not None and self._odds_high(r)
         return False
 
     def _tip(self, r: int, col: Column) -> str | None:
@@ -518,7 +567,27 @@ class PositionsModel(QAbstractTableModel):
                        if dead else "survive"))
         if col.key in ("upnl", "loss"):
             return ccy
+        if col.key in ("odds", "drift"):
+            return self._after_tip(r, col.key, ccy)
         return None
+
+    def _after_tip(self, r: int, key: str, ccy: str) -> str:
+        """The tooltip of the odds and drift cells: the figures behind them, or why there are none."""
+        assert self.book is not None and self.outcome is not None
+        iso = self.outcome.isolated
+        if iso.liquidated[r]:
+            return "liquidated in the scenario"
+        if key == "odds":
+            p24, p1, sd = (float(iso.liq_prob_24h[r]), float(iso.liq_prob_1h[r]), float(iso.sigma_distance[r]))
+            if not math.isfinite(p24):
+                return "no realized volatility of this market yet"
+            return (f"24 h: {format_value(ODDS_COLUMN, p24)} · 1 h: {format_value(column_for('liq_prob_1h'), p1)} · "
+                    f"{format_value(column_for('sigma_distance'), sd)} daily from liquidation at "
+                    f"{fmt_price(float(iso.liquidation_price[r]))} (mark {fmt_price(float(iso.shocked_mark[r]))})")
+        amount = float(iso.next_funding_amount[r])
+        if not math.isfinite(amount):
+            return "no funding quote for this market"
+        return f"next funding payment at the scenario's mark: {fmt_money(amount, ccy, signed=True)} {ccy}"
 
     # -- for tests and the workspace ----------------------------------------------------------------
 

@@ -7,8 +7,10 @@ equity, pool needed; totals per settlement currency: money is never summed acros
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtWidgets import QWidget
 
+from isodesk.desk.settings import DEFAULTS
 from isodesk.margin.scenario import Outcome
 from isodesk.ui.columns import fmt_money
 from isodesk.ui.theme import Theme
@@ -84,9 +86,24 @@ def render_totals(model: RowsModel, outcome: Outcome, theme: Theme) -> None:
         for c in dict.fromkeys(outcome.book.currencies)])
 
 
-def headline(outcome: Outcome, theme: Theme, where: str = "") -> str:
+def odds_headline(outcome: Outcome, theme: Theme, odds_alert_pct: float) -> str:
+    """The odds after the scenario in one short sentence ("2 positions above 20 % odds of liquidation
+    within 24 h after the shock"), "" when no position has odds (no realized volatility yet)."""
+    if not np.isfinite(outcome.isolated.liq_prob_24h).any():
+        return ""
+    count = outcome.odds_above(odds_alert_pct)
+    after = "after the shock" if outcome.steps == 1 else "at this step"
+    colour = theme.danger if count else theme.safe
+    noun = "position" if count == 1 else "positions"
+    return (f'<b>Odds:</b> <span style="color:{colour.name()}"><b>{count}</b> {noun} above '
+            f"{odds_alert_pct:g} % odds of liquidation within 24 h</span> {after}.")
+
+
+def headline(outcome: Outcome, theme: Theme, where: str = "", *,
+             odds_alert_pct: float = DEFAULTS.odds_alert_pct) -> str:
     """The outcome in one rich-text paragraph: positions liquidated and money lost under isolated
-    margin, accounts liquidated under cross, how many positions cross would have saved."""
+    margin, accounts liquidated under cross, how many positions cross would have saved, and how many
+    survivors are above ``odds_alert_pct`` (percent) odds of liquidation within 24 h after it."""
     book, iso, cross, t = outcome.book, outcome.isolated, outcome.cross, theme
     dead = int(iso.liquidated.sum())
     loss = outcome.totals(iso.account_loss)
@@ -105,4 +122,7 @@ def headline(outcome: Outcome, theme: Theme, where: str = "") -> str:
     saved = sum(1 for r in range(len(book)) if iso.liquidated[r] and not cross.liquidated[book.account_index[r]])
     if saved:
         parts.append(f"Cross margin would have saved {saved} of the {dead} liquidated positions.")
+    odds = odds_headline(outcome, theme, odds_alert_pct)
+    if odds:
+        parts.append(odds)
     return " ".join(parts) + (f" {where}" if where else "")

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from isodesk.desk.commands import Result
 from isodesk.desk.scenario_jobs import MarkedBook
+from isodesk.desk.settings import DEFAULTS
 from isodesk.margin.scenario import GridOutcome, Outcome, PricePath, ScenarioBook, ScenarioError
 from isodesk.ui.columns import fmt_price
 from isodesk.ui.theme import Theme
@@ -504,7 +505,10 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
         results.render_totals(self.totals_model, outcome, self.theme)
         where = (f"Path step {self.path_bar.slider.value()}/{len(self.path)}." if self.path is not None else "")
         rescue = top_up_sentence(outcome, self.theme)
-        self.headline.setText(results.headline(outcome, self.theme, where) + (f" {rescue}" if rescue else ""))
+        alert_pct = self.odds_alert_pct()
+        self.positions.odds_alert_pct = alert_pct
+        self.headline.setText(results.headline(outcome, self.theme, where, odds_alert_pct=alert_pct)
+                              + (f" {rescue}" if rescue else ""))
         self.plot.show_outcome(outcome, grid)
         self.plot.set_line(self._line_position())
         if not self._fitted:
@@ -514,6 +518,12 @@ class WhatIfWorkspace(ScenarioForm, QWidget):
             fit_columns(self.account_view, results.ACCOUNT_SAMPLES)
             fit_columns(self.totals_view, results.TOTAL_SAMPLES)
         self._fit_lower()
+
+    def odds_alert_pct(self) -> float:
+        """The trader's ``odds.alert_pct`` (percent) from the desk's latest snapshot, else the default."""
+        settings = getattr(getattr(self.controller, "latest", None), "settings", None)
+        value = getattr(settings, "odds_alert_pct", None)
+        return float(value) if isinstance(value, (int, float)) else DEFAULTS.odds_alert_pct
 
     def marker_positions(self) -> list[tuple[float, float, str]]:
         """The liquidation markers now drawn: (shock %, y, position label)."""
