@@ -6,13 +6,17 @@ of the final book. It works on a copy of the database unless ``--commit`` is giv
 The path is a ``ts,[venue,]symbol,price`` CSV, or one or more Binance mark-price kline files (one
 per symbol: the symbol from the file name, ``BTCUSDT-1m-2024-01-01.csv``, or ``--symbol``; each bar
 plays as four ticks, see :mod:`isodesk.feeds.klines`). By default the replay is the fast one
-(:mod:`isodesk.desk.replay`): it streams the file in chunks and finds the instants where something
-happens with vectorized searches, and its events, alerts and summary are the tick-by-tick desk's;
-``--step`` steps the desk through every instant instead (the reference; it holds the whole path in
-memory). A path that takes more than a second shows a progress bar on a terminal (stderr). With
-``--commit`` both write the same alerts, ledger, journal and statuses; the fast replay keeps in the
-``prices`` table only the prices the desk was stepped with (each series' last price before every
-instant the desk played itself, and at the end), not every row of the path as ``--step`` does.
+(:mod:`isodesk.desk.replay`): it streams the file in chunks (parsed ahead in a second thread) and
+finds the instants where something happens with vectorized searches, and its events, alerts and
+summary are the tick-by-tick desk's; ``--step`` steps the desk through every instant instead (the
+reference; it holds the whole path in memory). A ``funding_rate`` column (see
+:mod:`isodesk.feeds.replay`) is read by both: the desk settles funding at each funding time of the
+venues' grids, and the fast replay plays those instants through the desk itself, so the ``funding``
+rows and ledger entries are the same. A path that takes more than a second shows a progress bar on
+a terminal (stderr). With ``--commit`` both write the same alerts, ledger, journal and statuses; the
+fast replay keeps in the ``prices`` table only the prices the desk was stepped with (each series'
+last price before every instant the desk played itself, and at the end), not every row of the path
+as ``--step`` does.
 
 Every row passes the feeds' tick guard: a bad row (unreadable, a NaN, 0 or 1e-300 price, a
 millisecond timestamp, a row older than one already played, a lone spike the next price of its
@@ -201,7 +205,7 @@ class PathFiles:
             sources = self._sources()  # header and name problems now, before anything runs
         except FeedError as exc:
             raise UserError(str(exc)) from None
-        # a ``funding_rate`` column: the path replays on the step desk (the fast engine settles no funding)
+        # a ``funding_rate`` column: the desk settles funding at each funding time (fast or --step alike)
         self.funding = not self.klines[0] and "funding_rate" in getattr(sources[0], "columns", ())
         self.size = sum(p.stat().st_size for p in self.paths)
 
@@ -277,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     step_feed: ReplayFeed | None = None
     chunks: Iterator[PathChunk] | None = None
     try:
-        if args.step or files.funding:
+        if args.step:
             step_feed = (ReplayFeed(files.paths[0], speed=None, strict=args.strict) if not files.klines[0] else
                          ReplayFeed(label, speed=None, strict=args.strict, _rows=files.rows(), _name=label))
         else:

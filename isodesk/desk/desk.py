@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
@@ -127,6 +127,11 @@ class Desk:
         self.last_failure: str | None = None
         self._events: list[PositionEvent] = []
         self._alert_cache: dict[int, Alert | None] | None = None  # newest alert per position, within a write
+        self._alert_batch: _AlertBatch | None = None  # alerts written at the end of that write, in two statements
+        # that cache and the next alert id kept after the write, valid while the book's change counter
+        # is the one this desk's write left (:meth:`_alerts_known`)
+        self._alerts_kept: tuple[int, dict[int, Alert | None], int] | None = None
+        self._kept_after_write: tuple[dict[int, Alert | None], int] = ({}, 0)
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
         self._rules_refresh = RulesRefresh()
@@ -444,24 +449,29 @@ class Desk:
         recovered = np.flatnonzero(~stale & self._stale & book.open_rows & ~first)
         if not (changed.size or went_stale.size or recovered.size or self._summaries):
             return
+        labels = book.info.labels
+        sound = self.settings.sound
         with self._writing(), self._alerts_known([*book.info.position_ids[changed].tolist(), *self._summaries]):
             self._write_summaries(clock)
-            for row in changed:
-                new, old = Level(int(level[row])), Level(int(previous[row]))
+            # plain Python numbers, formatted as the numpy scalars format (the same doubles)
+            for row, new, old, pct, liq, mark in zip(
+                    changed.tolist(), level[changed].tolist(), previous[changed].tolist(),
+                    (risk.distance_frac[changed] * 100).tolist(), risk.liquidation_price[changed].tolist(),
+                    risk.mark[changed].tolist(), strict=True):
                 verb = "rose" if new > old else "eased"
-                message = (f"{book.info.labels[row]} {verb} to {new.label.upper()}: "
-                           f"{risk.distance_frac[row] * 100:.2f} % from liquidation at "
-                           f"{risk.liquidation_price[row]:,.6g} (mark {risk.mark[row]:,.6g})")
-                self._event(EventKind.LEVEL, int(row), new.label, old.label, clock, float(risk.mark[row]), message,
-                            sound=self.settings.sound and new is Level.DANGER)
-            for row in went_stale:
-                message = f"{book.info.labels[row]}: no fresh price for {self._series_text(int(row))}"
-                self._event(EventKind.STALE, int(row), "stale", Level(int(level[row])).label, clock,
-                            float(risk.mark[row]), message)
-            for row in recovered:
-                message = f"{book.info.labels[row]}: prices flow again"
-                self._event(EventKind.RECOVERED, int(row), Level(int(level[row])).label, "stale", clock,
-                            float(risk.mark[row]), message)
+                message = (f"{labels[row]} {verb} to {_LABELS[new].upper()}: {pct:.2f} % from liquidation at "
+                           f"{liq:,.6g} (mark {mark:,.6g})")
+                self._event(EventKind.LEVEL, row, _LABELS[new], _LABELS[old], clock, mark, message,
+                            sound=sound and new == Level.DANGER)
+            for row in went_stale.tolist():
+                message = f"{labels[row]}: no fresh price for {self._series_text(row)}"
+                self._event(EventKind.STALE, row, "stale", _LABELS[level[row]], clock, float(risk.mark[row]), message)
+            for row in recovered.tolist():
+                message = f"{labels[row]}: prices flow again"
+                self._event(EventKind.RECOVERED, row, _LABELS[level[row]], "stale", clock, float(risk.mark[row]),
+                            message)
+        # committed: what the batch knows stays true until the book's counter moves again
+        self._alerts_kept = (self._book_version, *self._kept_after_write)
 
     def _event(self, kind: EventKind, row: int, level: str, previous: str, clock: float, price: float,
                message: str, *, sound: bool = False) -> None:
@@ -471,16 +481,25 @@ class Desk:
         info = self.book.info
         position_id = int(info.position_ids[row])
         latest = self._latest_alert(position_id) if kind is EventKind.LEVEL else None
+        batch = self._alert_batch
         if latest is not None and collapses(latest, level, previous):
             alert_id = latest.id
-            count = self.store.repeat_alert(alert_id, ts=clock, level=level, previous=previous, message=message)
+            if batch is not None:  # counted as repeat_alert counts it, written with the batch
+                batch.repeated.append((float(clock), level, previous, message, alert_id))
+                count = latest.count + 1
+            else:
+                count = self.store.repeat_alert(alert_id, ts=clock, level=level, previous=previous, message=message)
             written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=latest.kind,
                             message=message, acknowledged=latest.acknowledged, count=count, previous=previous,
                             first_ts=latest.ts if latest.first_ts is None else latest.first_ts)
         else:
             kept = previous if previous in ALERT_LEVELS else None
-            alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
-                                            message=message, previous=kept)
+            if batch is not None:  # the id SQLite would give it: the batch's next
+                alert_id = batch.next_id + len(batch.added)
+                batch.added.append((alert_id, float(clock), position_id, level, kind.value, message, kept))
+            else:
+                alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
+                                                message=message, previous=kept)
             count = 1
             written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=kind.value,
                             message=message, acknowledged=False, previous=kept)
@@ -496,19 +515,41 @@ class Desk:
         """Inside one write transaction: the newest alert of each of ``position_ids`` read in one
         query and kept up to date as alerts are written (:meth:`_latest_alert`), instead of one query
         per alert (a replay writes thousands)."""
-        cache: dict[int, Alert | None] = {int(p): None for p in position_ids}
-        cache.update(self.store.latest_alerts(cache))
+        kept, self._alerts_kept = self._alerts_kept, None
+        version = command_log.book_version(self.store)  # inside the write: no other process can move it
+        if kept is not None and kept[0] == version:  # no alert written or acknowledged since this desk's last
+            cache, next_id = kept[1], kept[2]
+        else:
+            cache, next_id = {}, self.store.next_alert_id()
+        missing = {int(p) for p in position_ids} - cache.keys()
+        if missing:
+            cache.update(dict.fromkeys(missing))
+            cache.update(self.store.latest_alerts(missing))
         self._alert_cache = cache
+        self._alert_batch = _AlertBatch(next_id)
         try:
             yield
+            self._flush_alerts()
+            self._kept_after_write = (cache, self._alert_batch.next_id)
         finally:
             self._alert_cache = None
+            self._alert_batch = None
+
+    def _flush_alerts(self) -> None:
+        """Write the alerts kept in :meth:`_alerts_known`'s batch (two statements, in the caller's
+        transaction) and start a new batch after them."""
+        batch = self._alert_batch
+        if batch is None or not (batch.added or batch.repeated):
+            return
+        self.store.write_alerts(batch.added, batch.repeated)
+        self._alert_batch = _AlertBatch(batch.next_id + len(batch.added))
 
     def _latest_alert(self, position_id: int) -> Alert | None:
         """The newest alert of a position (from :meth:`_alerts_known`'s cache when it holds it)."""
         cache = self._alert_cache
         if cache is not None and position_id in cache:
             return cache[position_id]
+        self._flush_alerts()  # the book must hold what the batch keeps before it is read
         return self.store.latest_alert(position_id)
 
     def _note_summaries(self, first: np.ndarray, risk: RiskArrays) -> None:
@@ -923,6 +964,20 @@ class Desk:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+#: The label of each level by its number (``Level(n).label`` without an enum call per alert).
+_LABELS = tuple(level.label for level in Level)
+
+
+@dataclass(slots=True)
+class _AlertBatch:
+    """Alerts of one write kept to be written together (:meth:`Store.write_alerts`): ``added`` rows
+    take the ids ``next_id``, ``next_id + 1``… in order; ``repeated`` changes count on existing alerts."""
+
+    next_id: int
+    added: list[tuple[int, float, int | None, str, str, str, str | None]] = field(default_factory=list)
+    repeated: list[tuple[float, str, str | None, str, int]] = field(default_factory=list)
 
 
 def _finite_or_none(value: float) -> float | None:

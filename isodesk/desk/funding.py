@@ -299,15 +299,20 @@ class FundingDesk:
         settles = by_row[:, 3].astype(np.int8)
         mark = np.array(risk.mark, dtype=np.float64, copy=True)
         amount = funding_flow(book.batch.side, position_value(book.batch, mark), rate)
+        exact = desk.feed is not None and desk.feed.clock_from_ticks  # a replay: no figure from an earlier mark
         return {"funding_since_open": since, "next_funding_amount": amount, "next_funding_ts": next_ts,
-                "liq_drift_pct_day": self._drift_of(book, mark, rate, interval, settles)}
+                "liq_drift_pct_day": self._drift_of(book, mark, rate, interval, settles, exact=exact)}
 
     def _drift_of(self, book: LoadedBook, mark: np.ndarray, rate: np.ndarray, interval: np.ndarray,
-                  settles: np.ndarray) -> np.ndarray:
+                  settles: np.ndarray, *, exact: bool = False) -> np.ndarray:
         """:func:`liq_drift_pct_day` of the book, solved again only when the book or a rate changed or a
-        mark moved by more than :data:`DRIFT_MARK_TOLERANCE` since the last solve."""
+        mark moved by more than :data:`DRIFT_MARK_TOLERANCE` since the last solve. ``exact`` (a replay):
+        solved at every mark while any rate is known, so the figure depends on the marks alone, not on
+        which instants were stepped before (the fast replay steps fewer than the tick-by-tick desk)."""
         key = np.concatenate([rate, interval]).tobytes()
         cached = self._drift
+        if exact and np.isfinite(rate).any():
+            cached = None
         if cached is not None and cached[0] is book and cached[1] == key and len(mark) == len(cached[2]):
             with np.errstate(invalid="ignore", divide="ignore"):
                 moved = np.abs(mark / cached[2] - 1.0)

@@ -47,6 +47,11 @@ class Thresholds:
             raise ValueError(f"thresholds: hysteresis {self.hysteresis} must be in [0, danger)")
 
 
+# the levels as plain ints for the array code below (an enum member costs an attribute lookup each
+# time; the replay classifies the book at every instant it judges)
+_SAFE, _WARNING, _DANGER, _LIQUIDATED = (int(level) for level in Level)
+
+
 def classify(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """New levels (int8) from distances and the previous levels; NaN distances keep the previous level.
 
@@ -54,17 +59,17 @@ def classify(distance: np.ndarray, previous: np.ndarray, thresholds: Thresholds)
     the maintenance requirement), not this function.
     """
     t = thresholds
-    raw = np.where(distance <= t.danger, Level.DANGER, np.where(distance <= t.warning, Level.WARNING, Level.SAFE))
+    raw = np.where(distance <= t.danger, _DANGER, np.where(distance <= t.warning, _WARNING, _SAFE))
     # Relaxing to a milder level needs the distance to clear that level's threshold by the hysteresis.
-    relaxed_raw = np.where(distance <= t.danger + t.hysteresis, Level.DANGER,
-                           np.where(distance <= t.warning + t.hysteresis, Level.WARNING, Level.SAFE))
+    relaxed_raw = np.where(distance <= t.danger + t.hysteresis, _DANGER,
+                           np.where(distance <= t.warning + t.hysteresis, _WARNING, _SAFE))
     new = np.where(raw >= previous, raw, np.maximum(relaxed_raw, raw))
     new = np.where(np.isnan(distance), previous, new)
-    new = np.where(previous == Level.LIQUIDATED, Level.LIQUIDATED, new)
+    new = np.where(previous == _LIQUIDATED, _LIQUIDATED, new)
     return new.astype(np.int8)
 
 
-_EASING_LEVELS = (Level.WARNING, Level.DANGER)  # the levels a position can ease from, one timer each
+_EASING_LEVELS = (_WARNING, _DANGER)  # the levels a position can ease from, one timer each
 
 
 @dataclass(slots=True)
@@ -104,15 +109,19 @@ class LevelTrack:
         """The track of a reloaded book: rows carried over by position id, new rows fresh, rows no
         longer open LIQUIDATED."""
         track = LevelTrack.fresh(open_rows)
-        where = {int(pid): i for i, pid in enumerate(old_ids)}
-        for new_row, pid in enumerate(new_ids):
-            old_row = where.get(int(pid))
-            if old_row is None or not open_rows[new_row]:
-                continue
-            track.observed[new_row] = self.observed[old_row]
-            track.reported[new_row] = self.reported[old_row]
-            track.milder_since[new_row] = self.milder_since[old_row]
-            track.classified[new_row] = self.classified[old_row]
+        old = np.asarray(old_ids, dtype=np.int64)
+        new = np.asarray(new_ids, dtype=np.int64)
+        if not (old.size and new.size):
+            return track
+        order = np.argsort(old, kind="stable")  # position ids are unique in a book
+        at = np.minimum(np.searchsorted(old[order], new), len(order) - 1)
+        old_row = order[at]
+        rows = np.flatnonzero((old[old_row] == new) & np.asarray(open_rows, dtype=bool))
+        source = old_row[rows]
+        track.observed[rows] = self.observed[source]
+        track.reported[rows] = self.reported[source]
+        track.milder_since[rows] = self.milder_since[source]
+        track.classified[rows] = self.classified[source]
         return track
 
     def advance(self, distance: np.ndarray, live: np.ndarray, clock: float, thresholds: Thresholds,
@@ -124,7 +133,7 @@ class LevelTrack:
         ``settle`` (bool per row): rows whose easing is reported at once (the trader's own command
         moved them: a top-up is not a price that may turn back)."""
         first: np.ndarray = live & ~self.classified
-        previous = np.where(first, Level.SAFE, self.observed).astype(np.int8)
+        previous = np.where(first, _SAFE, self.observed).astype(np.int8)
         observed = self.observed.copy()
         observed[live] = classify(distance[live], previous[live], thresholds)
         since = self.milder_since
@@ -137,7 +146,7 @@ class LevelTrack:
             since[:, col] = np.where(below, np.where(np.isnan(since[:, col]), clock, since[:, col]), np.nan)
         with np.errstate(invalid="ignore"):
             held = [(observed >= level) | (clock - since[:, col] < dwell_s) for col, level in enumerate(_EASING_LEVELS)]
-        candidate = np.where(held[1], Level.DANGER, np.where(held[0], Level.WARNING, Level.SAFE))
+        candidate = np.where(held[1], _DANGER, np.where(held[0], _WARNING, _SAFE))
         eased = np.maximum(observed, np.minimum(self.reported, candidate))
         reported = np.where(live, eased, self.reported)
         now = first if settle is None else first | (settle & live)

@@ -13,13 +13,16 @@ doubles is the correctly rounded value of the decimal, which is what Python's ``
 
 A chunk's rows carry a **series code** (:class:`SeriesTable`) for their ``(venue or "", symbol)``;
 an unreadable row has code -1 and its :class:`~isodesk.feeds.replay.PathRow` (with the problem) in
-:attr:`PathChunk.bad`.
+:attr:`PathChunk.bad`. A file with a ``funding_rate`` column gives each row's rate in
+:attr:`PathChunk.funding` (NaN: the cell is empty, the series' rate stays as it was), read as the
+replay module reads it (a cell that is not a rate within bounds makes the row unreadable, in its words).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,15 @@ from typing import BinaryIO
 import numpy as np
 
 from isodesk.feeds.base import FeedError
-from isodesk.feeds.replay import COLUMNS, OPTIONAL_COLUMNS, PathRow, _lenient_row, parse_symbol, parse_venue
+from isodesk.feeds.replay import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    PathRow,
+    _cell_funding,
+    _lenient_row,
+    parse_symbol,
+    parse_venue,
+)
 from isodesk.margin.markets import PriceKey
 
 #: Bytes of text parsed at a time (about 75,000 rows of ``ts,symbol,price``; arrays of this size stay
@@ -43,15 +54,20 @@ class SeriesTable:
     def __init__(self, keys: Iterable[PriceKey] = ()):
         self.keys: list[PriceKey] = []
         self._codes: dict[PriceKey, int] = {}
+        self._lock = threading.Lock()  # a path may be read ahead in another thread (desk.replay)
         for key in keys:
             self.code(key)
 
     def code(self, key: PriceKey) -> int:
-        """The code of ``key``, a new one if it has none yet."""
+        """The code of ``key``, a new one if it has none yet (safe from several threads: a key's
+        code is appended to :attr:`keys` before it is handed out)."""
         found = self._codes.get(key)
         if found is None:
-            found = self._codes[key] = len(self.keys)
-            self.keys.append(key)
+            with self._lock:
+                found = self._codes.get(key)
+                if found is None:
+                    self.keys.append(key)
+                    found = self._codes[key] = len(self.keys) - 1
         return found
 
     def get(self, key: PriceKey) -> int | None:
@@ -67,7 +83,9 @@ class PathChunk:
     """Consecutive data rows of a path, as arrays of one length: ``line`` (file line, int64), ``ts``
     (Unix s as written, float64), ``price`` (quote per coin as written, float64), ``code`` (series
     code, int32; -1 for a row that cannot be read, whose row with the problem is ``bad[index]``).
-    ``nbytes`` is how much of the file the chunk covers (for progress)."""
+    ``nbytes`` is how much of the file the chunk covers (for progress). ``funding``: each row's
+    funding rate (fraction per funding interval, float64; NaN where the row sets none), or None
+    when the path has no ``funding_rate`` column."""
 
     line: np.ndarray
     ts: np.ndarray
@@ -75,6 +93,7 @@ class PathChunk:
     code: np.ndarray
     bad: dict[int, PathRow] = field(default_factory=dict)
     nbytes: int = 0
+    funding: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.line)
@@ -84,7 +103,8 @@ class PathChunk:
         rows = np.flatnonzero(keep)
         renumber = np.cumsum(keep) - 1
         bad = {int(renumber[i]): row for i, row in self.bad.items() if keep[i]}
-        return PathChunk(self.line[rows], self.ts[rows], self.price[rows], self.code[rows], bad, self.nbytes)
+        return PathChunk(self.line[rows], self.ts[rows], self.price[rows], self.code[rows], bad, self.nbytes,
+                         None if self.funding is None else self.funding[rows])
 
     def path_row(self, index: int, table: SeriesTable) -> PathRow:
         """Row ``index`` as the replay module's :class:`PathRow` (a tick, or the problem)."""
@@ -94,24 +114,30 @@ class PathChunk:
         if bad is not None:
             return bad
         venue, symbol = table.keys[int(self.code[index])]
+        rate = None if self.funding is None or np.isnan(self.funding[index]) else float(self.funding[index])
         return PathRow(int(self.line[index]), Tick(symbol=symbol, ts=float(self.ts[index]),
-                                                   price=float(self.price[index]), venue=venue or None))
+                                                   price=float(self.price[index]), venue=venue or None),
+                       funding_rate=rate)
 
 
-def chunk_of_rows(rows: list[PathRow], table: SeriesTable, nbytes: int = 0) -> PathChunk:
-    """A chunk from rows already read (a tick or a problem each)."""
+def chunk_of_rows(rows: list[PathRow], table: SeriesTable, nbytes: int = 0, *, funding: bool = False) -> PathChunk:
+    """A chunk from rows already read (a tick or a problem each); ``funding``: the path has a
+    ``funding_rate`` column (the chunk carries each row's rate, NaN where none)."""
     n = len(rows)
     line = np.fromiter((r.line for r in rows), dtype=np.int64, count=n)
     ts = np.full(n, np.nan)
     price = np.full(n, np.nan)
     code = np.full(n, -1, dtype=np.int32)
+    rates = np.full(n, np.nan) if funding else None
     bad: dict[int, PathRow] = {}
     for i, row in enumerate(rows):
         if row.tick is None:
             bad[i] = row
         else:
             ts[i], price[i], code[i] = row.tick.ts, row.tick.price, table.code(row.tick.key)
-    return PathChunk(line, ts, price, code, bad, nbytes)
+            if rates is not None and row.funding_rate is not None:
+                rates[i] = row.funding_rate
+    return PathChunk(line, ts, price, code, bad, nbytes, rates)
 
 
 def concat_chunks(chunks: list[PathChunk]) -> PathChunk:
@@ -123,9 +149,12 @@ def concat_chunks(chunks: list[PathChunk]) -> PathChunk:
     for c in chunks:
         bad.update({offset + i: row for i, row in c.bad.items()})
         offset += len(c)
+    funding = None
+    if any(c.funding is not None for c in chunks):
+        funding = np.concatenate([np.full(len(c), np.nan) if c.funding is None else c.funding for c in chunks])
     return PathChunk(np.concatenate([c.line for c in chunks]), np.concatenate([c.ts for c in chunks]),
                      np.concatenate([c.price for c in chunks]), np.concatenate([c.code for c in chunks]),
-                     bad, sum(c.nbytes for c in chunks))
+                     bad, sum(c.nbytes for c in chunks), funding)
 
 
 # -- the fast block parser ---------------------------------------------------------------------------
@@ -435,6 +464,8 @@ class CsvChunks:
             self._read_header(handle)
         self._venues = _Interner(parse_venue)
         self._symbols = _Interner(parse_symbol)
+        self._rates = _Interner(_rate_cell)
+        self.funding = "funding_rate" in self.index  # the rows carry funding rates
         self._pair = np.full((0, 0), -1, dtype=np.int32)
 
     # -- header ---------------------------------------------------------------------------------
@@ -519,7 +550,7 @@ class CsvChunks:
                     rows.append(row)
         except csv.Error as exc:
             raise FeedError(f"{self.name} line {line0 + reader.line_num}: {exc}") from None
-        return chunk_of_rows(rows, self.table, nbytes), reader.line_num
+        return chunk_of_rows(rows, self.table, nbytes, funding=self.funding), reader.line_num
 
     def _row(self, cells: list[str], line: int) -> PathRow | None:
         """One data row as the replay module reads it; None for a blank or ``#`` line."""
@@ -555,13 +586,14 @@ class CsvChunks:
         symbol_ok = np.array(self._symbols.ok, dtype=bool)
         venue_ok = np.array(self._venues.ok, dtype=bool)
         ok &= symbol_ok[symbol] & venue_ok[venue] & ~f.comments(block)
+        funding = self._funding(block, f, ok) if self.funding else None
         code = np.full(f.rows, -1, dtype=np.int32)
         good = np.flatnonzero(ok)
         code[good] = self._series(venue[good], symbol[good])
         line = line0 + 1 + f.physical.astype(np.int64)
         others = np.flatnonzero(~ok)
         if not others.size:
-            return PathChunk(line, ts, price, code, {}, nbytes), f.lines
+            return PathChunk(line, ts, price, code, {}, nbytes, funding), f.lines
         keep = ok.copy()
         bad: dict[int, PathRow] = {}
         text = block.decode("ascii")
@@ -574,8 +606,25 @@ class CsvChunks:
                 bad[int(i)] = row
             else:
                 ts[i], price[i], code[i] = row.tick.ts, row.tick.price, self.table.code(row.tick.key)
-        chunk = PathChunk(line, ts, price, code, bad, nbytes)
+                if funding is not None:
+                    funding[i] = np.nan if row.funding_rate is None else row.funding_rate
+        chunk = PathChunk(line, ts, price, code, bad, nbytes, funding)
         return (chunk if keep.all() else chunk.kept(keep)), f.lines
+
+    def _funding(self, block: bytes, f: Fields, ok: np.ndarray) -> np.ndarray:
+        """The ``funding_rate`` cells of a plain block (NaN: empty); a cell that is not a rate clears
+        its row's ``ok`` (the row reader then reports it in the replay module's words)."""
+        column = self.index["funding_rate"]
+        start, end = f.starts[:, column], f.ends[:, column]
+        rates = np.full(f.rows, np.nan)
+        written = np.flatnonzero(end > start)
+        if written.size:
+            ids = self._rates.ids(block, f.words, start[written], end[written])
+            values = np.array([np.nan if v is None or isinstance(v, str) else v for v in self._rates.values],
+                              dtype=np.float64)
+            rates[written] = values[ids]
+            ok[written] &= np.array(self._rates.ok, dtype=bool)[ids]
+        return rates
 
     def _series(self, venue: np.ndarray, symbol: np.ndarray) -> np.ndarray:
         """Series codes of (venue id, symbol id) pairs through a small table of pairs."""
@@ -594,6 +643,11 @@ class CsvChunks:
                 self._pair[v, s] = self.table.code((str(venue_name or ""), str(self._symbols.values[s])))
             code = self._pair[venue, symbol]
         return code
+
+
+def _rate_cell(text: str) -> float | None:
+    """A ``funding_rate`` cell as the replay module reads it (None: blank); ValueError otherwise."""
+    return _cell_funding(text)
 
 
 def line_blocks(path: Path, start: int, block_bytes: int) -> Iterator[tuple[bytes, int]]:

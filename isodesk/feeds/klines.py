@@ -380,4 +380,5 @@ def _reorder(chunk: PathChunk, order: np.ndarray) -> PathChunk:
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     bad = {int(inverse[i]): row for i, row in chunk.bad.items()}
-    return PathChunk(chunk.line[order], chunk.ts[order], chunk.price[order], chunk.code[order], bad, chunk.nbytes)
+    return PathChunk(chunk.line[order], chunk.ts[order], chunk.price[order], chunk.code[order], bad, chunk.nbytes,
+                     None if chunk.funding is None else chunk.funding[order])

@@ -27,7 +27,7 @@ cell leaves the rate as it was. A cell that is not a rate within ±:data:`~isode
 makes the row ``malformed``. :meth:`ReplayFeed.funding` quotes, at each poll, the latest rate of each
 series played so far, for the next funding time on the venue's grid (a reference row, venue
 empty, quotes the market's rate for every venue: its ``venue`` is ``""``). The fast replay engine
-(:mod:`isodesk.desk.replay`) does not read the column: a path with funding runs on the step desk.
+(:mod:`isodesk.desk.replay`) reads the column too and quotes the same rates at the same instants.
 
 A move beyond the guard's band is real when the next price of its market confirms it: a −66 %
 bar followed by a price near it is played (both rows), so the crash acts on the book.

@@ -874,6 +874,44 @@ class Store:
             raise StoreError(f"no alert with id {alert_id}")
         return int(rows[0][0])
 
+    def next_alert_id(self) -> int:
+        """The id SQLite gives the next alert (one above the greatest id; 1 for an empty table): the
+        ids a batch of :meth:`write_alerts` takes, in order, inside the caller's write transaction."""
+        return int(self._one("SELECT coalesce(max(id), 0) + 1 FROM alerts")[0])
+
+    def write_alerts(self, added: Sequence[tuple[int, float, int | None, str, str, str, str | None]],
+                     repeated: Sequence[tuple[float, str, str | None, str, int]]) -> None:
+        """A desk step's alerts in two statements inside the caller's transaction: what
+        :meth:`add_alert` and :meth:`repeat_alert` write one by one. ``added``: rows ``(id, ts,
+        position_id, level, kind, message, previous)`` with consecutive ids from :meth:`next_alert_id`;
+        then ``repeated``: changes ``(ts, level, previous, message, alert_id)`` in order, each counted
+        as :meth:`repeat_alert` counts it (an alert of ``added`` may be repeated). ``StoreError`` if a
+        repeated alert does not exist."""
+        if not self.db.conn.in_transaction:
+            raise StoreError("write_alerts: only inside a write transaction")
+        for _id, _ts, _pid, level, _kind, _message, previous in added:
+            require_choice(level, ALERT_LEVELS, "level")
+            if previous is not None:
+                require_choice(previous, ALERT_LEVELS, "previous")
+        for _ts, level, previous, _message, _id in repeated:
+            require_choice(level, ALERT_LEVELS, "level")
+            if previous is not None:
+                require_choice(previous, ALERT_LEVELS, "previous")
+        conn = self.db.conn
+        try:
+            if added:
+                conn.executemany("INSERT INTO alerts (id, ts, position_id, level, kind, message, previous) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)", added)
+            if repeated:
+                cursor = conn.executemany(
+                    "UPDATE alerts SET count = count + 1, first_ts = coalesce(first_ts, ts), ts = ?, level = ?, "
+                    "previous = ?, message = ? WHERE id = ?", repeated)
+                if cursor.rowcount != len(repeated):
+                    raise StoreError(f"write_alerts: {len(repeated) - cursor.rowcount} repeated alert(s) do not exist")
+        except sqlite3.Error as exc:
+            self._raise_converted(exc, "write")
+            raise
+
     def acknowledge_alerts(self, alert_ids: Iterable[int]) -> int:
         """Acknowledge every alert of ``alert_ids`` in one transaction, or none: ``StoreError`` naming
         the ids that do not exist. Returns how many of them were not acknowledged before."""

@@ -349,3 +349,35 @@ def test_commit_writes_the_same_outcome_fast_and_stepped(book_db, tmp_path, caps
         conn.close()
     assert states[0] == states[1]
     assert any(row for row in states[0]["ledger"] if "liquidation" in row)
+
+
+def test_a_path_with_funding_rates_plays_fast_with_the_step_desks_funding(book_db, tmp_path, capsys):
+    """A ``funding_rate`` column no longer sends the path to the step desk: the fast replay settles the
+    same payments (Binance: every 8 hours, from the isolated margin) into the same rows, and prints
+    the same lines."""
+    import time
+
+    start = (int(time.time()) // 86400 + 1) * 86400  # a midnight after the book's positions were opened
+    path = tmp_path / "funding.csv"
+    lines = ["ts,symbol,price,funding_rate"]
+    for i in range(0, 30 * 3600, 60):  # 30 hours, one price a minute; rates change on the way
+        rate = "0.004" if i == 0 else ("-0.001" if i == 12 * 3600 else "")
+        lines.append(f"{start + i},BTCUSDT,{60_000 - i // 300},{rate}")
+        lines.append(f"{start + i},ETHUSDT,3000,{rate if i else '0.0002'}")
+    path.write_text("\n".join(lines) + "\n")
+    states = []
+    for mode in ((), ("--step",)):
+        copy = tmp_path / f"funding{len(states)}.db"
+        copy.write_bytes(book_db.read_bytes())
+        code, out, err = run(capsys, "replay", str(path), "--db", str(copy), "--commit", "--json", *mode)
+        assert code == 0, err
+        conn = sqlite3.connect(copy)
+        states.append((out, {table: conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                             for table in ("alerts", "ledger", "journal", "positions", "funding")}))
+        conn.close()
+    assert states[0] == states[1]
+    funding = states[0][1]["funding"]  # (id, position_id, account_id, ts, rate, price, amount, …)
+    # Binance settles at 08:00, 16:00 and 00:00 UTC: start + 8 h, 16 h, 24 h, for both positions
+    assert sorted(row[3] - start for row in funding) == [h * 3600 for h in (8, 8, 16, 16, 24, 24)]
+    assert sorted(row[4] for row in funding if row[3] - start == 8 * 3600) == ["0.0002", "0.004"]
+    assert {row[4] for row in funding if row[3] - start == 16 * 3600} == {"-0.001"}

@@ -74,11 +74,18 @@ def make_book(path: Path, positions, stored=(), levels=None):
 
 
 def write_path(path: Path, rows, venue_column: bool) -> None:
+    """Rows ``(ts, venue, symbol, price)``, or ``(ts, venue, symbol, price, funding_rate)`` (None: an
+    empty cell) for a path with a ``funding_rate`` column."""
+    funding = bool(rows) and len(rows[0]) == 5
+    extra = ",funding_rate" if funding else ""
+
+    def rate(row) -> str:
+        return ("," + ("" if row[4] is None else str(row[4]))) if funding else ""
+
     if venue_column:
-        text = "ts,venue,symbol,price\n" + "".join(f"{ts},{venue},{symbol},{price}\n"
-                                                   for ts, venue, symbol, price in rows)
+        text = f"ts,venue,symbol,price{extra}\n" + "".join(f"{r[0]},{r[1]},{r[2]},{r[3]}{rate(r)}\n" for r in rows)
     else:
-        text = "ts,symbol,price\n" + "".join(f"{ts},{symbol},{price}\n" for ts, _venue, symbol, price in rows)
+        text = f"ts,symbol,price{extra}\n" + "".join(f"{r[0]},{r[2]},{r[3]}{rate(r)}\n" for r in rows)
     path.write_text(text)
 
 
@@ -94,6 +101,7 @@ def _book_state(store: Store):
         "ledger": db.execute("SELECT * FROM ledger ORDER BY id").fetchall(),
         "journal": db.execute("SELECT * FROM journal ORDER BY id").fetchall(),
         "positions": db.execute("SELECT id, status, close_price, closed_at FROM positions ORDER BY id").fetchall(),
+        "funding": db.execute("SELECT * FROM funding ORDER BY id").fetchall(),
     }
 
 
@@ -260,6 +268,62 @@ def test_the_fast_replay_gives_the_tick_by_tick_desks_events_and_book(tmp_path, 
             levels=levels, book_at=book_at)
 
 
+@st.composite
+def funding_paths(draw):
+    """:func:`paths` with a ``funding_rate`` column: mostly empty cells, some rates (paid and received,
+    large enough to move liquidation prices), a few cells that are no rate (the row is malformed)."""
+    rows = draw(paths())
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    share = draw(st.sampled_from([0.05, 0.3, 1.0]))
+    stretch = draw(st.sampled_from([1.0, 30.0]))  # spread the path over hours: more funding times in it
+    out = []
+    for ts, *rest in rows:
+        k = rng.random()
+        rate = None if k >= share else ("abc" if k < 0.01 else float(rng.choice([0.0001, -0.0003, 0.002, -0.01, 0.0])))
+        out.append((T0 + (ts - T0) * stretch, *rest, rate))
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(positions=books(), rows=funding_paths(), stale_after=st.sampled_from([60.0, 3600.0]),
+       block=st.sampled_from([64, 1 << 21]), venue_column=st.booleans(), levels=LEVELS)
+def test_a_funding_path_settles_as_the_tick_by_tick_desk(tmp_path, positions, rows, stale_after, block, venue_column,
+                                                         levels):
+    """The same ``funding`` rows and ledger entries, events and final snapshot (funding columns included)."""
+    compare(tmp_path, positions, rows, stale_after=stale_after, block_bytes=block, venue_column=venue_column,
+            levels=levels)
+
+
+def test_funding_over_a_day_settles_every_venues_payments_fast(tmp_path):
+    """A day of one price a minute with rates changing on the way: Binance settles every 8 hours and
+    Hyperliquid every hour (a payment that moves a liquidation price changes what follows), all of
+    it as the tick-by-tick desk, in few desk steps."""
+    positions = [("binance-usdm", "BTCUSDT", "long", 10, 0.1, 0.0), ("binance-usdm", "ETHUSDT", "short", 20, 0.05, 0.0),
+                 ("hyperliquid", "BTCUSDT", "long", 20, 0.05, 0.0), ("hyperliquid", "ETHUSDT", "short", 5, 0.2, 0.0)]
+    rng = np.random.default_rng(4)
+    rows, price = [], dict(MARKETS)
+    for i in range(24 * 60):
+        for market in MARKETS:
+            price[market] = round(price[market] * math.exp(rng.normal(0, 0.0004)), 2)
+            rate = 0.003 if i == 0 else (-0.002 if i == 600 and market == "ETHUSDT" else None)
+            rows.append((T0 + 60 * i, "", market, price[market], rate))
+    expected, stats = compare(tmp_path, positions, rows, venue_column=False, stale_after=3600.0)
+    times: dict[int, list[float]] = {}
+    for row in expected[1]["funding"]:  # (id, position_id, account_id, ts, …)
+        times.setdefault(row[1], []).append(row[3] - T0)
+    closed = {pid: (status, at) for pid, status, _price, at in expected[1]["positions"]}
+    # T0 is a multiple of 8 hours: Binance pays at T0 + 8 h and T0 + 16 h, Hyperliquid every hour
+    assert times[1] == times[2] == [8 * 3600.0, 16 * 3600.0]
+    for pid in (3, 4):
+        last = 23 if closed[pid][0] == "open" else int((closed[pid][1] - T0) // 3600)
+        assert times[pid] == [3600.0 * h for h in range(1, last + 1)], pid
+    # the 0.3 % an hour the Hyperliquid long pays drags its liquidation price up until a tick meets it
+    # at a funding time (settled first, then liquidated by the same instant's price)
+    assert closed[3][0] == "liquidated" and (closed[3][1] - T0) % 3600 == 0
+    assert stats["desk_steps"] < 80  # of 1,440 instants
+
+
 def test_the_desk_plays_each_instant_where_the_book_may_change_by_itself(tmp_path):
     """Funding times and the like (``book_instants``): the desk steps the first instant reaching each
     (catch-up and instant), and the events stay the tick-by-tick desk's."""
@@ -408,3 +472,48 @@ def test_the_what_if_path_outcome_is_the_step_replays(tmp_path, capsys):
     reference = _step_reference(tmp_path / "ref.db", path, 60.0)
     assert {p.position_id: p.worst_distance for p in outcome.positions} == reference
     assert all((p.worst_distance <= 0) == (p.liquidated_ts is not None) for p in outcome.positions)
+
+
+# -- reading ahead ------------------------------------------------------------------------------------
+
+
+def test_read_ahead_gives_the_chunks_in_order_and_an_error_in_its_place():
+    import threading
+
+    from isodesk.desk.replay.source import read_ahead
+
+    reader = []
+
+    def chunks():
+        for i in range(7):
+            reader.append(threading.current_thread().name)
+            yield i
+        raise FeedError("path.csv: not UTF-8 text (invalid start byte)")
+
+    got = []
+    with pytest.raises(FeedError, match="not UTF-8"):
+        for chunk in read_ahead(chunks(), depth=2):
+            got.append(chunk)
+    assert got == list(range(7))
+    assert set(reader) == {"isodesk-replay-read-ahead"}  # parsed in a thread of its own
+
+
+def test_leaving_a_read_ahead_stops_its_thread_and_closes_the_source():
+    import itertools
+    import threading
+
+    from isodesk.desk.replay.source import read_ahead
+
+    closed = threading.Event()
+
+    def chunks():
+        try:
+            yield from itertools.count()
+        finally:
+            closed.set()
+
+    ahead = read_ahead(chunks(), depth=2)
+    assert next(ahead) == 0 and next(ahead) == 1
+    ahead.close()
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "isodesk-replay-read-ahead"]

@@ -29,7 +29,8 @@ def _key(row):
     tick = row.tick
     if tick is None:
         return (row.line, None, row.problem, row.symbol, row.venue)
-    return (row.line, (tick.symbol, repr(tick.ts), repr(tick.price), tick.venue), row.problem, row.symbol, row.venue)
+    return (row.line, (tick.symbol, repr(tick.ts), repr(tick.price), tick.venue), row.problem, row.symbol, row.venue,
+            repr(row.funding_rate))
 
 
 def reference(path):
@@ -55,12 +56,19 @@ TIMES = st.one_of(
 SYMBOLS = st.sampled_from(["BTCUSDT", "ETHUSDT", "eth", "BTC-USDT-SWAP", "", " BTCUSDT", "BTC USDT",
                            "AVERYLONGSYMBOLNAMEUSDT", "SOLUSDT", "#X", "A.B"])
 VENUES = st.sampled_from(["", "binance-usdm", "Hyperliquid", " bybit-linear ", "nowhere", "okx-linear"])
+RATES = st.one_of(
+    st.sampled_from(["", "", "", " ", "0.0001", "-0.0003", "0.00012500", "0", "-0", "1e-4", " 0.001", "0.1", "-0.1",
+                     "0.10000001", "0.5", "abc", "nan", "-inf", ".", "0.0001.2", "+0.002", "7E-05"]),
+    st.floats(-0.1, 0.1, allow_nan=False).map(repr),
+)
 
 
 @st.composite
 def csv_files(draw):
     venue_column = draw(st.booleans())
     columns = ["ts", "venue", "symbol", "price"] if venue_column else ["ts", "symbol", "price"]
+    if draw(st.booleans()):
+        columns.append("funding_rate")
     order = draw(st.permutations(columns))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     lines = [",".join(c.upper() if draw(st.booleans()) else c for c in order)]
@@ -77,7 +85,8 @@ def csv_files(draw):
         elif kind == 4:
             lines.append(",".join(" " for _ in order))
         else:
-            cells = {"ts": draw(TIMES), "symbol": draw(SYMBOLS), "price": draw(NUMBERS), "venue": draw(VENUES)}
+            cells = {"ts": draw(TIMES), "symbol": draw(SYMBOLS), "price": draw(NUMBERS), "venue": draw(VENUES),
+                     "funding_rate": draw(RATES)}
             lines.append(",".join(cells[c] for c in order))
     text = newline.join(lines) + (newline if draw(st.booleans()) else "")
     return text
