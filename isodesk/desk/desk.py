@@ -19,6 +19,7 @@ notices changes another process made to the file (``PRAGMA data_version``) and r
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -52,7 +53,9 @@ from isodesk.desk.funding import FundingDesk
 from isodesk.desk.ladder import PartialLiquidations
 from isodesk.desk.levels import Level, LevelTrack, Thresholds, risk_order
 from isodesk.desk.marks import MarkBoard, RowMarks
+from isodesk.desk.path_jobs import PathJobs
 from isodesk.desk.rules_refresh import RefreshVenueRules, RulesRefresh
+from isodesk.desk.scenario_jobs import ReplayPath
 from isodesk.desk.settings import (
     DEFAULT_STALE_AFTER_S,
     DEFAULTS,
@@ -135,6 +138,7 @@ class Desk:
         self._late_results: list[Result] = []
         self._venue_jobs = VenueJobs()
         self._rules_refresh = RulesRefresh()
+        self._path_jobs = PathJobs()  # What-if path replays, off this thread (desk.path_jobs)
         self._queued_jobs: dict[str, str] = {}  # request id → origin, of queued venue imports running
         # the latest price of every series (venue, market) and which one marks each position (desk.marks)
         self._board = MarkBoard(tick_clock=feed is not None and feed.clock_from_ticks)
@@ -243,6 +247,7 @@ class Desk:
         refreshed = self._rules_refresh.finish(self)
         if refreshed is not None:
             self._late_results.append(refreshed)
+        self._late_results.extend(self._path_jobs.finish(self))
 
     # -- other processes ----------------------------------------------------------------------------
 
@@ -332,8 +337,25 @@ class Desk:
         except StoreError as exc:  # cancelled by its sender meanwhile
             log.info("answer to %s not recorded: %s", result.request_id, exc)
 
+    @property
+    def odds(self) -> OddsDesk:
+        """The desk's realized volatility and odds of liquidation (:mod:`isodesk.desk.volatility`); others
+        only read it."""
+        return self._odds
+
+    @property
+    def funding(self) -> FundingDesk:
+        """The desk's funding quotes and settlements (:mod:`isodesk.desk.funding`); others only read it."""
+        return self._funding
+
+    def board_copy(self) -> MarkBoard:
+        """A copy of the desk's marking board (which price marks which position, its guard state), for
+        asking how the next ticks would mark the book without changing the desk's own."""
+        board: MarkBoard = copy.deepcopy(self._board)
+        return board
+
     def drain_results(self) -> list[Result]:
-        """Final results of background jobs (venue imports) finished since the last call."""
+        """Final results of background jobs (venue imports, path replays) finished since the last call."""
         results, self._late_results = self._late_results, []
         return results
 
@@ -695,6 +717,11 @@ class Desk:
         if spec is None:
             request_id = getattr(command, "request_id", "")
             return Result(request_id, False, f"unknown command {kind}", kind=kind, snapshot_version=self.version)
+        if isinstance(command, ReplayPath):  # replayed off this thread on a copy; the outcome follows
+            try:
+                return replace(self._path_jobs.start(self, command), kind=kind)
+            except CommandRejected as exc:
+                return Result(command.request_id, False, str(exc), kind=kind, snapshot_version=self.version)
         if spec.mode == "read":
             result = (self._read_journal(command) if isinstance(command, ReadJournal)
                       else self._plan(command) if isinstance(command, PlanAllocation) else self._scenario(command))
@@ -947,6 +974,7 @@ class Desk:
         try:
             self._venue_jobs.close()
             self._rules_refresh.close()
+            self._path_jobs.close()
             if self.feed is not None:
                 self.feed.close()
             self.store.close()

@@ -213,9 +213,7 @@ def desk_scenario_book(desk: Desk) -> ScenarioBook:
     funding quotes (the feed's of the last step, else the book's stored ones). Reads only."""
     from isodesk.desk.whatif import scenario_book  # here: whatif → session → desk would be a cycle
 
-    # Desk exposes its OddsDesk and FundingDesk only as private members (desk.py is not this module's);
-    # both are only read here.
-    odds, funding = desk._odds, desk._funding
+    odds, funding = desk.odds, desk.funding
     return scenario_book(desk.store, desk.catalog, volatility=odds.volatility, quotes=funding.quotes or None)
 
 
@@ -236,8 +234,6 @@ def handle(desk: Desk, command: Any, *, ts: float) -> tuple[str, Any]:
             shocks = usable_grid(command.grid, command.scenario.betas)
             grid = uniform_grid(book, shocks, betas=command.scenario.betas, edits=command.scenario)
             return "evaluated with grid", (outcome, grid)
-        if isinstance(command, ReplayPath):
-            return _replay_path(desk, command)
         if isinstance(command, SaveScenario):
             name = command.name.strip()
             if not name:
@@ -275,25 +271,3 @@ def _with_top_ups(outcome: Any, auto_add: bool, top_up: str | None) -> Any:
     except PolicyError as exc:
         raise CommandRejected(str(exc)) from None
     return with_top_ups(outcome, auto_add=auto_add, policy=policy)
-
-
-def _replay_path(desk: Desk, command: ReplayPath) -> tuple[str, Any]:
-    """The whole-path outcome of :class:`ReplayPath` (the fast replay on a copy of the book)."""
-    from isodesk.desk.replay.outcome import path_outcome  # here: the replay imports the desk
-    from isodesk.feeds.base import FeedError
-
-    if not (isinstance(command.stale_after_s, (int, float)) and command.stale_after_s > 0):
-        raise CommandRejected(f"stale_after_s: {command.stale_after_s!r} must be a positive number of seconds")
-    from isodesk.margin.topup import PolicyError, parse_policy
-
-    try:
-        policy = parse_policy(command.top_up) if command.top_up else None
-    except PolicyError as exc:
-        raise CommandRejected(str(exc)) from None
-    try:
-        outcome = path_outcome(desk.store, command.paths, stale_after_s=float(command.stale_after_s),
-                               symbol=command.symbol, venue=command.venue, auto_add=command.auto_add, policy=policy)
-    except (FeedError, OSError) as exc:
-        raise CommandRejected(str(exc)) from None
-    gone = len(outcome.liquidated)
-    return f"{outcome.name}: {outcome.ticks} ticks, {gone} of {len(outcome.positions)} liquidated", outcome

@@ -24,7 +24,6 @@ considered (only those can be liquidated by it).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -119,7 +118,7 @@ class TopUpRunner:
         if desk is None or not len(desk.book):
             return
         book = desk.book
-        board = copy.deepcopy(desk._board)  # the desk's own marking rule, on a copy
+        board = desk.board_copy()  # the desk's own marking rule, on a copy
         board.begin_step()
         board.take_ticks(ticks)
         rows = board.rows(book)

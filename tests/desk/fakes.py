@@ -56,3 +56,23 @@ class ManualClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
+
+
+def job_answer(desk, command, timeout_s: float = 60.0):
+    """Send a background-job command (a What-if path replay) to ``desk``: it answers "started" at
+    once; step the desk until the job's final result comes out of ``drain_results`` and return it."""
+    import time
+
+    from isodesk.desk.commands import Reply
+
+    started = desk.apply(command)
+    if started.reply is not Reply.STARTED:
+        return started  # refused at once
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        desk.step()
+        for result in desk.drain_results():
+            if result.request_id == command.request_id:
+                return result
+        time.sleep(0.005)
+    raise AssertionError(f"no final answer to {type(command).__name__} within {timeout_s} s")

@@ -168,14 +168,15 @@ def test_the_what_if_scenario_says_who_the_policy_saves_and_what_it_costs(book, 
 
 def test_the_what_if_path_replay_takes_the_same_options(book, catalog, tmp_path):
     from isodesk.desk.scenario_jobs import ReplayPath
+    from tests.desk.fakes import job_answer
 
     path = tmp_path / "crash.csv"
     path.write_text("ts,symbol,price\n" + "".join(f"{int(ts)},{sym},{price}\n" for ts, sym, price in CRASH))
     desk = _scenario_desk(tmp_path, book, catalog, "pathreplay")
     try:
-        plain = desk.apply(ReplayPath((str(path),))).payload
+        plain = job_answer(desk, ReplayPath((str(path),))).payload
         assert plain.top_ups is None and {p.label for p in plain.liquidated} == {"A", "B"}
-        out = desk.apply(ReplayPath((str(path),), top_up="below=3%,to=8%,cap=400,reserve=2000")).payload
+        out = job_answer(desk, ReplayPath((str(path),), top_up="below=3%,to=8%,cap=400,reserve=2000")).payload
         assert out.top_ups["saved"] == ["B"] and out.top_ups["lost_anyway"] == ["A"]
         assert Decimal(out.top_ups["spent"]["policy"][ACCOUNT]) == Decimal(400)
         assert out.top_ups["cap_bound_days"] == [{"account": ACCOUNT, "day": "2024-06-01"}]

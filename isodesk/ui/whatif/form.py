@@ -20,8 +20,9 @@ What the controls mean
   ``k`` stay liquidated, survivors are valued at ``k``. A shock edit ends the path.
 * **The file as recorded**: opening a path file also asks the desk to replay it at its own prices
   against the book, by the desk's rules (guard, staleness, levels, liquidations), with the fast
-  replay engine on a copy of the book (:class:`~isodesk.desk.scenario_jobs.ReplayPath`, answered
-  from the desk's thread): who is liquidated when, first crossings, worst distances
+  replay engine on a copy of the book, off the desk's thread so the live book is still watched
+  (:class:`~isodesk.desk.scenario_jobs.ReplayPath`, :mod:`isodesk.desk.path_jobs`; the desk answers
+  "started", then the outcome): who is liquidated when, first crossings, worst distances
   (:class:`~isodesk.desk.replay.outcome.PathOutcome`), shown in one line under the path bar. It is
   what ``isodesk replay`` gives for the same book and file; the page's edits do not enter it.
 * **Top-ups** (:mod:`isodesk.ui.whatif.topups`): with *Venue auto-add* or a *Top-up policy*, the
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from isodesk.desk.commands import Result
+from isodesk.desk.commands import Reply, Result
 from isodesk.desk.replay.outcome import PathOutcome
 from isodesk.desk.scenario_jobs import ReplayPath
 from isodesk.feeds.replay import read_path_csv
@@ -242,8 +243,8 @@ class ScenarioForm:
         return True
 
     def ask_path_outcome(self, path: str | Path) -> str:
-        """Ask the desk for the whole-path outcome of the file ``path`` as recorded (the fast replay,
-        run by the desk's thread on a copy of the book); :attr:`path_outcome` and the line under the
+        """Ask the desk for the whole-path outcome of the file ``path`` as recorded (the fast replay on
+        a copy of the book, off the desk's thread); :attr:`path_outcome` and the line under the
         path bar show the answer to the newest request. Returns its request id."""
         controller = self.link.controller
         if not self._outcome_wired:
@@ -266,6 +267,8 @@ class ScenarioForm:
     def _path_outcome_answered(self, result: Result) -> None:
         if result.request_id != self._outcome_request:
             return  # another request's answer, or an older file's
+        if result.reply == Reply.STARTED:
+            return  # the desk replays off its thread (isodesk.desk.path_jobs); the outcome follows
         self._outcome_request = None
         if self.path is None:
             return  # back to shocks meanwhile
