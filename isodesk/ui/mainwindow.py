@@ -48,6 +48,7 @@ from isodesk.ui.dialogs import (
     ClosePositionDialog,
     CollateralDialog,
     FundsDialog,
+    IncreasePositionDialog,
     JournalView,
     OpenPositionDialog,
     VenueImportDialog,
@@ -311,10 +312,12 @@ class MainWindow(QMainWindow):
                                        name="remove-margin")
         self.act_close_position = self._action("Close position…", "Ctrl+Shift+X", self.close_position_dialog,
                                                name="close-position")
+        self.act_increase = self._action("Add to position…", "Ctrl+Shift+P", self.increase_position_dialog,
+                                         name="increase-position")
         self.act_undo = self._action("Undo last margin change", "Ctrl+Z", self.undo_adjustment, name="undo-margin")
         self.act_journal = self._action("Position journal…", "Ctrl+J", self.position_journal, name="journal")
-        for act in (self.act_open, None, self.act_add, self.act_remove, self.act_undo, None, self.act_close_position,
-                    None, self.act_journal):
+        for act in (self.act_open, None, self.act_add, self.act_remove, self.act_undo, None, self.act_increase,
+                    self.act_close_position, None, self.act_journal):
             if act is None:
                 position.addSeparator()
             else:
@@ -332,8 +335,8 @@ class MainWindow(QMainWindow):
                                        name="refresh-rules"))
         account.addAction(self._action("Import from venue…", "Ctrl+I", self.venue_import_dialog,
                                        name="import-venue"))
-        self._position_actions = (self.act_add, self.act_remove, self.act_close_position, self.act_undo,
-                                  self.act_journal)
+        self._position_actions = (self.act_add, self.act_remove, self.act_increase, self.act_close_position,
+                                  self.act_undo, self.act_journal)
         feed = menu.addMenu("F&eed")
         feed.addAction(self.act_pause)
         feed.addAction(self._action("Faster", "Ctrl+]", lambda: self.speed.setValue(self.speed.value() * 2)))
@@ -609,6 +612,14 @@ class MainWindow(QMainWindow):
         return self._show_form(ClosePositionDialog(self.controller, self._last_snapshot, self, position_id=pid,
                                                    theme=self.theme))
 
+    def increase_position_dialog(self) -> QWidget | None:
+        """Add size to the selected position at a price (default: the mark)."""
+        pid = self._need("add to it")
+        if pid is None:
+            return None
+        return self._show_form(IncreasePositionDialog(self.controller, self._last_snapshot, self, position_id=pid,
+                                                      theme=self.theme))
+
     def funds_dialog(self, mode: str) -> QWidget | None:
         """Deposit into or withdraw from an account's free balance."""
         if self._last_snapshot is None:
@@ -674,7 +685,8 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._hold_while_open(menu)
-        for act in (self.act_add, self.act_remove, self.act_undo, self.act_close_position, self.act_journal):
+        for act in (self.act_add, self.act_remove, self.act_undo, self.act_increase, self.act_close_position,
+                    self.act_journal):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.act_open)
