@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,7 +43,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -127,63 +126,47 @@ class _Entry:
     previous: str | None = None
 
 
-class _WrapDelegate(QStyledItemDelegate):
-    """The message column's rows are as tall as the message wrapped at the column's width.
+def _entry(e: PositionEvent) -> _Entry:
+    """What a live event contributes to the list (not acknowledged yet)."""
+    return _Entry(e.alert_id, e.ts, e.position_id or None, e.label, e.level, e.kind.value, e.message, False,
+                  count=e.count, previous=e.previous or None)
 
-    QTreeView asks delegates for a size hint without a width, so the default delegate measures
-    one unwrapped line; this one measures at the column's width.
+
+class _WrapMeasure:
+    """The height of a message wrapped at the message column's width, in pixels (plus a 4 px margin).
+
+    QTreeView asks for a row's size without a width, so the default delegate would measure one
+    unwrapped line. The measured size is stored in the item (``Qt.SizeHintRole``), which the
+    default (C++) delegate returns as it is: laying out or scrolling the list calls no Python per
+    row. Measures are cached per (text, width); a new column width re-measures every row once.
     """
 
     def __init__(self, tree: QTreeWidget, column: int):
-        super().__init__(tree)
         self._tree = tree
         self._column = column
-        self._sizes: dict[tuple[str, int, str], QSize] = {}
+        self._sizes: dict[tuple[str, int], QSize] = {}
+        self._metrics = QFontMetrics(tree.font())
 
-    def sizeHint(self, option, index) -> QSize:
-        """The wrapped message's height at the column's width (plus the default margins).
+    def width(self) -> int:
+        """The width messages wrap at (px): the column's, less the cell's margins."""
+        return max(self._tree.columnWidth(self._column) - 8, 20)
 
-        Cached per (text, width, font): the tree asks again for every row it lays out whenever
-        any row changes (non-uniform heights), ~0.2 ms a measure — seconds a minute on a busy book.
-        """
-        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        width = max(self._tree.columnWidth(self._column) - 8, 20)
-        font = index.data(Qt.ItemDataRole.FontRole)  # None: the tree's own font (no key to build)
-        key = (text, width, "" if font is None else font.key())
+    def size(self, text: str, width: int | None = None) -> QSize:
+        """The wrapped ``text``'s size at ``width`` (default: the column's), in pixels."""
+        width = self.width() if width is None else width
+        key = (text, width)
         size = self._sizes.get(key)
         if size is None:
-            font = font or option.font
-            base = super().sizeHint(option, index)
-            fm = QFontMetrics(font)
-            height = fm.boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, text).height() + 4
-            if len(self._sizes) >= 4096:
+            height = self._metrics.boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, text).height()
+            if len(self._sizes) >= 8192:
                 self._sizes.clear()
-            size = self._sizes[key] = QSize(width, max(base.height(), height))
-        return QSize(size)
+            size = self._sizes[key] = QSize(width, height + 4)
+        return size
 
-
-class _AlertsTree(QTreeWidget):
-    """The list; tells its :class:`PointerWatch` when the pointer enters or leaves."""
-
-    pointer: PointerWatch | None = None
-
-    def enterEvent(self, event) -> None:
-        """The pointer is over the list: new rows wait."""
-        if self.pointer is not None:
-            self.pointer.enter()
-        super().enterEvent(event)
-
-    def leaveEvent(self, event) -> None:
-        """The pointer left: the waiting rows are shown."""
-        if self.pointer is not None:
-            self.pointer.leave()
-        super().leaveEvent(event)
-
-    def hideEvent(self, event) -> None:
-        """A hidden list holds nothing back."""
-        if self.pointer is not None:
-            self.pointer.leave()
-        super().hideEvent(event)
+    def font_changed(self) -> None:
+        """The tree's font changed: measure anew."""
+        self._metrics = QFontMetrics(self._tree.font())
+        self._sizes.clear()
 
 
 class AlertsWidget(QWidget):
@@ -210,7 +193,7 @@ class AlertsWidget(QWidget):
         self._row_of_id: dict[int, _Row] = {}
         self._latest: dict[int, _Row] = {}          # position id -> its newest row
         self._pending: list[_Entry] = []
-        self._backlog: list[_Entry] = []  # live entries not shown yet (_drain)
+        self._backlog: list[PositionEvent] = []  # live events not looked at yet (_drain)
         self._drain_timer = QTimer(self)
         self._drain_timer.setObjectName("alerts-drain")
         self._drain_timer.setSingleShot(True)
@@ -218,7 +201,12 @@ class AlertsWidget(QWidget):
         self._drain_timer.timeout.connect(self._drain)
         self._held = False
         self._unacked = 0
-        self.tree = _AlertsTree(self)
+        self._shown_unacked = 0  # unacknowledged alert ids of the shown rows (kept as rows change)
+        # a plain QTreeWidget, not a Python subclass: Qt calls a view's virtual methods several times per
+        # row it measures or paints, and on a Python subclass each call first takes the GIL to look for
+        # an override — while the desk thread computes, each such take can wait up to the interpreter's
+        # switch interval (5 ms). The pointer is followed with mouse tracking instead (_pointer_in).
+        self.tree = QTreeWidget(self)
         self.tree.setObjectName("alerts-list")
         self.tree.setColumnCount(len(HEADERS))
         self.tree.setHeaderLabels(list(HEADERS))
@@ -229,7 +217,11 @@ class AlertsWidget(QWidget):
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setWordWrap(True)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.tree.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # per item, not per pixel: with rows of their own heights, a per-pixel scroll range is the sum of
+        # every row's height — each insert re-measured all rows (~85,000 size hints in 15 s at 10,000
+        # positions); per item, Qt measures only the rows that fill the viewport (QTreeViewPrivate::
+        # updateScrollBars, firstVisibleItem), so the list's cost does not grow with its length
+        self.tree.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.tree.header()
         header.setStretchLastSection(False)
@@ -238,15 +230,21 @@ class AlertsWidget(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.tree.setColumnWidth(col, width)
         header.setToolTip("× how many changes a row collects · ✓ acknowledged")
-        self._wrap = _WrapDelegate(self.tree, COL_MESSAGE)
-        self.tree.setItemDelegateForColumn(COL_MESSAGE, self._wrap)
+        self._wrap = _WrapMeasure(self.tree, COL_MESSAGE)
+        self._rewrap_timer = QTimer(self)  # a dock being dragged resizes the column many times a second
+        self._rewrap_timer.setObjectName("alerts-rewrap")
+        self._rewrap_timer.setSingleShot(True)
+        self._rewrap_timer.setInterval(50)
+        self._rewrap_timer.timeout.connect(self._rewrap_all)
         header.sectionResized.connect(self._rewrap)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
         self.tree.currentItemChanged.connect(self._current_changed)
         self.tree.itemClicked.connect(self._select_position)
-        self.pointer = PointerWatch(self.tree)
+        self.pointer = PointerWatch(self.tree)  # it notices the pointer leaving (or the list hidden) by itself
         self.pointer.changed.connect(self.set_held)
-        self.tree.pointer = self.pointer
+        self.tree.setMouseTracking(True)
+        self.tree.entered.connect(self._pointer_in)  # over a row
+        self.tree.viewportEntered.connect(self._pointer_in)  # over the list below the rows
         self.count_label = QLabel(self)
         self.count_label.setObjectName("alerts-count")
         self.count_label.setWordWrap(True)
@@ -313,6 +311,7 @@ class AlertsWidget(QWidget):
         self._latest.clear()
         self._pending.clear()
         self._backlog.clear()
+        self._shown_unacked = 0
         ordered = sorted(alerts, key=lambda a: (a.ts, a.id))[-MAX_ROWS * 4:]
         for a in ordered:
             label = labels.get(a.position_id, "") if a.position_id is not None else "book"
@@ -327,33 +326,40 @@ class AlertsWidget(QWidget):
         when any of them asks for a sound (held or not: a sound does not wait for the pointer)."""
         if self.beep is not None and any(e.sound for e in events):
             self.beep()
-        entries = [_Entry(e.alert_id, e.ts, e.position_id or None, e.label, e.level, e.kind.value, e.message, False,
-                          count=e.count, previous=e.previous or None)
-                   for e in events if not self._known(e.alert_id, e.count)]
-        if not entries:
+        if not events:
             return
         if self._held:
+            self._hold(events)
+            return
+        self._backlog.extend(events)  # looked at in slices (_drain): a burst costs the caller nothing
+        self._drain()
+
+    def _hold(self, events: Iterable[PositionEvent]) -> None:
+        """Keep events for when the pointer leaves (counted as unacknowledged at once)."""
+        entries = [_entry(e) for e in events if not self._known(e.alert_id, e.count)]
+        if entries:
             self._pending.extend(entries)
             self._recount()
-            return
-        self._backlog.extend(entries)
-        self._drain()
 
     def _drain(self) -> None:
         """Show waiting entries, oldest first, for at most ``_DRAIN_S`` of the GUI thread (at least
         ``_DRAIN_MIN`` entries); the rest a moment later. A burst of thousands of level changes (a
-        market move across a 10,000-position book) costs ~1 ms an entry here: shown in one go it
-        froze the window for seconds; in slices the window stays live while the list catches up."""
+        market move across a 10,000-position book) costs ~0.25 ms an entry here (whatever the list's
+        length): shown in one go it froze the window; in slices the window stays live while the list
+        catches up."""
         backlog = self._backlog
         if self._held:  # the pointer came over the list meanwhile: they wait with the held ones
-            self._pending.extend(backlog)
+            waiting = list(backlog)
             backlog.clear()
-            self._recount()
+            self._hold(waiting)
+            self._update_count()
             return
         deadline = time.perf_counter() + _DRAIN_S
         done = 0
         while done < len(backlog) and (done < _DRAIN_MIN or time.perf_counter() < deadline):
-            self._add(backlog[done])
+            event = backlog[done]
+            if not self._known(event.alert_id, event.count):
+                self._add(_entry(event))
             done += 1
         del backlog[:done]
         self._trim()
@@ -393,6 +399,7 @@ class AlertsWidget(QWidget):
             found += 1
             if alert_id not in row.acked:
                 row.acked.add(alert_id)
+                self._shown_unacked -= 1
                 touched.append(row)
         for i, entry in enumerate(self._pending):
             if entry.alert_id in wanted:
@@ -400,8 +407,7 @@ class AlertsWidget(QWidget):
                     found += 1
                 self._pending[i] = _Entry(entry.alert_id, entry.ts, entry.position_id, entry.label, entry.level,
                                           entry.kind, entry.message, True, entry.count, entry.previous)
-        for row in dict.fromkeys(touched):
-            self._show(row)
+        self._show_in_place(list(dict.fromkeys(touched)))
         self._recount()
         return found
 
@@ -442,8 +448,26 @@ class AlertsWidget(QWidget):
         self._theme = theme
         self._brushes = {lv: (QBrush(theme.level_color(lv)), QBrush(theme.tint(lv, 30)))
                          for lv in (Level.SAFE, Level.WARNING, Level.DANGER, Level.LIQUIDATED, STALE)}
-        for row in self._rows:
-            self._show(row)
+        self._wrap.font_changed()  # a theme may bring its font: wrapped heights measured anew
+        self._show_in_place(self._rows)
+
+    def _show_in_place(self, rows: Sequence[_Row]) -> None:
+        """Refresh rows where they are. Several rows are refreshed with the tree's model silent (each
+        field change of an item is otherwise a signal that re-measures its row) and then laid out
+        and repainted once: acknowledging 5,000 rows stays one pass."""
+        if len(rows) <= 1:
+            for row in rows:
+                self._show(row)
+            return
+        model = self.tree.model()
+        model.blockSignals(True)
+        try:
+            for row in rows:
+                self._show(row)
+        finally:
+            model.blockSignals(False)
+        self.tree.scheduleDelayedItemsLayout()
+        self.tree.viewport().update()
 
     # -- internals --------------------------------------------------------------------------------------
 
@@ -468,7 +492,6 @@ class AlertsWidget(QWidget):
             known.messages.append(entry.message)
             known.last_ts = max(known.last_ts, entry.ts)
             self._to_top(known)
-            self._show(known)
             return
         latest = self._latest.get(pid) if pid is not None else None
         if (latest is not None and group is not None and latest.group == group and not latest.acknowledged
@@ -482,10 +505,10 @@ class AlertsWidget(QWidget):
                 row.ids.append(entry.alert_id)
                 row.counts[entry.alert_id] = entry.count
                 self._row_of_id[entry.alert_id] = row
+                self._shown_unacked += 1
             else:
                 row.loose += 1
             self._to_top(row)
-            self._show(row)
             return
         levels = [entry.level]
         if entry.count > 1 and entry.previous in _SEVERITY:  # a stored run between two levels: both count
@@ -498,28 +521,32 @@ class AlertsWidget(QWidget):
             self._row_of_id[entry.alert_id] = row
             if entry.acknowledged:
                 row.acked.add(entry.alert_id)
+            else:
+                self._shown_unacked += 1
         else:
             row.loose = 1
         row.item = QTreeWidgetItem(["", "", "", "", ""])
         row.item.setTextAlignment(COL_LEVEL, Qt.AlignmentFlag.AlignCenter)
         row.item.setTextAlignment(COL_COUNT, Qt.AlignmentFlag.AlignCenter)
         row.item.setTextAlignment(COL_ACK, Qt.AlignmentFlag.AlignCenter)
+        self._show(row)  # filled while not in the tree: no model signal, no re-measure per field
         self._rows.insert(0, row)
         self.tree.insertTopLevelItem(0, row.item)
         if pid is not None:
             self._latest[pid] = row
-        self._show(row)
 
     def _to_top(self, row: _Row) -> None:
+        """Show a changed row's new content on top of the list: the item is taken out, filled, and put
+        back at the top (a dozen field changes on an item in the tree are a dozen model signals,
+        each re-measuring the row; out of the tree they are plain stores)."""
         index = self._rows.index(row)
-        if index == 0:
-            return
         was_current = self.tree.currentItem() is row.item
         self.tree.blockSignals(True)  # a moved row is not a new choice of the user
         try:
             self._rows.pop(index)
             self._rows.insert(0, row)
             self.tree.takeTopLevelItem(index)
+            self._show(row)
             self.tree.insertTopLevelItem(0, row.item)
             if was_current:
                 self.tree.setCurrentItem(row.item)
@@ -529,6 +556,7 @@ class AlertsWidget(QWidget):
     def _trim(self) -> None:
         while len(self._rows) > MAX_ROWS:
             row = self._rows.pop()
+            self._shown_unacked -= len(row.ids) - len(row.acked)
             self.tree.takeTopLevelItem(len(self._rows))
             for alert_id in row.ids:
                 self._row_of_id.pop(alert_id, None)
@@ -546,6 +574,7 @@ class AlertsWidget(QWidget):
         item.setText(COL_LEVEL, peak.upper())
         item.setText(COL_MESSAGE, row.messages[-1])
         item.setToolTip(COL_MESSAGE, row.messages[-1])
+        item.setSizeHint(COL_MESSAGE, self._wrap.size(row.messages[-1]))
         if n > 1:
             item.setText(COL_COUNT, f"×{n}")
             changes = " → ".join(lv.upper() for lv in row.levels[-12:])
@@ -572,9 +601,29 @@ class AlertsWidget(QWidget):
             item.setBackground(col, bg if level in (Level.WARNING, Level.DANGER, Level.LIQUIDATED) else clear)
 
     def _rewrap(self, column: int, _old: int, _new: int) -> None:
-        """Row heights follow the message column's width."""
+        """Row heights follow the message column's width (re-measured once the width settles)."""
         if column == COL_MESSAGE:
-            self.tree.scheduleDelayedItemsLayout()
+            self._rewrap_timer.start()
+
+    def _rewrap_all(self) -> None:
+        """Measure every row's message at the column's new width (one layout for all)."""
+        width = self._wrap.width()
+        model = self.tree.model()
+        model.blockSignals(True)  # one layout below, not a signal and a re-measure per row
+        try:
+            for row in self._rows:
+                if row.item is not None:
+                    row.item.setSizeHint(COL_MESSAGE, self._wrap.size(row.messages[-1], width))
+        finally:
+            model.blockSignals(False)
+        self.tree.scheduleDelayedItemsLayout()
+        self.tree.viewport().update()
+
+    @Slot()
+    @Slot(QModelIndex)
+    def _pointer_in(self, _index: QModelIndex | None = None) -> None:
+        """The pointer moved over the list: new rows wait (:class:`PointerWatch` tells when it left)."""
+        self.pointer.enter()
 
     def _current_row(self) -> _Row | None:
         item = self.tree.currentItem()
@@ -621,8 +670,11 @@ class AlertsWidget(QWidget):
             self.position_selected.emit(int(pid))
 
     def _recount(self) -> None:
-        n = sum(len(row.unacknowledged_ids()) for row in self._rows)
-        n += sum(1 for e in self._pending if e.alert_id is not None and not e.acknowledged)
+        """The unacknowledged count: kept for the shown rows as they change (a sum over 5,000 rows on
+        every batch of events was O(list length)), counted for the held entries."""
+        n = self._shown_unacked
+        if self._pending:
+            n += sum(1 for e in self._pending if e.alert_id is not None and not e.acknowledged)
         if n != self._unacked:
             self._unacked = n
             self.unacknowledged_changed.emit(n)

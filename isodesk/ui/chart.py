@@ -74,6 +74,7 @@ class ChartWidget(QWidget):
         self._buffers: dict[PriceKey, RingBuffer] = {}
         self._markets: tuple[str, ...] = ()
         self._market_rows: dict[PriceKey, np.ndarray] = {}
+        self._indexed: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (venues, symbols) indexed
         self._book = None
         self._snap: Snapshot | None = None
         self._position_id: int | None = None
@@ -245,10 +246,19 @@ class ChartWidget(QWidget):
     # -- internals --------------------------------------------------------------------------------------
 
     def _index_markets(self, snap: Snapshot) -> None:
+        """The rows of each price series of a new book. A liquidation makes a new book with the same
+        venues and symbols: then the index stands (at 10,000 positions, remaking it cost ~100 ms
+        of the GUI thread per liquidation)."""
         book = snap.book
-        series = [series_of(v, s) for v, s in zip(book.venues, book.symbols, strict=True)]
+        if self._indexed == (book.venues, book.symbols):
+            return
+        self._indexed = (book.venues, book.symbols)
+        keys: dict[tuple[str, str], PriceKey] = {}  # series_of once per (venue, symbol), not per position
         rows: dict[PriceKey, list[int]] = {}
-        for i, key in enumerate(series):
+        for i, pair in enumerate(zip(book.venues, book.symbols, strict=True)):
+            key = keys.get(pair)
+            if key is None:
+                key = keys[pair] = series_of(*pair)
             rows.setdefault(key, []).append(i)
         self._market_rows = {key: np.asarray(r, dtype=np.intp) for key, r in rows.items()}
 

@@ -42,9 +42,9 @@ from isodesk.formats import (
 from isodesk.ui.theme import STALE, level_name
 
 __all__ = ["CENTER", "CLOSED_TEXT", "COLUMNS", "COLUMN_INDEX", "DASH", "LEFT", "MINUS", "RIGHT", "SORT_KEY_ALIASES",
-           "STABLECOINS", "Column", "book_value", "card_keys", "cell_text", "column_for", "column_values",
-           "derived_value", "derived_values", "display_key", "figure", "fmt_age", "fmt_distance", "fmt_flag",
-           "fmt_leverage", "fmt_money", "fmt_pct", "fmt_price", "fmt_qty", "format_value", "is_stablecoin",
+           "STABLECOINS", "Column", "DisplayKeys", "book_value", "card_keys", "cell_text", "changed_rows", "column_for",
+           "column_values", "derived_value", "derived_values", "display_key", "figure", "fmt_age", "fmt_distance",
+           "fmt_flag", "fmt_leverage", "fmt_money", "fmt_pct", "fmt_price", "fmt_qty", "format_value", "is_stablecoin",
            "level_text", "long_rows", "money_decimals", "money_decimals_of", "per_book", "price_decimals",
            "row_texts", "status_rows", "taker_fees", "usd_values", "way_used", "zone_starts"]
 
@@ -279,14 +279,26 @@ def derived_values(key: str, snapshot: Snapshot) -> np.ndarray:
 _PER_BOOK: dict[str, tuple[object, object]] = {}
 
 
-def per_book(snapshot: Snapshot, name: str, make):
+def per_book(snapshot: Snapshot, name: str, make, fields: tuple[str, ...] = ()):
     """``make(snapshot.book)``, computed once per book object (a new ``BookInfo`` is made only when
     positions are added, removed or change status, so anything derived from the book alone can be
-    kept until then)."""
+    kept until then).
+
+    ``fields``: the ``BookInfo`` tuples the value depends on, if not all of it. A new book whose
+    tuples are equal to the last one's keeps the value: a liquidation makes a new book (a status
+    changed) with the same venues, symbols and currencies, and at 10,000 positions remaking what
+    depends on them alone cost ~100 ms of the GUI thread per liquidation (one tuple comparison is
+    ~0.1 ms).
+    """
     book = snapshot.book
     hit = _PER_BOOK.get(name)
-    if hit is not None and hit[0] is book:
-        return hit[1]
+    if hit is not None:
+        old = hit[0]
+        if old is book or (fields and len(old) == len(book)
+                           and all(getattr(old, f) == getattr(book, f) for f in fields)):
+            if old is not book:
+                _PER_BOOK[name] = (book, hit[1])
+            return hit[1]
     value = make(book)
     _PER_BOOK[name] = (book, value)
     return value
@@ -298,7 +310,7 @@ def long_rows(snapshot: Snapshot) -> np.ndarray:
         out = np.fromiter((s == "long" for s in book.sides), dtype=bool, count=len(book))
         out.flags.writeable = False
         return out
-    return per_book(snapshot, "long_rows", make)
+    return per_book(snapshot, "long_rows", make, ("sides",))
 
 
 def status_rows(snapshot: Snapshot, status: str) -> np.ndarray:
@@ -317,10 +329,18 @@ def taker_fees(snapshot: Snapshot) -> np.ndarray:
     """Each row's taker fee rate (fraction, :func:`isodesk.desk.fees.taker_fee_rate` with the desk's
     catalog), computed once per book and catalog."""
     book, cat = snapshot.book, snapshot.catalog
-    if _FEES and _FEES[0][0] is book and _FEES[0][1] is cat:
-        return _FEES[0][2]
-    rates = np.array([taker_fee_rate(v, k, cat) for v, k in zip(book.venues, book.contracts, strict=True)],
-                     dtype=np.float64)
+    if _FEES and _FEES[0][1] is cat:
+        old = _FEES[0][0]
+        if old is book or (len(old) == len(book) and old.venues == book.venues  # type: ignore[attr-defined]
+                           and old.contracts == book.contracts):  # type: ignore[attr-defined]
+            _FEES[0] = (book, cat, _FEES[0][2])
+            return _FEES[0][2]
+    by_pair: dict[tuple[str, str], float] = {}  # one look-up per (venue, contract), not per position
+    for pair in zip(book.venues, book.contracts, strict=True):
+        if pair not in by_pair:
+            by_pair[pair] = taker_fee_rate(pair[0], pair[1], cat)
+    rates = np.array([by_pair[pair] for pair in zip(book.venues, book.contracts, strict=True)], dtype=np.float64)
+    rates.flags.writeable = False
     _FEES[:] = [(book, cat, rates)]
     return rates
 
@@ -428,8 +448,14 @@ def row_texts(snapshot: Snapshot, row: int) -> tuple[str, ...]:
 
 
 def money_decimals_of(snapshot: Snapshot) -> np.ndarray:
-    """Money decimals per row (by settlement currency)."""
-    return np.array([money_decimals(c) for c in snapshot.book.currencies], dtype=np.int16)
+    """Money decimals per row (by settlement currency; read-only, once per book)."""
+    def make(book):
+        decimals: dict[str, int] = {}
+        out = np.array([decimals[c] if c in decimals else decimals.setdefault(c, money_decimals(c))
+                        for c in book.currencies], dtype=np.int16)
+        out.flags.writeable = False
+        return out
+    return per_book(snapshot, "money_dec", make, ("currencies",))
 
 
 def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np.ndarray:
@@ -459,6 +485,78 @@ def display_key(column: Column, values: np.ndarray, money_dec: np.ndarray) -> np
         return np.round(values * np.power(10.0, dec))
 
 
+_SCALES = {"used": 1e2, "distance": 1e4, "sigma": 1e2, "leverage": 1e8, "qty": 1e8}  # 10 ** decimals, fixed kinds
+
+
+class DisplayKeys:
+    """The :func:`display_key` of many columns at once, as one 2-D array (column × row).
+
+    Built once per book (``money_dec``: :func:`money_decimals_of`); :meth:`keys` rounds every
+    column of a snapshot in about fifteen whole-array numpy operations instead of about six per
+    column. Fewer, larger operations matter beyond their own cost: each numpy call over a large
+    array lets go of the GIL, and while the desk thread computes, taking it back can wait up to the
+    interpreter's switch interval (5 ms) — a few hundred calls per snapshot were a frame or more.
+    The keys are bit-for-bit :func:`display_key`'s (the scales are exact powers of ten).
+    """
+
+    def __init__(self, columns: tuple[Column, ...] | list[Column], money_dec: np.ndarray):
+        self.columns = tuple(columns)
+        n = len(money_dec)
+        kinds = [c.kind for c in self.columns]
+
+        def rows_of(*wanted: str) -> np.ndarray:
+            return np.array([i for i, k in enumerate(kinds) if k in wanted], dtype=np.intp)
+
+        self._price = rows_of("price")
+        self._pct = rows_of("pct", "ratio")
+        self._signed = rows_of("signed_pct", "pct_day")
+        self._raw = rows_of(*{k for k in kinds if k not in ("price", "money", "pct", "ratio", "signed_pct", "pct_day")
+                              and k not in _SCALES})
+        scale = np.ones((len(self.columns), n), dtype=np.float64)
+        for i, kind in enumerate(kinds):
+            if kind == "money":
+                scale[i] = np.power(10.0, money_dec)
+            elif kind in _SCALES:
+                scale[i] = _SCALES[kind]
+        self._scale = scale
+
+    def values(self, snapshot: Snapshot) -> np.ndarray:
+        """The columns' values (:func:`column_values`) stacked: float64, column × row."""
+        if not self.columns:
+            return np.zeros((0, len(snapshot)), dtype=np.float64)
+        return np.stack([column_values(c, snapshot) for c in self.columns])
+
+    def keys(self, snapshot: Snapshot) -> np.ndarray:
+        """Every column's values rounded to what it shows (NaN stays NaN), column × row: equal keys
+        mean equal texts. Compare two of them with :func:`changed_columns_rows`."""
+        values = self.values(snapshot)
+        scale = self._scale.copy()
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self._price.size:  # the precision follows the magnitude: per row
+                a = np.abs(values[self._price])
+                scale[self._price] = np.where(a >= 100, 1e2, np.where(a >= 1, 1e4, 1e6))
+            if self._pct.size:  # fractions: 2 or 1 decimals of the percentage
+                a = np.abs(values[self._pct]) * 100
+                scale[self._pct] = np.where(a < 10, 1e4, 1e3)
+            if self._signed.size:  # already percentages
+                a = np.abs(values[self._signed])
+                scale[self._signed] = np.where(a < 10, 1e2, 1e1)
+            keys = np.round(values * scale)
+        if self._raw.size:
+            keys[self._raw] = values[self._raw]
+        return keys
+
+
+def changed_rows(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per row: any column's key differs between two :meth:`DisplayKeys.keys` arrays (bool).
+
+    Compared bit for bit, so NaN equals NaN; a zero that changed sign counts as a change (a
+    repaint too many, never one too few)."""
+    if not before.shape[0]:
+        return np.zeros(before.shape[1], dtype=bool)
+    return np.any(before.view(np.int64) != after.view(np.int64), axis=0)
+
+
 def card_keys() -> tuple[str, ...]:
     """The numeric columns a card shows (a change in any of them repaints the card)."""
     return ("mark", "entry_price", "liquidation_price", "distance_frac", "margin_ratio", "isolated_margin",
@@ -477,7 +575,8 @@ def total_equity_usd(snapshot) -> tuple[float, list[str]]:
     """
     marks = np.asarray(snapshot.cols["mark"], dtype=np.float64)
     finite = np.isfinite(marks)
-    by_currency, by_market = per_book(snapshot, "equity_rows", _equity_rows)
+    by_currency, by_market = per_book(snapshot, "equity_rows", _equity_rows,
+                                       ("currencies", "venues", "symbols"))
     price: dict[str, float] = {}
     for currency, rows in by_currency:  # a position settled in the coin: the coin's USD price
         hits = rows[finite[rows]]

@@ -101,6 +101,12 @@ class MainWindow(QMainWindow):
         self.config = config
         self.controller = DeskController(config, self)
         self._pending_acks: dict[str, int] = {}
+        self._notices: list[PositionEvent] = []  # crossings still to notify (_send_notices)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setObjectName("notify-slices")
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.setInterval(0)
+        self._notice_timer.timeout.connect(self._send_notices)
         self.model = PositionsModel(self, reorder_ms=1000)
         self._theme_name = theme or str(settings.value("ui/theme", "system"))
         self.theme: Theme = apply_theme(QApplication.instance(), self._theme_name)
@@ -420,19 +426,41 @@ class MainWindow(QMainWindow):
     def on_events(self, events: tuple[PositionEvent, ...]) -> None:
         """Alerts dock, and a notification for every upward level change and liquidation."""
         self.alerts.add_events(events)
+        status: tuple[str, int] | None = None  # the status bar shows the batch's last message (one repaint)
         for event in events:
             if event.kind is EventKind.FAILURE:
-                self.statusBar().showMessage(event.message)
+                status = (event.message, 0)
             if event.kind in (EventKind.LIQUIDATION, EventKind.ODDS) or (  # ODDS: 24 h odds past the alert line
                     event.kind is EventKind.LEVEL and _severity(event.level) > _severity(event.previous)):
-                self._notify(event)
+                self._notices.append(event)
+                status = (event.message, 8000)
+        if status is not None:
+            self.statusBar().showMessage(*status)
+        self._send_notices()
 
-    def _notify(self, event: PositionEvent) -> None:
+    @Slot()
+    def _send_notices(self) -> None:
+        """Notify the waiting events in order, for at most ``NOTIFY_SLICE_S`` of the GUI thread (at
+        least ``NOTIFY_SLICE_MIN`` of them), the rest a moment later: a market move across a
+        10,000-position book is a thousand crossings in one batch, and notifying them in one go
+        froze the window for tens of milliseconds. Every one is still sent."""
+        notices = self._notices
+        deadline = time.perf_counter() + NOTIFY_SLICE_S
+        done = 0
+        while done < len(notices) and (done < NOTIFY_SLICE_MIN or time.perf_counter() < deadline):
+            self._notify(notices[done], status_bar=False)
+            done += 1
+        del notices[:done]
+        if notices:
+            self._notice_timer.start()
+
+    def _notify(self, event: PositionEvent, *, status_bar: bool = True) -> None:
         title = f"{event.label}: {event.level.upper()}"
         # the desk decides when a sound plays (a DANGER crossing or a liquidation, with alerts.sound on)
         self.notifier.notify(Notice(title, event.message, level=event.level, key=event.position_id,
                                     sound=bool(getattr(event, "sound", False))))
-        self.statusBar().showMessage(event.message, 8000)
+        if status_bar:
+            self.statusBar().showMessage(event.message, 8000)
         self.notified.emit(title)
 
     @Slot(int)
@@ -862,6 +890,11 @@ class MainWindow(QMainWindow):
         if self._tray is not None:
             self._tray.hide()
         super().closeEvent(event)
+
+
+NOTIFY_SLICE_S = 0.008
+"""GUI-thread seconds one slice of notifications may take (:meth:`MainWindow._send_notices`)."""
+NOTIFY_SLICE_MIN = 20
 
 
 def _severity(level: str) -> int:

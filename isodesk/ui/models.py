@@ -60,12 +60,13 @@ from isodesk.desk.snapshot import Snapshot
 from isodesk.ui.columns import (
     COLUMNS,
     Column,
+    DisplayKeys,
     book_value,
     card_keys,
     cell_text,
+    changed_rows,
     column_for,
     column_values,
-    display_key,
     money_decimals_of,
     per_book,
     status_rows,
@@ -184,7 +185,8 @@ class PositionsModel(QAbstractTableModel):
         self._italic.setItalic(True)
         self._shown_level = np.zeros(0, dtype=np.int16)  # per snapshot row: its Level (stale keeps it)
         self._money_dec = np.zeros(0, dtype=np.int16)
-        self._keys: dict[str, np.ndarray] = {}
+        self._keyer = DisplayKeys((), np.zeros(0, dtype=np.int16))  # per book: display keys of _NUMERIC
+        self._keys = np.zeros((0, 0), dtype=np.float64)  # the shown snapshot's display keys (column × row)
         self._texts: dict[int, RowTexts] = {}  # snapshot row -> its cell texts (this row version)
         self._looks: dict[int, RowLook] = {}  # snapshot row -> texts, colours, fonts, tint (this row version)
         self._theme: Theme | None = None
@@ -211,9 +213,9 @@ class PositionsModel(QAbstractTableModel):
         """Number of :data:`COLUMNS`."""
         return 0 if parent.isValid() else _NCOLS
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        """Enabled, selectable, never a parent."""
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+    # flags(): QAbstractTableModel's own (enabled, selectable, never a parent; none for an invalid
+    # index) are exactly this model's (_FLAGS). Not overridden on purpose: the views ask for every cell
+    # they paint, and a Python override is a Python call (and a take of the GIL) per painted cell.
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         """Column headers, alignments and tooltips."""
@@ -483,9 +485,10 @@ class PositionsModel(QAbstractTableModel):
         self._snap = snapshot
         self._shown_level = shown
         self._money_dec = money_decimals_of(snapshot)
+        self._keyer = DisplayKeys(_NUMERIC, self._money_dec)
         self._haystack = None
         self._forget()
-        self._keys = self._display_keys(snapshot)
+        self._keys = self._keyer.keys(snapshot)
         if len(snapshot) >= SETTLE_FROM:
             settle_heap()
 
@@ -558,8 +561,6 @@ class PositionsModel(QAbstractTableModel):
         self._last_reorder_ms = now
         return True
 
-    def _display_keys(self, snap: Snapshot) -> dict[str, np.ndarray]:
-        return {c.key: display_key(c, column_values(c, snap), self._money_dec) for c in _NUMERIC}
 
     def _kept_ids(self) -> np.ndarray:
         """The position ids in the order shown (to keep it across a reset while re-sorts are held)."""
@@ -579,11 +580,9 @@ class PositionsModel(QAbstractTableModel):
         return np.asarray(kept + rest, dtype=np.intp)
 
     def _changed_rows(self, old: Snapshot, new: Snapshot, new_shown: np.ndarray) -> np.ndarray:
-        keys = self._display_keys(new)
+        keys = self._keyer.keys(new)
         changed = (new_shown != self._shown_level) | (old.stale != new.stale)
-        for name, key in keys.items():
-            before = self._keys[name]
-            changed |= ~((key == before) | (np.isnan(key) & np.isnan(before)))
+        changed |= changed_rows(self._keys, keys)
         changed |= new.stale  # a stale card shows its age, which moves with the clock
         self._keys = keys
         return changed

@@ -34,9 +34,26 @@ class VenueRulesAge:
 
 
 def rules_ages(snapshot: Snapshot, catalog: TierCatalog, now: float) -> list[VenueRulesAge]:
-    """Per venue with open positions (in name order), the age of its oldest table in use at ``now`` (Unix s)."""
-    oldest: dict[str, VenueRulesAge] = {}
-    book = snapshot.book
+    """Per venue with open positions (in name order), the age of its oldest table in use at ``now`` (Unix s).
+
+    Which table is the oldest depends only on the book and the catalog, not on ``now`` (every age
+    moves with the clock alike), so it is found once per (book, catalog) — a walk over every
+    position, ~20 ms at 10,000 — and each later call only subtracts (the status bar asks every second).
+    """
+    return [VenueRulesAge(venue, now - at, kind) for venue, at, kind in _oldest_tables(snapshot.book, catalog)]
+
+
+_cache: tuple[object, TierCatalog, list[tuple[str, float, str]]] | None = None
+
+
+def _oldest_tables(book, catalog: TierCatalog) -> list[tuple[str, float, str]]:
+    """Per venue with open positions (name order): the time (Unix s, NaN if undated) and kind of its
+    oldest table in use; cached for the last (book, catalog) pair (both immutable)."""
+    global _cache
+    cached = _cache
+    if cached is not None and cached[0] is book and cached[1] is catalog:
+        return cached[2]
+    oldest: dict[str, tuple[float, str]] = {}
     seen: dict[tuple[str, str, str], tuple[float, str] | None] = {}  # one look-up per table, not per position
     for venue, contract, symbol, status in zip(book.venues, book.contracts, book.symbols, book.statuses, strict=True):
         if status != "open":
@@ -45,19 +62,23 @@ def rules_ages(snapshot: Snapshot, catalog: TierCatalog, now: float) -> list[Ven
         if triple in seen:
             found = seen[triple]
         else:
-            found = seen[triple] = _table_age(catalog, venue, contract, symbol, now)
+            found = seen[triple] = _table_time(catalog, venue, contract, symbol)
         if found is None:
             continue
-        age, kind = found
+        at, kind = found
         known = oldest.get(venue)
-        if known is None or not (age <= known.age_s):
-            oldest[venue] = VenueRulesAge(venue, age, kind)
-    return [oldest[v] for v in sorted(oldest)]
+        # older = an earlier time; an undated (NaN) table takes the place, as an unknown age does
+        if known is None or not (at >= known[0]):
+            oldest[venue] = (at, kind)
+    result = [(v, oldest[v][0], oldest[v][1]) for v in sorted(oldest)]
+    _cache = (book, catalog, result)
+    return result
 
 
-def _table_age(catalog: TierCatalog, venue: str, contract: str, symbol: str, now: float) -> tuple[float, str] | None:
-    """The age (s at ``now``, NaN if undated) and kind of the table of one symbol; None when it has
-    none or it is a position's own rate."""
+def _table_time(catalog: TierCatalog, venue: str, contract: str, symbol: str) -> tuple[float, str] | None:
+    """The time (Unix s; NaN if undated) and kind of the table of one symbol: a refresh or import
+    has its own time, a shipped snapshot the midnight (UTC) of its ``as_of`` date; None when it
+    has none or it is a position's own rate."""
     try:
         source = catalog.source(venue, contract, symbol)
     except (UnknownSymbol, ValueError):
@@ -65,10 +86,10 @@ def _table_age(catalog: TierCatalog, venue: str, contract: str, symbol: str, now
     if source.kind == "position":
         return None
     if source.at is not None:
-        return now - source.at, source.kind
+        return source.at, source.kind
     try:
         day = dt.datetime.strptime(source.as_of, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-        return now - day.timestamp(), source.kind
+        return day.timestamp(), source.kind
     except ValueError:
         return math.nan, source.kind
 

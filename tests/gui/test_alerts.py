@@ -290,3 +290,69 @@ def test_the_models_risk_order_is_the_desks(demo_desk):
                                kind="stable")
     assert list(distance_only) != list(snap.order_by_risk)  # the case where level-first matters
     assert list(risk_order(snap)) == list(snap.order_by_risk)
+
+
+def _recounted(widget):
+    """The unacknowledged count computed from scratch: every shown row's ids not acknowledged, plus held ones."""
+    shown = sum(len(widget.row_alert_ids(i)) - len(widget._rows[i].acked) for i in range(widget.count()))
+    return shown + sum(1 for e in widget._pending if e.alert_id is not None and not e.acknowledged)
+
+
+def test_a_long_list_measures_only_what_changes_and_keeps_its_count(qtbot, monkeypatch):
+    """Adding to a list of thousands of rows measures the new row's message only (the wrapped height
+    is stored in the item, so Qt lays out and scrolls without calling Python per row), and the
+    unacknowledged count kept as rows change equals a recount."""
+    import isodesk.ui.alerts as alerts
+
+    monkeypatch.setattr(alerts, "MAX_ROWS", 300)
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    widget.resize(380, 500)
+    widget.show()
+    qtbot.waitExposed(widget)
+    stored = [Alert(i, float(i), 1000 + i, "warning", "level", f"p{i} rose to WARNING #{i}", i % 3 == 0)
+              for i in range(1, 501)]
+    widget.set_alerts(stored, {1000 + i: f"p{i}" for i in range(1, 501)})
+    assert widget.count() == 300  # the newest MAX_ROWS rows
+    assert widget.unacknowledged == _recounted(widget) == sum(1 for a in stored[-300:] if not a.acknowledged)
+    measured = []
+    size = widget._wrap.size
+    monkeypatch.setattr(widget._wrap, "size", lambda text, width=None: measured.append(text) or size(text, width))
+    widget.add_events([_event(900, 7, "danger", "warning", 900.0, label="doge-long")])
+    assert measured == ["doge-long danger #900"]  # one row measured, not 300
+    item = widget.tree.topLevelItem(0)
+    assert item.sizeHint(COL_MESSAGE) == size("doge-long danger #900")
+    assert widget.tree.itemDelegateForColumn(COL_MESSAGE) is None  # no Python delegate asked per row
+    # flapping joins rows, acknowledgements and the trim keep the count exact
+    widget.add_events([_event(901 + i, 7, "warning" if i % 2 else "danger", "danger", 901.0 + i) for i in range(6)])
+    widget.mark_all_acknowledged([900, 901, 10, 499])
+    widget.add_events([_event(1000 + i, 2000 + i, "warning", "safe", 1000.0 + i, label=f"q{i}") for i in range(50)])
+    assert widget.count() == 300
+    assert widget.unacknowledged == _recounted(widget)
+    widget.acknowledge_requested.connect(lambda alert_id: widget.mark_acknowledged(alert_id))
+    widget.acknowledge_all()
+    assert widget.unacknowledged == _recounted(widget) == 0
+
+
+def test_row_heights_follow_the_message_column_when_it_narrows(qtbot):
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    widget.resize(700, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    message = ("doge-long rose to DANGER: 3.00 % from liquidation at 0.144942 (mark 0.149421); "
+               "the venue's own liquidation price is 0.1449")
+    widget.set_alerts([Alert(5, 1.0, 42, "danger", "level", message, False)], {42: "doge-long"})
+    item = widget.tree.topLevelItem(0)
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QFontMetrics
+
+    def needed():
+        width = widget.tree.columnWidth(COL_MESSAGE) - 8
+        return QFontMetrics(widget.tree.font()).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap,
+                                                             message).height()
+
+    wide = needed()
+    widget.resize(300, 400)  # the message column narrows: the message takes more lines
+    qtbot.waitUntil(lambda: needed() > wide)
+    qtbot.waitUntil(lambda: widget.tree.visualItemRect(item).height() >= needed())

@@ -222,3 +222,43 @@ def test_sort_column_must_be_known():
         model.sort_by_key("colour")
     assert len(COLUMNS) == model.columnCount()
     assert np.all([model.headerData(i, Qt.Orientation.Horizontal) for i in range(len(COLUMNS))])
+
+
+def test_display_keys_of_every_column_at_once_equal_each_columns_own_key(demo_desk):
+    """The model's batched keys (one 2-D array) are bit for bit each column's :func:`display_key`,
+    and the rows they call changed are those where some column's key changed (NaN equals NaN)."""
+    from isodesk.ui.columns import DisplayKeys, changed_rows, column_values, display_key, money_decimals_of
+    from isodesk.ui.models import _NUMERIC
+
+    before = demo_desk.tick({"BTCUSDT": 61_234.5, "XRPUSDT": 0.65})
+    after = demo_desk.tick({"XRPUSDT": 0.6612})  # only XRP moves, visibly
+    dec = money_decimals_of(after)
+    assert set(dec.tolist()) >= {2}
+    keyer = DisplayKeys(_NUMERIC, dec)
+    keys_before, keys_after = keyer.keys(before), keyer.keys(after)
+    assert keys_after.shape == (len(_NUMERIC), len(after))
+    expected_changed = np.zeros(len(after), dtype=bool)
+    for i, column in enumerate(_NUMERIC):
+        own_before = display_key(column, column_values(column, before), dec)
+        own_after = display_key(column, column_values(column, after), dec)
+        np.testing.assert_array_equal(keys_before[i], own_before)  # NaN where NaN, equal elsewhere
+        np.testing.assert_array_equal(keys_after[i], own_after)
+        expected_changed |= ~((own_before == own_after) | (np.isnan(own_before) & np.isnan(own_after)))
+    got = changed_rows(keys_before, keys_after)
+    np.testing.assert_array_equal(got, expected_changed)
+    xrp = np.array([s == "XRPUSDT" for s in after.book.symbols])
+    assert got[xrp].all()  # the XRP positions changed (their mark is shown with 4 decimals)
+    assert not changed_rows(keys_after, keyer.keys(after)).any()
+
+
+def test_cells_are_enabled_selectable_and_never_parents(demo_desk):
+    from isodesk.ui.models import _FLAGS
+
+    model = PositionsModel()
+    model.apply(demo_desk.desk.snapshot)
+    assert Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren == _FLAGS
+    for r in range(model.rowCount()):
+        for c in (0, len(COLUMNS) - 1):
+            assert model.flags(model.index(r, c)) == _FLAGS
+    assert model.flags(model.index(model.rowCount(), 0)) == Qt.ItemFlag.NoItemFlags  # out of range: invalid
+    assert "flags" not in PositionsModel.__dict__  # Qt's own, with no Python call per painted cell
