@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QLocale, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -484,6 +484,52 @@ class DeskDialog(QDialog):
         """Close; a command still on its way keeps going (the desk answers it; nobody listens)."""
         self._timer.stop()
         super().done(code)
+
+
+def with_unit(edit: QWidget, unit: QLabel) -> QHBoxLayout:
+    """An input with its unit (or hint) label on its right."""
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(unit)
+    return row
+
+
+def cliff_label(dialog: DeskDialog) -> QLabel:
+    """The hidden, wrapping line in the warning colour where a form shows its tier-cliff warning
+    (:func:`isodesk.desk.rules.tier_cliff_warning`), added to the dialog's body."""
+    label = QLabel("", dialog)
+    label.setObjectName("tier-cliff")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {dialog.theme.warning.name()};")
+    label.setVisible(False)
+    dialog.body.addWidget(label)
+    return label
+
+
+class PositionDialog(DeskDialog):
+    """A form about one position of the book: the window title ``"{title} — label"``, the label in
+    bold and a muted line ``symbol · venue · SIDE leverage`` (``subtitle``) at the top of the body.
+    Keeps ``position_id``, ``label``, ``currency`` (settlement) and ``unit`` (``contracts`` for an
+    inverse position, "" for base units); a position id not in the book is a ValueError."""
+
+    def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
+                 position_id: int, title: str, theme: Theme | None = None, thresholds: Thresholds | None = None,
+                 locale: QLocale | None = None):
+        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
+        self.locale_ = locale if locale is not None else QLocale()
+        self.position_id = int(position_id)
+        book = self.snapshot.book
+        row = book.row_of(self.position_id)
+        if row is None:
+            raise ValueError(f"no position with id {position_id} in the book")
+        self.label, self.currency = book.labels[row], book.currencies[row]
+        self.unit = "contracts" if book.contracts[row] == "inverse" else ""
+        self.setWindowTitle(f"{title} — {self.label}")
+        self.body.addWidget(QLabel(f"<b>{self.label}</b>", self))
+        self.subtitle = QLabel(f"{book.symbols[row]} · {book.venues[row]} · {book.sides[row].upper()} "
+                               f"{fmt_leverage(float(self.snapshot.cols['leverage'][row]))}", self)
+        self.subtitle.setStyleSheet(f"color: {self.theme.muted.name()};")
+        self.body.addWidget(self.subtitle)
 
 
 def money_text(value: Decimal | float, currency: str) -> str:

@@ -25,10 +25,9 @@ from isodesk.desk.operations import CloseFigures, partial_close_figures
 from isodesk.desk.snapshot import Snapshot
 from isodesk.margin.bounds import QUANTITY_DECIMALS
 from isodesk.store.records import PositionRecord
-from isodesk.ui.columns import fmt_leverage
 from isodesk.ui.dialogs.amount import AmountEdit, exact, format_amount
 from isodesk.ui.dialogs.base import (
-    DeskDialog,
+    PositionDialog,
     catalog,
     contract_size_of,
     hint_label,
@@ -43,7 +42,7 @@ QUICK = (("25 %", Decimal("0.25")), ("50 %", Decimal("0.5")), ("75 %", Decimal("
 QTY_STEP = Decimal(1).scaleb(-QUANTITY_DECIMALS)
 
 
-class ClosePositionDialog(DeskDialog):
+class ClosePositionDialog(PositionDialog):
     """Close one position, or ``quantity`` of it, at a price (empty: the desk's mark), realizing its PnL.
 
     Signals: those of :class:`DeskDialog`. ``report`` holds the desk's :class:`CloseReport` once accepted.
@@ -54,23 +53,9 @@ class ClosePositionDialog(DeskDialog):
     def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
                  position_id: int, theme: Theme | None = None, thresholds: Thresholds | None = None,
                  locale: QLocale | None = None):
-        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
-        self.locale_ = locale if locale is not None else QLocale()
-        self.position_id = int(position_id)
-        row = self.snapshot.book.row_of(self.position_id)
-        if row is None:
-            raise ValueError(f"no position with id {position_id} in the book")
-        book = self.snapshot.book
-        self.label, self.currency = book.labels[row], book.currencies[row]
-        self.unit = "contracts" if book.contracts[row] == "inverse" else ""
-        self.setWindowTitle(f"Close position — {self.label}")
+        super().__init__(controller, snapshot, parent, position_id=position_id, title="Close position", theme=theme,
+                         thresholds=thresholds, locale=locale)
         self.setMinimumWidth(500)
-        title = QLabel(f"<b>{self.label}</b>", self)
-        self.subtitle = QLabel(f"{book.symbols[row]} · {book.venues[row]} · {book.sides[row].upper()} "
-                               f"{fmt_leverage(float(self.snapshot.cols['leverage'][row]))}", self)
-        self.subtitle.setStyleSheet(f"color: {self.theme.muted.name()};")
-        self.body.addWidget(title)
-        self.body.addWidget(self.subtitle)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark", kind="price")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from PySide6.QtCore import QLocale
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from isodesk.desk import rules
 from isodesk.desk.commands import Command
@@ -24,25 +24,26 @@ from isodesk.desk.levels import Thresholds
 from isodesk.desk.snapshot import Snapshot
 from isodesk.formats import fmt_price
 from isodesk.margin import Position, problems
-from isodesk.ui.columns import fmt_leverage
 from isodesk.ui.dialogs.amount import AmountEdit, exact, floor_amount, format_amount
 from isodesk.ui.dialogs.base import (
     PREVIEW_FIGURES,
-    DeskDialog,
+    PositionDialog,
     PreviewGrid,
+    cliff_label,
     hint_label,
     level_of,
     mark_of,
     money_text,
     position_of,
     risk_at,
+    with_unit,
 )
 from isodesk.ui.dialogs.close import record_of
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
 
 
-class IncreasePositionDialog(DeskDialog):
+class IncreasePositionDialog(PositionDialog):
     """Add ``quantity`` to one open position at a fill price (empty: the desk's mark) with the added
     part's initial margin, or more, from the account's free balance.
 
@@ -54,24 +55,13 @@ class IncreasePositionDialog(DeskDialog):
     def __init__(self, controller: DeskController, snapshot: Snapshot | None, parent: QWidget | None = None, *,
                  position_id: int, theme: Theme | None = None, thresholds: Thresholds | None = None,
                  locale: QLocale | None = None):
-        super().__init__(controller, snapshot, parent, theme=theme, thresholds=thresholds)
-        self.locale_ = locale if locale is not None else QLocale()
-        self.position_id = int(position_id)
-        book = self.snapshot.book
-        row = book.row_of(self.position_id)
-        if row is None:
-            raise ValueError(f"no position with id {position_id} in the book")
-        self.label, self.currency = book.labels[row], book.currencies[row]
-        self.unit = "contracts" if book.contracts[row] == "inverse" else ""
-        base = book.symbols[row].upper().removesuffix(self.currency).rstrip("-_/") or "units"
-        shown_unit = self.unit or base  # the quantity's unit on screen: contracts, or the base coin
-        self.setWindowTitle(f"Add to position — {self.label}")
+        super().__init__(controller, snapshot, parent, position_id=position_id, title="Add to position", theme=theme,
+                         thresholds=thresholds, locale=locale)
         self.setMinimumWidth(520)
-        self.body.addWidget(QLabel(f"<b>{self.label}</b>", self))
-        subtitle = QLabel(f"{book.symbols[row]} · {book.venues[row]} · {book.sides[row].upper()} "
-                          f"{fmt_leverage(float(self.snapshot.cols['leverage'][row]))}", self)
-        subtitle.setStyleSheet(f"color: {self.theme.muted.name()};")
-        self.body.addWidget(subtitle)
+        book = self.snapshot.book
+        symbol = book.symbols[book.row_of(self.position_id) or 0]
+        base = symbol.upper().removesuffix(self.currency).rstrip("-_/") or "units"
+        shown_unit = self.unit or base  # the quantity's unit on screen: contracts, or the base coin
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.price = AmountEdit(self, locale=self.locale_, placeholder="the mark", kind="price")
@@ -81,11 +71,11 @@ class IncreasePositionDialog(DeskDialog):
         self.quantity = AmountEdit(self, locale=self.locale_, placeholder="size to add", kind="quantity")
         self.quantity.setObjectName("quantity")
         self.quantity.amount_changed.connect(self.schedule)
-        form.addRow("Add", _with_unit(self.quantity, QLabel(shown_unit, self)))
+        form.addRow("Add", with_unit(self.quantity, QLabel(shown_unit, self)))
         self.margin = AmountEdit(self, locale=self.locale_, placeholder="the initial margin")
         self.margin.setObjectName("margin")
         self.margin.amount_changed.connect(self.schedule)
-        form.addRow("Margin", _with_unit(self.margin, QLabel(self.currency, self)))
+        form.addRow("Margin", with_unit(self.margin, QLabel(self.currency, self)))
         self.size_label = QLabel("—", self)
         self.size_label.setObjectName("size")
         form.addRow("Size", self.size_label)
@@ -98,12 +88,7 @@ class IncreasePositionDialog(DeskDialog):
         self.body.addLayout(form)
         self.preview = PreviewGrid(PREVIEW_FIGURES, self.theme, self)
         self.body.addWidget(self.preview)
-        self.cliff_label = QLabel("", self)
-        self.cliff_label.setObjectName("tier-cliff")
-        self.cliff_label.setWordWrap(True)
-        self.cliff_label.setStyleSheet(f"color: {self.theme.warning.name()};")
-        self.cliff_label.setVisible(False)
-        self.body.addWidget(self.cliff_label)
+        self.cliff_label = cliff_label(self)
         self.body.addWidget(hint_label(
             "Leave the price empty to fill at the desk's mark when the order arrives, and the margin empty to "
             "bring the added part's initial margin at the position's leverage. The entry price becomes the "
@@ -214,9 +199,3 @@ class IncreasePositionDialog(DeskDialog):
                                 price=self.price.value() if self.price.text().strip() else None,
                                 margin=self.margin.value() if self.margin.text().strip() else None)
 
-
-def _with_unit(edit: QWidget, unit: QLabel) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, 1)
-    row.addWidget(unit)
-    return row

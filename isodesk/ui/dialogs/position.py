@@ -19,7 +19,7 @@ import math
 from decimal import ROUND_UP, Decimal
 
 from PySide6.QtCore import QLocale, QStringListModel, Qt, Slot
-from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QLabel, QLineEdit, QWidget
 
 from isodesk.desk import rules
 from isodesk.desk.commands import Command, OpenPosition
@@ -38,12 +38,14 @@ from isodesk.ui.dialogs.base import (
     DeskDialog,
     Figure,
     PreviewGrid,
+    cliff_label,
     hint_label,
     level_of,
     mark_of,
     money_text,
     risk_at,
     segmented,
+    with_unit,
 )
 from isodesk.ui.theme import Theme
 from isodesk.ui.worker import DeskController
@@ -111,7 +113,7 @@ class OpenPositionDialog(DeskDialog):
         self.quantity = AmountEdit(self, locale=self.locale_, placeholder="size", kind="quantity")
         self.quantity.setObjectName("quantity")
         self.quantity_unit = QLabel("", self)
-        form.addRow("Quantity", _with_unit(self.quantity, self.quantity_unit))
+        form.addRow("Quantity", with_unit(self.quantity, self.quantity_unit))
         self.entry = AmountEdit(self, locale=self.locale_, placeholder="price", kind="price")
         self.entry.setObjectName("entry")
         form.addRow("Entry price", self.entry)
@@ -120,11 +122,11 @@ class OpenPositionDialog(DeskDialog):
         self.leverage.set_amount(Decimal(10))
         self.leverage_hint = QLabel("", self)
         self.leverage_hint.setStyleSheet(f"color: {self.theme.muted.name()};")
-        form.addRow("Leverage", _with_unit(self.leverage, self.leverage_hint))
+        form.addRow("Leverage", with_unit(self.leverage, self.leverage_hint))
         self.margin = AmountEdit(self, locale=self.locale_, placeholder="from leverage")
         self.margin.setObjectName("margin")
         self.margin_unit = QLabel("", self)
-        form.addRow("Initial margin", _with_unit(self.margin, self.margin_unit))
+        form.addRow("Initial margin", with_unit(self.margin, self.margin_unit))
         self.account_label = QLabel("", self)
         self.account_label.setObjectName("account")
         form.addRow("Account", self.account_label)
@@ -135,12 +137,7 @@ class OpenPositionDialog(DeskDialog):
         self.body.addLayout(form)
         self.preview = PreviewGrid(OPEN_FIGURES, self.theme, self, single=True)
         self.body.addWidget(self.preview)
-        self.cliff_label = QLabel("", self)
-        self.cliff_label.setObjectName("tier-cliff")
-        self.cliff_label.setWordWrap(True)
-        self.cliff_label.setStyleSheet(f"color: {self.theme.warning.name()};")
-        self.cliff_label.setVisible(False)
-        self.body.addWidget(self.cliff_label)
+        self.cliff_label = cliff_label(self)
         self.body.addWidget(hint_label("The margin is taken from the account's free balance. The desk checks "
                                        "everything again when the order arrives.", self.theme, self))
 
@@ -365,9 +362,3 @@ class OpenPositionDialog(DeskDialog):
                             side=self.side(), quantity=qty, entry_price=entry, leverage=lev, margin=margin,
                             contract=self.contract, account=self.account)
 
-
-def _with_unit(edit: QWidget, unit: QLabel) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, 1)
-    row.addWidget(unit)
-    return row
