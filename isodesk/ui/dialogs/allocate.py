@@ -207,8 +207,12 @@ class AllocateDialog(DeskDialog):
             self._desk_refusal = "" if result.accepted else result.reason
             self.refresh()
 
-    def _show_plan(self, plan: Plan | None) -> None:
+    def _show_plan(self, plan: Plan | None, outcome: str = "") -> None:
+        """Show ``plan`` (None: none) in the table and, under it, what it adds and ``outcome``."""
+        self.plan = plan
         self.table.setRowCount(0 if plan is None else len(plan.rows))
+        self.summary_label.setText("" if plan is None else
+                                   f"Adds {money_text(plan.total, plan.currency)} {plan.currency}; {outcome}")
         if plan is None:
             return
         ccy = plan.currency
@@ -234,31 +238,25 @@ class AllocateDialog(DeskDialog):
         amount = self.amount.value()
         if amount is None:
             self._show_plan(None)
-            self.summary_label.setText("")
             return f"amount: {self.amount.error()}"
         if self.goal() == "survive":
-            return self._evaluate_survive(name, amount, currency)
+            return self._evaluate_survive(name, amount)
         try:
             plan = allocate(amount, holdings_from_snapshot(self.snapshot, name, free))
         except AllocationError as exc:
             self._show_plan(None)
-            self.summary_label.setText("")
             return str(exc).replace("AMOUNT:", "amount:", 1)
-        self.plan = plan
-        self._show_plan(plan)
-        self.summary_label.setText(
-            f"Adds {money_text(plan.total, currency)} {currency}; smallest distance to liquidation "
-            f"{fmt_opt(plan.min_distance_frac_before, 'distance')} → {fmt_opt(plan.min_distance_frac, 'distance')}")
+        self._show_plan(plan, f"smallest distance to liquidation {fmt_opt(plan.min_distance_frac_before, 'distance')} "
+                              f"→ {fmt_opt(plan.min_distance_frac, 'distance')}")
         if not plan.top_ups:
             return "the plan adds nothing: every position is already as far as this budget can lift the closest"
         return ""
 
-    def _evaluate_survive(self, account: str, amount: Decimal, currency: str) -> str:
+    def _evaluate_survive(self, account: str, amount: Decimal) -> str:
         """The desk's survive plan for these inputs: asked once per change of input, shown when answered."""
         scenario = self.scenario()
         if scenario is None:
             self._show_plan(None)
-            self.summary_label.setText("")
             return ("scenario: the desk is listing the saved scenarios" if "scenarios" in self._reads.values()
                     else "scenario: no saved scenario; save one in the What-if workspace first")
         question = (account, amount, scenario)
@@ -269,13 +267,9 @@ class AllocateDialog(DeskDialog):
         plan = self._desk_plan
         if plan is None:
             self._show_plan(None)
-            self.summary_label.setText("")
             return self._desk_refusal.replace("AMOUNT:", "amount:", 1) or "waiting for the desk's plan…"
-        self.plan = plan
-        self._show_plan(plan)
-        self.summary_label.setText(
-            f"Adds {money_text(plan.total, currency)} {currency}; {plan.survivors_before} → {plan.survivors} of "
-            f"{len(plan.rows)} positions survive {scenario!r}")
+        self._show_plan(plan, f"{plan.survivors_before} → {plan.survivors} of {len(plan.rows)} positions survive "
+                              f"{scenario!r}")
         if not plan.top_ups:
             return f"the plan adds nothing: no position this budget can save from {scenario!r} needs it"
         return ""
