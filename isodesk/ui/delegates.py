@@ -739,6 +739,11 @@ class _CellDelegate(QStyledItemDelegate):
         """Rebuild the paint cache for a theme."""
         self._paints = Paints(theme)
 
+    @property
+    def paints(self) -> Paints:
+        """The colours, pens and fonts of the current theme."""
+        return self._paints
+
     def _background(self, painter: QPainter, option: QStyleOptionViewItem,
                     index: QModelIndex | QPersistentModelIndex) -> tuple[object, int] | None:
         """Paint the cell's background and selection; the (snapshot, row) to draw, or None."""
@@ -796,16 +801,25 @@ class TextCellDelegate(QStyledItemDelegate):
         if look is None:
             super().paint(painter, option, index)
             return
-        column = index.column()
         rect = option.rect
         on = cell_background(painter, option, look.tint, rect)
+        fonts = self._fonts if self._fonts is not None else self._make_fonts(option)
+        self.draw_text(painter, fonts, look, index.column(), rect.x(), rect.y(), rect.width(), rect.height(), on)
+
+    def fonts(self, option: QStyleOptionViewItem) -> dict[str, QFont]:
+        """The cell fonts by style (``""``, ``"italic"``, ``"bold"``), made from ``option.font`` at the first use."""
+        return self._fonts if self._fonts is not None else self._make_fonts(option)
+
+    def draw_text(self, painter: QPainter, fonts: dict[str, QFont], look, column: int, left: int, top: int,
+                  width: int, height: int, on: QColor | None) -> None:
+        """Draw a cell's cached text (``look``: the row's :class:`~isodesk.ui.models.RowLook`) in the cell
+        at (``left``, ``top``), ``width`` × ``height`` logical px, at the column's alignment, in ``on`` (the
+        selection's text colour) or the cell's colour; elided at the right when it does not fit."""
         text = look.texts[column]
-        left, top, width, height = rect.x(), rect.y(), rect.width(), rect.height()
         room = width - 2 * _TEXT_MARGIN
         if not text or room <= 0:
             return
         style = look.first_font if column == 0 else look.font
-        fonts = self._fonts if self._fonts is not None else self._make_fonts(option)
         font = fonts[style]
         key = (text, style)
         laid = self._statics.get(key)
@@ -844,32 +858,38 @@ class GaugeDelegate(_CellDelegate):
         if found is None:
             return
         snap, row = found
-        p = self._paints
-        level = int(snap.level[row])
-        liquidated = level == Level.LIQUIDATED and snap.book.statuses[row] != "closed"  # closed: as it was
-        used, warn, danger = gauge_zones(snap, row)
-        if liquidated:
-            used = 1.0
-        rect = QRectF(option.rect).adjusted(6, 0, -6, 0)
-        text_w = 44.0
-        bar = QRectF(rect.left(), rect.center().y() - 3, max(rect.width() - text_w - 6, 10.0), 6)
-        painter.save()
-        bounds = (0.0, warn, danger, 1.0) if math.isfinite(warn) and math.isfinite(danger) else (0.0, 1.0, 1.0, 1.0)
-        for z in range(3):
-            seg = QRectF(bar.left() + bar.width() * bounds[z], bar.top(), bar.width() * (bounds[z + 1] - bounds[z]),
-                         bar.height())
-            if seg.width() > 0:
-                painter.fillRect(seg, p.track_brush[z])
-        if math.isfinite(used):
-            fill = QRectF(bar.left(), bar.top(), bar.width() * min(max(used, 0.0), 1.0), bar.height())
-            painter.fillRect(fill, p.level_brush[level])
-        painter.setFont(p.f_cell)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(option.palette.highlightedText().color() if selected
-                       else p.muted if bool(snap.stale[row]) or liquidated else p.text)
-        text = "100 %" if liquidated else _texts_of(index.model(), snap, row)[_CARD_COLUMNS["liq_used"]]
-        painter.drawText(QRectF(rect.right() - text_w, rect.top(), text_w, rect.height()), _RIGHT, text)
-        painter.restore()
+        draw_gauge_cell(painter, self._paints, option.rect, snap, row, _texts_of(index.model(), snap, row),
+                        option.palette.highlightedText().color() if selected else None)
+
+
+def draw_gauge_cell(painter: QPainter, p: Paints, cell: QRect, snap, row: int, texts, on: QColor | None) -> None:
+    """The way-to-liquidation cell of snapshot ``row`` in ``cell`` (logical px; its background already
+    painted): the zone track, the bar in the level's colour and the figure (``texts``: the row's cell
+    texts) in ``on`` (a selected row's text colour) or the muted/text colour."""
+    level = int(snap.level[row])
+    liquidated = level == Level.LIQUIDATED and snap.book.statuses[row] != "closed"  # closed: as it was
+    used, warn, danger = gauge_zones(snap, row)
+    if liquidated:
+        used = 1.0
+    rect = QRectF(cell).adjusted(6, 0, -6, 0)
+    text_w = 44.0
+    bar = QRectF(rect.left(), rect.center().y() - 3, max(rect.width() - text_w - 6, 10.0), 6)
+    painter.save()
+    bounds = (0.0, warn, danger, 1.0) if math.isfinite(warn) and math.isfinite(danger) else (0.0, 1.0, 1.0, 1.0)
+    for z in range(3):
+        seg = QRectF(bar.left() + bar.width() * bounds[z], bar.top(), bar.width() * (bounds[z + 1] - bounds[z]),
+                     bar.height())
+        if seg.width() > 0:
+            painter.fillRect(seg, p.track_brush[z])
+    if math.isfinite(used):
+        fill = QRectF(bar.left(), bar.top(), bar.width() * min(max(used, 0.0), 1.0), bar.height())
+        painter.fillRect(fill, p.level_brush[level])
+    painter.setFont(p.f_cell)
+    painter.setPen(on if on is not None else p.muted if bool(snap.stale[row]) or liquidated else p.text)
+    text = "100 %" if liquidated else texts[_CARD_COLUMNS["liq_used"]]
+    painter.drawText(QRectF(rect.right() - text_w, rect.top(), text_w, rect.height()), _RIGHT, text)
+    painter.restore()
 
 
 class LevelDelegate(_CellDelegate):
@@ -881,18 +901,23 @@ class LevelDelegate(_CellDelegate):
         if found is None:
             return
         snap, row = found
-        p = self._paints
-        level = int(snap.level[row])
-        stale = bool(snap.stale[row])
-        text = CLOSED_TEXT if snap.book.statuses[row] == "closed" else None
-        w = badge_width(p, level, text)
-        sw = badge_width(p, STALE) if stale else 0
-        total = w + (sw + 4 if stale else 0)
-        rect = QRectF(option.rect)
-        x = rect.center().x() - total / 2
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        draw_badge(painter, p, QRectF(x, rect.center().y() - 8, w, 16), level, text)
-        if stale:
-            draw_stale_badge(painter, p, QRectF(x + w + 4, rect.center().y() - 8, sw, 16))
-        painter.restore()
+        draw_level_cell(painter, self._paints, option.rect, snap, row)
+
+
+def draw_level_cell(painter: QPainter, p: Paints, cell: QRect, snap, row: int) -> None:
+    """The level cell of snapshot ``row`` in ``cell`` (logical px; its background already painted): the
+    level's badge (``CLOSED`` for a closed position), centred, and a STALE badge beside it."""
+    level = int(snap.level[row])
+    stale = bool(snap.stale[row])
+    text = CLOSED_TEXT if snap.book.statuses[row] == "closed" else None
+    w = badge_width(p, level, text)
+    sw = badge_width(p, STALE) if stale else 0
+    total = w + (sw + 4 if stale else 0)
+    rect = QRectF(cell)
+    x = rect.center().x() - total / 2
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    draw_badge(painter, p, QRectF(x, rect.center().y() - 8, w, 16), level, text)
+    if stale:
+        draw_stale_badge(painter, p, QRectF(x + w + 4, rect.center().y() - 8, sw, 16))
+    painter.restore()

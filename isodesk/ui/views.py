@@ -6,7 +6,10 @@ one shows the same position. It selects whole rows and follows its *position* (n
 across reorders and row insertions/removals; the model's rows are ranks, so a reorder is new data
 in the ranks that moved and the selection re-finds its position by id on ``order_changed`` (the
 model never resets after its first snapshot; rows in and out move the selection with them). The
-table paints its text cells from the model's cached row looks (:class:`TextCellDelegate`).
+table paints each visible row from a cached pixmap of the row (:mod:`isodesk.ui.table_paint`),
+drawn from the model's cached row looks with the cell delegates' own drawing functions, so a
+repaint costs a blit per row and a changed row is drawn once; ``ISODESK_TABLE_PAINT=cells`` (or
+``PositionsTable.row_paint = False``) paints through the cell delegates as Qt does.
 
 Calm views: a re-selection made because the order moved never scrolls the view (the selected card
 is not chased; a view at the top stays at the top, where the riskiest positions are), and while
@@ -17,16 +20,22 @@ viewport, so columns × width fill it at any window size.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCursor
+from PySide6.QtGui import QCursor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QListView, QTableView, QWidget
 
 from isodesk.ui.columns import COLUMN_INDEX, COLUMNS
 from isodesk.ui.delegates import CARD_SIZE, CardDelegate, GaugeDelegate, LevelDelegate, TextCellDelegate
 from isodesk.ui.models import PositionIdRole, PositionsModel
+from isodesk.ui.table_paint import RowPixmaps, paint_rows
 from isodesk.ui.theme import Theme, light_theme
 
 TABLE_ROW_HEIGHT = 26
+TABLE_PAINT = os.environ.get("ISODESK_TABLE_PAINT", "rows")
+"""How the table paints by default: ``rows`` (a cached pixmap per row, :mod:`isodesk.ui.table_paint`) or
+``cells`` (Qt's per-cell delegate calls); the environment variable ``ISODESK_TABLE_PAINT`` chooses."""
 CARD_SPACING = 4
 
 _SELECT_ROW = (QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
@@ -351,7 +360,10 @@ class CardView(_SelectByPosition, QListView):
 class PositionsTable(_SelectByPosition, QTableView):
     """The positions as rows: fixed row height, header-click sorting in the model, a gauge and a badge column.
 
-    The header's sort indicator shows the model's one sort state, whoever changed it.
+    The header's sort indicator shows the model's one sort state, whoever changed it. Rows are
+    painted from a cached pixmap per row (:mod:`isodesk.ui.table_paint`: one blit per visible row,
+    re-drawn when the row's data, its selection, the columns or the theme change) unless
+    ``row_paint`` is False (then Qt calls the cell delegates, which draw the same pixels).
 
     Signals:
         position_selected(int): a position was selected (here, in another view sharing the selection,
@@ -365,6 +377,8 @@ class PositionsTable(_SelectByPosition, QTableView):
                  selection: PositionSelection | None = None):
         super().__init__(parent)
         self.setObjectName("table")
+        self.row_paint = TABLE_PAINT != "cells"
+        self.row_pixmaps = RowPixmaps()
         theme = theme or light_theme()
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -415,8 +429,22 @@ class PositionsTable(_SelectByPosition, QTableView):
             hh.blockSignals(False)
         hh.viewport().update()
 
+    def paintEvent(self, event) -> None:
+        """Paint the visible rows from their cached pixmaps (:func:`~isodesk.ui.table_paint.paint_rows`),
+        or as ``QTableView`` does when ``row_paint`` is off or the model has no cached row looks."""
+        if self.row_paint:
+            painter = QPainter(self.viewport())
+            try:
+                done = paint_rows(self, self.row_pixmaps, painter, event.rect())
+            finally:
+                painter.end()
+            if done:
+                return
+        super().paintEvent(event)
+
     def set_theme(self, theme: Theme) -> None:
         """Repaint in a theme's colours (the model's foreground/background roles too)."""
+        self.row_pixmaps.clear()
         self.text_delegate.reset_fonts()
         self.gauge_delegate.set_theme(theme)
         self.level_delegate.set_theme(theme)
