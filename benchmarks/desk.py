@@ -1,15 +1,23 @@
 """Benchmark: ticks per second through the desk (store + recompute + levels + snapshot).
 
-    python benchmarks/desk.py --json [--sizes 1000,10000] [--seconds 5]
+    python benchmarks/desk.py --json [--sizes 1000,10000] [--seconds 5] [--feed bench|simulated] [--hz 10]
+                              [--profile FILE]
 
-Each tick moves every market of the book (10 markets); one desk step takes one tick. Prints
-``{"results": [{"positions", "ticks_per_s", "prices_per_s", "step_ms_median", "step_ms_p99"}]}``.
-Prices move ±0.2 % around their start so the book stays open (liquidations would shrink it).
+``--feed bench`` (default): each tick moves every market of the book (10 markets); one desk step
+takes one tick, steps run back to back. Prices move ±0.2 % around their start so the book stays
+open (liquidations would shrink it). ``--feed simulated``: the desk of ``benchmarks/gui.py``
+without the window: the simulated feed (seed 3) ticking at ``--hz``, one step every 1/hz seconds of
+wall time (jumps, level changes, liquidations and alerts happen as in the app). Prints
+``{"results": [{"positions", "ticks_per_s", "prices_per_s", "step_ms_median", "step_ms_p99"}]}``;
+step times are milliseconds of wall time per ``Desk.step()``; ``quiet_step_ms_*`` only the steps
+that liquidated nothing, ``liquidation_steps`` how many did (and their median). ``--profile FILE`` writes a
+cProfile of the timed steps of the last size.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import statistics
 import sys
@@ -25,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bookgen import SYMBOLS, make_book
 
 from isodesk.desk import Desk
+from isodesk.desk.events import EventKind
 from isodesk.desk.setup import shipped_catalog
 from isodesk.feeds.base import FeedHealth, Tick
+from isodesk.feeds.simulated import SimulatedFeed
 from isodesk.runtime import tune_allocator
 from isodesk.store import Store
 
@@ -59,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--feed", choices=("bench", "simulated"), default="bench")
+    parser.add_argument("--hz", type=float, default=10.0)
+    parser.add_argument("--profile", default="")
     args = parser.parse_args(argv)
     tune_allocator()
     results = []
@@ -66,24 +79,45 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="isodesk-deskbench-") as tmp:
             db = Path(tmp) / "bench.db"
             make_book(db, n)
-            desk = Desk(Store.open(db), EveryMarketFeed(), catalog=shipped_catalog())
+            interval = 1.0 / args.hz
+            feed = EveryMarketFeed() if args.feed == "bench" else SimulatedFeed(SYMBOLS, seed=3, interval_s=interval)
+            desk = Desk(Store.open(db), feed, catalog=shipped_catalog())
             for _ in range(5):
                 desk.step()
             times = []
+            liquidating: list[bool] = []  # per timed step: did it liquidate a position
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             end = time.perf_counter() + args.seconds
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
                 desk.step()
-                times.append(time.perf_counter() - t0)
+                took = time.perf_counter() - t0
+                events = desk.drain_events()
+                times.append(took)
+                liquidating.append(any(e.kind is EventKind.LIQUIDATION for e in events))
+                if args.feed == "simulated":
+                    time.sleep(max(0.0, interval - took))
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             open_left = int((np.asarray(desk.snapshot.book.statuses) == "open").sum())
             desk.close()
         total = sum(times)
+        quiet = sorted(t for t, liq in zip(times, liquidating, strict=True) if not liq)
+        loud = sorted(t for t, liq in zip(times, liquidating, strict=True) if liq)
         times.sort()
         results.append({"positions": n, "ticks_per_s": round(len(times) / total, 1),
                         "prices_per_s": round(len(times) * len(SYMBOLS) / total, 1),
                         "step_ms_median": round(statistics.median(times) * 1000, 3),
                         "step_ms_p99": round(times[int(0.99 * (len(times) - 1))] * 1000, 3),
-                        "steps": len(times), "open_positions_at_end": open_left})
+                        "steps": len(times), "open_positions_at_end": open_left,
+                        # steps that liquidated nothing, and those that did (how many, their median)
+                        "quiet_step_ms_median": round(statistics.median(quiet) * 1000, 3) if quiet else None,
+                        "quiet_step_ms_p99": round(quiet[int(0.99 * (len(quiet) - 1))] * 1000, 3) if quiet else None,
+                        "liquidation_steps": len(loud),
+                        "liquidation_step_ms_median": round(statistics.median(loud) * 1000, 3) if loud else None})
     doc = {"benchmark": "desk", "markets": len(SYMBOLS), "results": results}
     print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))
     return 0

@@ -164,6 +164,7 @@ class Desk:
         self._partials = PartialLiquidations()  # venues that liquidate in steps (desk.ladder)
         self._funding = FundingDesk()  # funding quotes and settlements (desk.funding)
         self._odds.seed(self)
+        self._margin_sums: tuple[LoadedBook, dict[str, float]] | None = None  # per account, of one book
         self._figures = RiskBuffers()  # the engine's buffers, written by every recompute: a snapshot copies
         self.snapshot: Snapshot = self._recompute(self._now(), fresh=frozenset())
 
@@ -660,7 +661,7 @@ class Desk:
         cols["entry_price"] = batch.entry.copy()
         cols["leverage"] = batch.leverage.copy()
         cols.update(self._partials.columns(book))
-        cols.update(self._funding.columns(self, book, risk))
+        cols.update(self._funding.columns(self, book, risk, clock))
         own = self._row_marks.own if self._row_marks is not None else None
         cols.update(self._odds.columns(book, cols["mark"], cols["liquidation_price"], own, clock))
         if not (self.feed is not None and self.feed.clock_from_ticks):
@@ -690,11 +691,18 @@ class Desk:
         return by_reference
 
     def _account_totals(self, risk: RiskArrays) -> tuple[AccountTotals, ...]:
+        """Per account: free balance, isolated margin of its open rows, unrealized PnL at ``risk``'s
+        marks, equity and realized loss (account currency, floats for display)."""
         book = self.book
+        margins = self._margin_sums
+        if margins is None or margins[0] is not book:  # a book's margins change only with a new book
+            margins = self._margin_sums = (book, {
+                name: math.fsum(book.margin_values[rows].tolist()) if rows.size else 0.0
+                for name, rows in book.account_rows.items()})
         totals = []
         for account, free, loss in self._accounts:
             rows = book.account_rows.get(account.name, np.zeros(0, dtype=np.intp))
-            margin = math.fsum(book.margin_values[rows]) if rows.size else 0.0
+            margin = margins[1].get(account.name, 0.0)
             upnl = float(np.nansum(risk.unrealized_pnl[rows])) if rows.size else 0.0
             totals.append(AccountTotals(
                 name=account.name, venue=account.venue, currency=account.currency, free_balance=float(free),

@@ -124,6 +124,8 @@ class OddsDesk:
         self._raised: set[int] = set()          # position ids whose odds alert is out
         self._below_since: dict[int, float] = {}  # position id → when it fell below the re-arm line
         self._seen: set[int] = set()            # position ids whose odds were judged once
+        # (book, prob_24h) whose judged rows below the threshold were last noted in _seen
+        self._noted: tuple[LoadedBook, np.ndarray] | None = None
         self._cached: tuple[LoadedBook, float, dict[str, np.ndarray]] | None = None  # (book, clock, columns)
 
     def seed(self, desk: Desk) -> None:
@@ -170,11 +172,21 @@ class OddsDesk:
                   dwell_s: float) -> list[int]:
         """Rows whose odds alert is due now (``threshold`` a probability 0…1), with the hysteresis of
         the module docstring; updates the state. Rows with no probability keep their state."""
-        due = []
+        due: list[int] = []
         rearm = REARM_FRACTION * threshold
-        for row in np.flatnonzero(book.open_rows & np.isfinite(prob_24h)):
-            pid = int(book.info.position_ids[row])
-            p = float(prob_24h[row])
+        finite = book.open_rows & np.isfinite(prob_24h)
+        pids = book.info.position_ids
+        # Only rows above the threshold or with their alert out can change state; every other judged
+        # row is only noted as seen (below_since holds raised positions only), once per columns.
+        visit = finite & (prob_24h > threshold)
+        if self._raised:
+            visit |= finite & np.isin(pids, np.fromiter(self._raised, dtype=np.int64, count=len(self._raised)))
+        noted = self._noted
+        if noted is None or noted[0] is not book or noted[1] is not prob_24h:
+            self._seen.update(pids[finite & ~visit].tolist())
+            self._noted = (book, prob_24h)
+        for row, pid, p in zip(np.flatnonzero(visit).tolist(), pids[visit].tolist(), prob_24h[visit].tolist(),
+                               strict=True):
             first = pid not in self._seen
             self._seen.add(pid)
             if p > threshold:

@@ -401,3 +401,97 @@ def test_a_replay_file_with_funding_rates_settles_them_and_the_next_tick_liquida
     assert positions["other"]["status"] == "open"
     assert Decimal(positions["other"]["isolated_margin"]) == Decimal("2000") - Decimal("90")
     assert [e["label"] for e in lines[:-1] if e.get("event") == "liquidation"] == ["thin"]
+
+
+def test_payments_due_are_each_open_row_of_a_due_series_in_row_order(tmp_path) -> None:
+    """The payments a step settles: for every open row whose quote (its venue's own, else the market's
+    shared one re-timed on the venue's grid) is due, each funding time up to the clock after it
+    opened, at the row's mark — the rule applied row by row over the whole book, in row order."""
+    from isodesk.desk.funding import quote_of  # the rule's own quote lookup
+
+    clock, feed = ManualClock(T0), FundedFeed()
+    desk = _book(tmp_path, feed, clock)
+    try:
+        feed.push("BTCUSDT", 60_000.0, clock.now)
+        feed.push("ETHUSDT", 3_000.0, clock.now)
+        desk.step()
+        for venue in ("bybit", "okx", BN):
+            assert desk.apply(Deposit(Decimal("5000"), account=f"{venue}:USDT", venue=venue, currency="USDT")).accepted
+        _open(desk, "bn-btc", BN, "long", "0.01", "100", account=f"{BN}:USDT")
+        _open(desk, "by-btc", "bybit", "short", "0.01", "100", account="bybit:USDT")
+        _open(desk, "ok-btc", "okx", "long", "0.01", "100", account="okx:USDT", symbol="BTC-USDT-SWAP")
+        _open(desk, "bn-eth", BN, "short", "0.1", "50", account=f"{BN}:USDT", symbol="ETHUSDT", price="3000")
+        _open(desk, "by-eth", "bybit", "long", "0.1", "50", account="bybit:USDT", symbol="ETHUSDT", price="3000")
+        feed.rates[(BN, "BTCUSDT")] = (0.0001, T8, 8 * HOUR_S)       # own quote, due at T8
+        feed.rates[("", "BTCUSDT")] = (0.0003, T8, 8 * HOUR_S)       # shared: serves bybit and okx BTC
+        feed.rates[(BN, "ETHUSDT")] = (-0.0002, T8 + 3600, 8 * HOUR_S)  # not due by T8 + 60
+        desk.step()  # takes the quotes
+        book, at = desk.book, T8 + 60
+        marks = desk._marks()[0]
+        expected = []
+        for row in range(len(book)):
+            record = book.records[row]
+            quote = quote_of(desk.funding.quotes, record.venue, book.series[book.series_index[row]][1])
+            if not book.open_rows[row] or quote is None:
+                continue
+            ts = quote.next_ts
+            while ts <= at:
+                if record.opened_at < ts:
+                    expected.append((record.id, ts, quote.rate, float(marks[row])))
+                ts += quote.interval_s
+        due = [(record.id, ts, rate, price) for record, ts, rate, price in desk.funding._due(desk, at)]
+        assert due == expected
+        ids = {desk.store.position_by_label(label).id for label in ("bn-btc", "by-btc", "ok-btc")}
+        assert {pid for pid, *_ in due} == ids  # the ETH quote is not due; bybit ETH has none
+        assert desk.funding._due(desk, T8 - 1) == []
+    finally:
+        desk.close()
+
+
+def test_the_drift_follows_a_moving_mark_at_most_once_a_second(tmp_path, monkeypatch) -> None:
+    """A mark moving past the tolerance re-solves the drift once DRIFT_EVERY_S of desk clock passed
+    since the last solve (until then the last solve's figure is shown); a rate change re-solves at once."""
+    from isodesk.desk import funding as desk_funding
+
+    solves: list[np.ndarray] = []  # the marks each solve was given
+
+    def counted(batch, mark, *args, **kwargs):
+        solves.append(np.array(mark, copy=True))
+        return liq_drift_pct_day(batch, mark, *args, **kwargs)
+
+    monkeypatch.setattr(desk_funding, "liq_drift_pct_day", counted)
+    clock, feed = ManualClock(T0), FundedFeed()
+    desk = _book(tmp_path, feed, clock)
+
+    def pure(snap, rate):
+        return liq_drift_pct_day(desk.book.batch, np.asarray(snap.cols["mark"]), np.full(len(snap), rate),
+                                 8 * HOUR_S, np.full(len(snap), Settles.ISOLATED_PAY))
+
+    try:
+        feed.push("BTCUSDT", 60_000.0, clock.now)
+        desk.step()
+        assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
+        pid = _open(desk, "p", BN, "long", "0.5", "3000", account="binance-usdm:USDT")
+        feed.rates[(BN, "BTCUSDT")] = (0.0003, T8, 8 * HOUR_S)
+        first = desk.step()
+        row = first.book.row_of(pid)
+        assert first.cols["liq_drift_pct_day"][row] == pytest.approx(pure(first, 0.0003)[row])
+        assert solves[-1][row] == 60_000.0
+        count = len(solves)
+        clock.now += desk_funding.DRIFT_EVERY_S / 2
+        feed.push("BTCUSDT", 57_000.0, clock.now)  # 5 %: far past the tolerance, but within the second
+        snap = desk.step()
+        assert len(solves) == count  # not solved again: the figure of the 60,000 mark is shown
+        assert float(snap.cols["liq_drift_pct_day"][row]) == float(first.cols["liq_drift_pct_day"][row])
+        clock.now += desk_funding.DRIFT_EVERY_S
+        feed.push("BTCUSDT", 57_000.0, clock.now)
+        snap = desk.step()
+        assert len(solves) == count + 1 and solves[-1][row] == 57_000.0
+        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(pure(snap, 0.0003)[row])
+        feed.rates[(BN, "BTCUSDT")] = (0.0006, T8, 8 * HOUR_S)  # a new rate: solved at once
+        clock.now += 0.1
+        snap = desk.step()
+        assert len(solves) == count + 2
+        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(pure(snap, 0.0006)[row])
+    finally:
+        desk.close()

@@ -189,3 +189,57 @@ def test_a_replay_shows_odds_but_writes_no_odds_alert(two_btc_longs, feed, clock
     _volatile(desk, feed, clock)
     assert (desk.snapshot.cols["liq_prob_24h"][:2] > 0.2).all()
     assert odds_alerts(desk) == []
+
+
+def _reference_crossings(state, book, prob_24h, threshold, clock, dwell_s):
+    """The odds hysteresis of the module docstring, row by row over every judged row (the desk's
+    rule written plainly; ``state``: raised ids, below-since times, seen ids)."""
+    raised, below_since, seen = state
+    due = []
+    for row in range(len(prob_24h)):
+        if not (book.open_rows[row] and math.isfinite(prob_24h[row])):
+            continue
+        pid, p = int(book.info.position_ids[row]), float(prob_24h[row])
+        first = pid not in seen
+        seen.add(pid)
+        if p > threshold:
+            below_since.pop(pid, None)
+            if pid not in raised:
+                raised.add(pid)
+                due.append(row if not first else -1 - row)
+        elif pid in raised and p < REARM_FRACTION * threshold:
+            since = below_since.setdefault(pid, clock)
+            if clock - since >= dwell_s:
+                raised.discard(pid)
+                below_since.pop(pid, None)
+        else:
+            below_since.pop(pid, None)
+    return due
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crossings_visit_only_rows_that_can_change_yet_match_the_rule_row_by_row(seed):
+    """The desk judges only rows above the line or with their alert out (the rest are only noted as
+    seen); over random books, probabilities (NaN, reused columns as the desk's 1/s cache gives) and
+    thresholds, its answers and state match the rule applied to every row."""
+    rng = np.random.default_rng(seed)
+    n = 60
+
+    class Book:
+        class info:
+            position_ids = np.arange(100, 100 + n, dtype=np.int64)
+
+        open_rows = rng.random(n) < 0.9
+
+    odds = OddsDesk(60.0)
+    state: tuple[set[int], dict[int, float], set[int]] = (set(), {}, set())
+    prob = rng.random(n)
+    clock = 0.0
+    for _ in range(200):
+        if rng.random() < 0.4:  # a new column (the desk's cache reuses one for a second)
+            prob = np.where(rng.random(n) < 0.1, np.nan, np.clip(prob + rng.normal(0, 0.15, n), 0, 1))
+        threshold = float(rng.choice([0.2, 0.5]))
+        clock += float(rng.uniform(0, 20))
+        expected = _reference_crossings(state, Book, prob, threshold, clock, 30.0)
+        assert odds.crossings(Book, prob, threshold, clock, 30.0) == expected
+        assert odds._raised == state[0] and odds._below_since == state[1] and odds._seen == state[2]
