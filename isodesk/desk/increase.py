@@ -19,7 +19,6 @@ shows the tier-cliff warning (:func:`isodesk.desk.rules.tier_cliff_warning`) bef
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
@@ -66,30 +65,11 @@ def increase_figures(record: PositionRecord, quantity: Decimal, price: Decimal) 
                            entry_price=entry.quantize(PRICE_STEP, rounding=ROUND_HALF_EVEN), initial_margin=initial)
 
 
-def _fill_price(desk: Desk, cmd: IncreasePosition, record: PositionRecord, row: int) -> tuple[Decimal, float | None]:
-    """The fill price (the command's, checked against a fresh mark, or the fresh mark) and the mark."""
-    from isodesk.desk.desk import price_decimal
-
-    fresh = desk.snapshot.book is desk.book.info and not desk.snapshot.stale[row]
-    mark = float(desk.snapshot.cols["mark"][row]) if fresh else math.nan
-    known = mark if math.isfinite(mark) else None
-    if cmd.price is None:
-        if known is None:
-            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the fill price")
-        return price_decimal(known), known
-    if not isinstance(cmd.price, Decimal):
-        raise CommandRejected(f"price: {cmd.price!r} must be an exact decimal")
-    problem = rules.close_price_problem(cmd.price, known, what="a fill price")
-    if problem:
-        raise CommandRejected(problem)
-    return cmd.price, known
-
-
 def increase_handler(desk: Desk, cmd: IncreasePosition, ts: float) -> Outcome:
     """Execute :class:`IncreasePosition`: checks, then one transaction moving the margin and changing
     the position's size and entry price, with its ledger (``increase``) and journal entries."""
     from isodesk.desk.book import engine_position
-    from isodesk.desk.operations import Outcome, _open_position, figures
+    from isodesk.desk.operations import Outcome, _open_position, execution_price, figures
 
     record, row = _open_position(desk, cmd.position_id)
     for name in ("quantity", "margin"):
@@ -97,7 +77,7 @@ def increase_handler(desk: Desk, cmd: IncreasePosition, ts: float) -> Outcome:
         if value is not None and not isinstance(value, Decimal):
             raise CommandRejected(f"{name}: {value!r} must be an exact decimal")
     unit = "contracts" if record.contract == "inverse" else ""
-    price, mark = _fill_price(desk, cmd, record, row)
+    price, mark = execution_price(desk, cmd.price, record, row, what="fill")
     currency = desk.book.info.currencies[row]
     with desk.store.transaction():
         account = desk.store.account_by_id(record.account_id)

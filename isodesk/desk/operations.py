@@ -282,21 +282,24 @@ def partial_close_figures(record: PositionRecord, margin: Decimal, price: Decima
                         back=max(released + booked, Decimal(0)), remaining=record.quantity - qty)
 
 
-def _close_price(desk: Desk, cmd: ClosePosition, record: PositionRecord, row: int) -> Decimal:
-    """The price a close executes at: the command's (checked against a fresh mark by the desk's
-    rule) or the desk's fresh mark."""
+def execution_price(desk: Desk, price: object, record: PositionRecord, row: int, *,
+                    what: str = "close") -> tuple[Decimal, float | None]:
+    """The price an order on ``record`` (a close, or a ``fill`` of added size) executes at, quote per
+    coin: ``price`` when given (checked against a fresh mark by the desk's rule), else the desk's
+    fresh mark; with that mark (None when stale or missing)."""
     fresh = desk.snapshot.book is desk.book.info and not desk.snapshot.stale[row]
     mark = float(desk.snapshot.cols["mark"][row]) if fresh else math.nan
-    if cmd.price is None:
-        if not math.isfinite(mark):
-            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the close price")
+    known = mark if math.isfinite(mark) else None
+    if price is None:
+        if known is None:
+            raise CommandRejected(f"price: no fresh mark for {record.symbol}; give the {what} price")
         from isodesk.desk.desk import price_decimal
 
-        return price_decimal(mark)
-    if not isinstance(cmd.price, Decimal):
-        raise CommandRejected(f"price: {cmd.price!r} must be an exact decimal")
-    _refuse(rules.close_price_problem(cmd.price, mark if math.isfinite(mark) else None))
-    return cmd.price
+        return price_decimal(known), known
+    if not isinstance(price, Decimal):
+        raise CommandRejected(f"price: {price!r} must be an exact decimal")
+    _refuse(rules.close_price_problem(price, known, what=f"a {what} price"))
+    return price, known
 
 
 def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
@@ -304,7 +307,7 @@ def _close(desk: Desk, cmd: ClosePosition, ts: float) -> Outcome:
     if cmd.quantity is not None and not isinstance(cmd.quantity, Decimal):
         raise CommandRejected(f"quantity: {cmd.quantity!r} must be an exact decimal")
     _refuse(rules.close_quantity_problem(cmd.quantity, record.quantity, unit=_unit(record)))
-    price = _close_price(desk, cmd, record, row)
+    price, _ = execution_price(desk, cmd.price, record, row)
     account = record.account_id
     currency = desk.book.info.currencies[row]
     with desk.store.transaction():
