@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -591,13 +591,7 @@ class ReplayFeed:
         """The latest funding rate of each series played so far, quoted for its next funding time after
         path time ``now`` (Unix s) on the venue's grid (venue ``""``: the market's rate for every venue,
         on the 8-hour grid)."""
-        if self._closed or not math.isfinite(now):
-            return []
-        out = []
-        for (venue, market), rate in sorted(self._rates.items()):
-            interval = funding_rule(venue).interval_s
-            out.append(FundingQuote(venue, market, rate, next_funding_ts(now, interval), interval, float(now)))
-        return out
+        return [] if self._closed else quoted_rates(self._rates, now)
 
     def health(self, now: float) -> FeedHealth:
         """Connected (the file is loaded) until closed; ``finished`` once played out; ages in seconds at ``now``."""
@@ -610,6 +604,19 @@ class ReplayFeed:
     def close(self) -> None:
         """Stop playing."""
         self._closed = True
+
+
+def quoted_rates(rates: Mapping[tuple[str, str], float], now: float) -> list[FundingQuote]:
+    """The funding rate of each ``(venue, market)`` series (fraction per interval), quoted for its next
+    funding time after ``now`` (Unix s) on its venue's grid (venue ``""``: the market's rate for every
+    venue, on the 8-hour grid), in series order; none for a time that is not finite."""
+    if not math.isfinite(now):
+        return []
+    out = []
+    for (venue, market), rate in sorted(rates.items()):
+        interval = funding_rule(venue).interval_s
+        out.append(FundingQuote(venue, market, rate, next_funding_ts(now, interval), interval, float(now)))
+    return out
 
 
 def _malformed(row: PathRow) -> RejectedRow:

@@ -72,9 +72,10 @@ from isodesk.desk.replay.source import read_ahead
 from isodesk.feeds.base import FeedHealth, FundingQuote, Tick, tick_age
 from isodesk.feeds.chunks import PathChunk, SeriesTable
 from isodesk.feeds.guard import MAX_TS_S
+from isodesk.feeds.replay import quoted_rates
 from isodesk.margin.crossing import first_outside, first_quiet, instant_starts, last_of_each, running_clock
 from isodesk.margin.engine import RiskArrays
-from isodesk.margin.funding import funding_rule, next_funding_ts
+from isodesk.margin.funding import funding_rule
 from isodesk.margin.markets import REFERENCE, PriceKey
 
 log = logging.getLogger("isodesk.replay")
@@ -125,17 +126,10 @@ class InstantFeed:
         return ticks
 
     def funding(self, now: float) -> list[FundingQuote]:
-        """The rate of each series in :attr:`rates` (fraction per interval), quoted for its next
-        funding time after path time ``now`` (Unix s) on its venue's grid, exactly as
-        :meth:`ReplayFeed.funding <isodesk.feeds.replay.ReplayFeed.funding>` quotes the rows it played
-        (venue ``""``: the market's rate for every venue)."""
-        if self.closed or not math.isfinite(now):
-            return []
-        out = []
-        for (venue, market), rate in sorted(self.rates.items()):
-            interval = funding_rule(venue).interval_s
-            out.append(FundingQuote(venue, market, rate, next_funding_ts(now, interval), interval, float(now)))
-        return out
+        """The rate of each series in :attr:`rates` quoted at path time ``now`` (Unix s) by the same
+        :func:`~isodesk.feeds.replay.quoted_rates` as :meth:`ReplayFeed.funding
+        <isodesk.feeds.replay.ReplayFeed.funding>` quotes the rows it played."""
+        return [] if self.closed else quoted_rates(self.rates, now)
 
     def health(self, now: float) -> FeedHealth:
         """Counts and newest tick of the guard, as :meth:`ReplayFeed.health` reports them: as they
