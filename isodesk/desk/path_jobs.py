@@ -77,12 +77,12 @@ class PathJobs:
 
     def finish(self, desk: Desk) -> list[Result]:
         """The final results of the replays that ended (on the desk's thread), in the order started."""
+        done = [job for job in self._running if job[1].done()]
+        if not done:
+            return []  # every step asks: nothing more than this while no replay has ended
         from isodesk.feeds.base import FeedError
         from isodesk.store import StoreError
 
-        done = [job for job in self._running if job[1].done()]
-        if not done:
-            return []
         self._running = [job for job in self._running if not job[1].done()]
         results = []
         kind = "ReplayPath"

@@ -26,7 +26,7 @@ from isodesk.desk import commands as c
 from isodesk.desk.allocation import AllocateCollateral, PlanAllocation
 from isodesk.desk.increase import IncreasePosition
 from isodesk.desk.rules_refresh import RefreshVenueRules
-from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS
+from isodesk.desk.scenario_jobs import SCENARIO_COMMANDS, ReplayPath
 from isodesk.desk.settings import SetSettings
 from isodesk.desk.venue_jobs import ImportFromVenue
 
@@ -59,7 +59,8 @@ _SPECS: tuple[CommandSpec, ...] = (
     CommandSpec(c.SetSpeed, "control"),
     CommandSpec(c.ReadJournal, "read"),
     CommandSpec(PlanAllocation, "read"),  # the allocate dialog's survive goal
-    *(CommandSpec(t, "read") for t in SCENARIO_COMMANDS),
+    *(CommandSpec(t, "read") for t in SCENARIO_COMMANDS if t is not ReplayPath),
+    CommandSpec(ReplayPath, "job"),  # replayed off the desk's thread on a copy (desk.path_jobs)
     CommandSpec(ImportFromVenue, "job", queueable=True),
     CommandSpec(RefreshVenueRules, "job"),  # the CLI fetches itself and sends StoreTierTables
 )
