@@ -20,9 +20,10 @@ time; ``*_cpu_ms`` the same runs in process CPU time, steadier on a shared machi
 
 ``--compare PATH`` loads another version of ``isodesk/margin/engine.py`` (``git show REV:isodesk/
 margin/engine.py > old.py``) and times its ``compute`` and ``mark_figures`` on the same book in the
-same minutes, interleaved with the current ones: ``compare_full_ms``, ``compare_mark_ms`` and the
-ratios ``full_ratio``/``mark_ratio`` (old ÷ new, in wall and CPU time). The allocator is glibc's
-default unless ``--tune-allocator`` (:func:`isodesk.runtime.tune_allocator`).
+same minutes, interleaved with the current ones, each into its own buffers when that version has
+:class:`RiskBuffers` (like for like; an older one into fresh arrays): ``compare_full_ms``,
+``compare_mark_ms`` and the ratios ``full_ratio``/``mark_ratio`` (old ÷ new, in wall and CPU time).
+The allocator is glibc's default unless ``--tune-allocator`` (:func:`isodesk.runtime.tune_allocator`).
 """
 
 from __future__ import annotations
@@ -189,8 +190,11 @@ def measure(n: int, repeat: int, old) -> dict[str, float]:
     if old is not None:
         old_batch = tiled(old.PositionBatch.from_positions(book, validate=False), n)
         old_levels = old.price_levels(old_batch)
-        pairs = {"full": (lambda: old.compute(old_batch, marks_n), lambda: compute(batch, marks_n, into=buffers)),
-                 "mark": (lambda: old.mark_figures(old_batch, marks_n, old_levels),
+        # like for like: into the old engine's own buffers where it has them (else its fresh arrays)
+        kept = {"into": old.RiskBuffers()} if hasattr(old, "RiskBuffers") else {}
+        pairs = {"full": (lambda: old.compute(old_batch, marks_n, **kept),
+                          lambda: compute(batch, marks_n, into=buffers)),
+                 "mark": (lambda: old.mark_figures(old_batch, marks_n, old_levels, **kept),
                           lambda: mark_figures(batch, marks_n, levels, into=buffers))}
         for name, (then, now) in pairs.items():
             samples: dict[str, list[tuple[float, float]]] = {"then": [], "now": []}
