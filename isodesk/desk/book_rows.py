@@ -23,7 +23,6 @@ from isodesk.desk.snapshot import frozen
 from isodesk.margin import Position, PositionBatch
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import price_levels
-from isodesk.store.records import PositionRecord
 
 if TYPE_CHECKING:
     from isodesk.store import Store
@@ -43,13 +42,19 @@ def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, positio
     positions = list(book.positions)
     margins = list(book.margins)
     rows: list[int] = []
+    fresh = store.positions_by_id(wanted)  # one pass for all of them (a step may liquidate thousands)
+    liquidated = {p for p, r in fresh.items() if r.status == "liquidated"}
+    moved = liquidated_margins(store.position_ledgers(liquidated), liquidated) if liquidated else {}
     for position_id in wanted:
         row = book.row_of(position_id)
-        record = store.position(position_id)
+        record = fresh.get(position_id)
         if row is None or record is None or record.status not in _IN_PLACE \
                 or records[row].status not in _IN_PLACE:
             return None
-        margin = _held_margin(store, record)
+        # the margin read_book gives a row: an open position's ledger balance; a liquidated one's, the
+        # sum of its liquidation movements (the balance if it has none)
+        margin = moved.get(record.id, record.isolated_margin) if record.status == "liquidated" \
+            else record.isolated_margin
         records[row] = record
         margins[row] = margin
         positions[row] = engine_position(record, catalog, margin if margin > 0 else Decimal("1e-12"))
@@ -74,15 +79,6 @@ def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, positio
                    levels=book.levels if batch is book.batch else price_levels(batch), info=info, open_rows=~gone,
                    frozen_mark=frozen_mark, frozen_ts=frozen_ts, margins=tuple(margins),
                    margin_values=frozen(margin_values), quantities=frozen(quantities), account_rows=account_rows)
-
-
-def _held_margin(store: Store, record: PositionRecord) -> Decimal:
-    """The margin :func:`read_book` gives a row: an open position's ledger balance; a liquidated
-    one's, the sum of its liquidation movements (the balance if it has none)."""
-    if record.status != "liquidated":
-        return record.isolated_margin
-    moved = liquidated_margins(store.ledger(position_id=record.id), (record.id,))
-    return moved.get(record.id, record.isolated_margin)
 
 
 def _spliced(book: LoadedBook, positions: list[Position], rows: list[int]) -> PositionBatch:

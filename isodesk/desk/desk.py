@@ -77,7 +77,7 @@ from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, RiskBuffers, mark_figures
 from isodesk.margin.markets import REFERENCE, market_of
 from isodesk.store import ALERT_LEVELS, Account, Alert, Store, StoreError, command_log
-from isodesk.store.ledger import pnl_ref, position_ref
+from isodesk.store.liquidations import Liquidation
 from isodesk.store.tier_tables import catalog_for
 
 log = logging.getLogger("isodesk.desk")
@@ -611,36 +611,62 @@ class Desk:
 
         The margin moved is the ledger's balance of the position at this moment (read in the same
         transaction), not the desk's cached figure, so a liquidation can never move more than the
-        position holds."""
+        position holds. Whole liquidations are written together (:meth:`_liquidate_whole`, a few
+        statements for hundreds of rows) and their alerts with the step's alert batch; a partial one
+        is written where it falls, so every id is the one a row-by-row write gives. A failure rolls
+        the whole step's liquidations back and drops their events and the Hyperliquid cooldowns they
+        started (the caller reports it)."""
         book = self.book
         rungs = self._partials.step_of(book)
-        with self._writing():
-            for row, crossing in zip(rows, prices, strict=True):
-                if self._partials.take(self, int(row), rungs, clock):  # the venue removes part of it
-                    continue
-                record = book.records[row]
-                mark = float(crossing)
-                margin = self.store.balance(position_ref(record.id))
-                if margin > 0:
-                    entry = self.store.transfer(margin, position_ref(record.id), pnl_ref(record.account_id),
-                                                kind="liquidation", ts=clock, account_id=record.account_id,
-                                                memo=f"isolated liquidation at mark {mark:,.8g}")
-                    self.store.add_journal(
-                        ts=clock, position_id=record.id, account_id=record.account_id, ledger_id=entry,
-                        kind="liquidation", amount=margin,
-                        before={"mark": mark, "isolated_margin": float(margin),
-                                "liquidation_price": float(risk.liquidation_price[row]),
-                                "margin_ratio": _finite_or_none(risk.margin_ratio[row]),
-                                "distance_frac": float(risk.distance_frac[row]),
-                                "effective_leverage": _finite_or_none(risk.effective_leverage[row])},
-                        after={"mark": mark, "isolated_margin": 0.0}, reason="liquidated by the venue")
-                self.store.set_position_status(record.id, "liquidated", ts=clock, close_price=price_decimal(mark))
-                message = (f"{record.label} LIQUIDATED at mark {mark:,.8g} (liquidation price "
-                           f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margin} "
-                           f"{book.info.currencies[row]}; no other position affected")
-                self._event(EventKind.LIQUIDATION, int(row), "liquidated", Level(int(self._level[row])).label,
-                            clock, mark, message, sound=self.settings.sound)
+        kept_events, cooldowns = len(self._events), self._partials.cooldowns()
+        pending: list[tuple[int, float]] = []
+        try:
+            with self._writing(), self._alerts_known([]):
+                for row, crossing in zip(rows.tolist(), prices.tolist(), strict=True):
+                    if rungs.partial[row]:  # the rows before it are written first: ids stay in row order
+                        self._liquidate_whole(pending, risk, clock)
+                        pending = []
+                        if self._partials.take(self, row, rungs, clock):  # the venue removes part of it
+                            continue
+                    pending.append((row, float(crossing)))
+                self._liquidate_whole(pending, risk, clock)
+        except BaseException:
+            del self._events[kept_events:]  # rolled back: none of them happened
+            self._partials.restore(cooldowns)
+            raise
+        self._alerts_kept = (self._book_version, *self._kept_after_write)
         self.refresh_rows(book.info.position_ids[rows].tolist())  # whole or partial: those rows only
+
+    def _liquidate_whole(self, pending: Sequence[tuple[int, float]], risk: RiskArrays, clock: float) -> None:
+        """Liquidate whole the rows of ``pending`` (row, crossing mark in quote per coin), in order, in
+        the caller's transaction: their margins read in one pass, then ledger, journal and statuses
+        written at once (:meth:`Store.liquidate_positions`), then an alert and event each."""
+        if not pending:
+            return
+        book = self.book
+        records = [book.records[row] for row, _ in pending]
+        margins = self.store.position_margins(record.id for record in records)
+        items = []
+        for (row, mark), record in zip(pending, records, strict=True):
+            margin = margins[record.id]
+            before: dict[str, Any] = {}
+            if margin > 0:
+                before = {"mark": mark, "isolated_margin": float(margin),
+                          "liquidation_price": float(risk.liquidation_price[row]),
+                          "margin_ratio": _finite_or_none(risk.margin_ratio[row]),
+                          "distance_frac": float(risk.distance_frac[row]),
+                          "effective_leverage": _finite_or_none(risk.effective_leverage[row])}
+            items.append(Liquidation(
+                position_id=record.id, account_id=record.account_id, margin=margin, close_price=price_decimal(mark),
+                memo=f"isolated liquidation at mark {mark:,.8g}", before=before,
+                after={"mark": mark, "isolated_margin": 0.0}, reason="liquidated by the venue"))
+        self.store.liquidate_positions(items, ts=clock)
+        for (row, mark), record in zip(pending, records, strict=True):
+            message = (f"{record.label} LIQUIDATED at mark {mark:,.8g} (liquidation price "
+                       f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margins[record.id]} "
+                       f"{book.info.currencies[row]}; no other position affected")
+            self._event(EventKind.LIQUIDATION, row, "liquidated", Level(int(self._level[row])).label,
+                        clock, mark, message, sound=self.settings.sound)
 
     # -- publishing ---------------------------------------------------------------------------------
 

@@ -51,11 +51,12 @@ def book_first_step(book: LoadedBook) -> Step:
     return first_step(book.batch, book_procedures(book), book.levels)
 
 
-def ladder_columns(book: LoadedBook) -> dict[str, np.ndarray]:
+def ladder_columns(book: LoadedBook, step: Step | None = None) -> dict[str, np.ndarray]:
     """The snapshot's ladder columns: ``ladder_first_mark`` (quote per coin), the price of the
     first partial liquidation, and ``ladder_first_frac``, the share of the size it removes; both
-    NaN for a position its venue liquidates at once (or one that is not open)."""
-    step = book_first_step(book)
+    NaN for a position its venue liquidates at once (or one that is not open). ``step``: the
+    book's :func:`book_first_step` when the caller has it."""
+    step = book_first_step(book) if step is None else step
     partial = step.partial & book.open_rows
     return {"ladder_first_mark": np.where(partial, step.mark, np.nan),
             "ladder_first_frac": np.where(partial, step.removed_frac, np.nan)}
@@ -84,17 +85,34 @@ class PartialLiquidations:
     def __init__(self) -> None:
         self._last: dict[int, float] = {}  # account id → desk clock of its last Hyperliquid partial liquidation
         self._columns: tuple[LoadedBook, dict[str, np.ndarray]] | None = None
+        self._first: tuple[LoadedBook, Step] | None = None
+
+    def cooldowns(self) -> dict[int, float]:
+        """A copy of the Hyperliquid cooldowns (account id → desk clock, s, of its last partial
+        liquidation), to give back to :meth:`restore` when the write that took them is rolled back."""
+        return dict(self._last)
+
+    def restore(self, cooldowns: dict[int, float]) -> None:
+        """Forget the cooldowns taken since :meth:`cooldowns` (their partial liquidations were rolled back)."""
+        self._last = dict(cooldowns)
 
     def columns(self, book: LoadedBook) -> dict[str, np.ndarray]:
         """:func:`ladder_columns` of ``book``, computed once per loaded book (they do not depend on
         the mark); fresh copies, so the snapshot can freeze them."""
         if self._columns is None or self._columns[0] is not book:
-            self._columns = (book, ladder_columns(book))
+            self._columns = (book, ladder_columns(book, self.step_of(book)))
         return {name: values.copy() for name, values in self._columns[1].items()}
 
     def step_of(self, book: LoadedBook, levels: PriceLevels | None = None) -> Step:
-        """The first rung of every row of ``book`` (its own levels unless ``levels`` is given)."""
-        return first_step(book.batch, book_procedures(book), book.levels if levels is None else levels)
+        """The first rung of every row of ``book`` (its own levels unless ``levels`` is given); with
+        its own levels computed once per loaded book (a book is never changed in place: the desk
+        loads a new one), so a liquidation step does not pay for the whole book again (about 5 ms
+        at 1,000 positions, 40 ms at 10,000). Read it, never change it."""
+        if levels is not None:
+            return first_step(book.batch, book_procedures(book), levels)
+        if self._first is None or self._first[0] is not book:
+            self._first = (book, first_step(book.batch, book_procedures(book), book.levels))
+        return self._first[1]
 
     def take(self, desk: Desk, row: int, step: Step, clock: float) -> bool:
         """Partially liquidate ``row`` if its venue does so at this crossing (``step``: the book's

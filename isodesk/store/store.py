@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -65,6 +65,9 @@ from isodesk.store.records import (
     VenueReport,
     require_choice,
 )
+
+if TYPE_CHECKING:
+    from isodesk.store.liquidations import Liquidation
 
 PRICE_BATCH = 1000
 
@@ -468,6 +471,40 @@ class Store:
                 )
             self._execute("UPDATE positions SET status = ?, closed_at = ?, close_price = ? WHERE id = ?",
                           [status, float(ts), optional_to_text(close_price), position_id])
+
+    def positions_by_id(self, position_ids: Iterable[int]) -> dict[int, PositionRecord]:
+        """The positions of ``position_ids`` that exist (any status) by id, each as :meth:`position`
+        gives it (isolated margin: its ledger balance, account currency), read in one pass."""
+        ids = json.dumps(sorted({int(p) for p in position_ids}))
+        with self._reading():
+            rows = self._rows("SELECT * FROM positions WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                              [ids])
+            margins = self.position_margins(row["id"] for row in rows)
+        return {row["id"]: _position(row, margins[row["id"]]) for row in rows}
+
+    def position_ledgers(self, position_ids: Iterable[int]) -> list[LedgerEntry]:
+        """The ledger entries of the positions ``position_ids``, in the order written: what
+        :meth:`ledger` with ``position_id`` gives for each, in one query."""
+        ids = json.dumps(sorted({int(p) for p in position_ids}))
+        rows = self._rows("SELECT * FROM ledger WHERE position_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                          [ids])
+        return [LedgerEntry(**{**row, "amount": from_text(row["amount"])}) for row in rows]
+
+    def position_margins(self, position_ids: Iterable[int]) -> dict[int, Decimal]:
+        """Each position's isolated margin (ledger balance, account currency) in one pass: what
+        :meth:`balance` of each one's ``position_ref`` gives (:func:`isodesk.store.liquidations.position_margins`)."""
+        from isodesk.store.liquidations import position_margins
+
+        return position_margins(self, position_ids)
+
+    def liquidate_positions(self, items: Sequence[Liquidation], *, ts: float) -> list[int | None]:
+        """Liquidate whole every position of ``items`` at ``ts`` (Unix s) in one transaction, writing
+        exactly what :meth:`transfer`, :meth:`add_journal` and :meth:`set_position_status` write for
+        each in turn; each one's ledger entry id (None where it held no margin). All or nothing; see
+        :func:`isodesk.store.liquidations.write_liquidations`."""
+        from isodesk.store.liquidations import write_liquidations
+
+        return write_liquidations(self, items, ts=ts)
 
     # -- ledger -----------------------------------------------------------------------------------
 

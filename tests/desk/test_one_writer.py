@@ -254,17 +254,17 @@ def test_a_failed_step_is_counted_shown_and_recovered(tmp_path, monkeypatch):
         row = desk.book.row_of(sol.id)  # kept as a closed row (desk/book.py RECENT_CLOSED), not open
         assert row is not None and not desk.book.open_rows[row] and desk.book.info.statuses[row] == "closed"
         calls = {"n": 0}
-        real = desk.store.add_alert
+        real = desk.store.write_alerts  # a step's alerts, liquidations' included, are written in one batch
 
-        def failing(**kw):
+        def failing(*args, **kw):
             calls["n"] += 1
             raise sqlite3.OperationalError("disk I/O error")
-        monkeypatch.setattr(desk.store, "add_alert", failing)
+        monkeypatch.setattr(desk.store, "write_alerts", failing)
         feed.push("BTCUSDT", 30000.0, clock.advance(1))
         with pytest.raises(sqlite3.OperationalError):
             desk.step()
         assert calls["n"] == 1
-        monkeypatch.setattr(desk.store, "add_alert", real)  # the disk is back
+        monkeypatch.setattr(desk.store, "write_alerts", real)  # the disk is back
         snap = desk.recover("OperationalError: disk I/O error")
         assert snap.failures == 1 and "disk I/O error" in snap.last_failure
         assert EventKind.FAILURE in [e.kind for e in desk.drain_events()]
