@@ -1,6 +1,7 @@
 """Benchmark: ``isodesk replay`` at the speed of the data, against the tick-by-tick desk.
 
     python benchmarks/replay.py --json [--runs 3] [--scenarios demo,1k,10k] [--baseline-ticks 20000]
+                                [--compare DIR] [--no-baseline]
 
 Scenarios (one price a second per market, a random walk of about 3 % a day; reference prices):
 
@@ -25,14 +26,22 @@ ticks; ``replay_ticks_per_s`` is the rest (reading, parsing, guarding, searching
 The ``cpu`` figures count the process's own processor time (``time.process_time``): on a machine
 shared with other work the wall-clock figures include the time the process waited for a core,
 the processor time does not (it still feels the caches and memory the others share).
+
+``--compare DIR`` (another checkout of isodesk, e.g. the code before a change, copied aside):
+each scenario's fast run is also played by that code, before and after alternating run by run, each
+in a fresh process, on the same book and path; adds ``"compare": {"before_s", "after_s",
+"before_cpu_s", "after_cpu_s", "ratio", "cpu_ratio"}`` (medians; ratio = before / after, above 1:
+faster now) and the load average at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -187,12 +196,59 @@ def baseline_run(book: Path, path: Path, work: Path, ticks: int) -> dict[str, fl
             "cpu_s": round(cpu_s, 3), "ticks_per_cpu_s": round(accepted / cpu_s, 1), "steps": steps}
 
 
+_ONE_RUN = """
+import json, sys
+from pathlib import Path
+sys.path[:0] = [sys.argv[1] + "/benchmarks", sys.argv[1]]
+import replay
+out = replay.fast_run(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+print(json.dumps({"seconds": out["seconds"], "cpu_s": out["cpu_s"], "events": out["events"]}))
+"""
+
+
+def one_run(root: Path, book: Path, path: Path, work: Path) -> dict[str, float]:
+    """A fast run of ``path`` on a copy of ``book`` by the code of the checkout ``root``, in a process
+    of its own (its wall and processor seconds, the events it printed)."""
+    scratch = work / f"run-{root.name}"
+    scratch.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", _ONE_RUN, str(root), str(book), str(path), str(scratch)],
+                          check=True, capture_output=True, text=True)
+    shutil.rmtree(scratch)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def compare(before: Path, book: Path, path: Path, work: Path, runs: int) -> dict[str, object]:
+    """Medians of ``runs`` fast runs each by the checkout ``before`` and by this one, alternating."""
+    here = Path(__file__).resolve().parent.parent
+    old: list[dict[str, float]] = []
+    new: list[dict[str, float]] = []
+    for _ in range(runs):
+        old.append(one_run(before, book, path, work))
+        new.append(one_run(here, book, path, work))
+    if any(a["events"] != b["events"] for a, b in zip(old, new, strict=True)):
+        raise SystemExit("--compare: the two checkouts print different numbers of events")
+
+    def median(runs_: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs_)
+
+    return {"before_s": round(median(old, "seconds"), 3), "after_s": round(median(new, "seconds"), 3),
+            "before_cpu_s": round(median(old, "cpu_s"), 3), "after_cpu_s": round(median(new, "cpu_s"), 3),
+            "ratio": round(median(old, "seconds") / median(new, "seconds"), 3),
+            "cpu_ratio": round(median(old, "cpu_s") / median(new, "cpu_s"), 3),
+            "runs_s": {"before": [round(r["seconds"], 3) for r in old], "after": [round(r["seconds"], 3) for r in new]},
+            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default="demo,1k,10k,day-1k")
     parser.add_argument("--baseline-ticks", type=int, default=20_000)
     parser.add_argument("--ticks-scale", type=float, default=1.0, help="scale every path's length (a quick look)")
+    parser.add_argument("--compare", type=Path, default=None, metavar="DIR",
+                        help="also play each scenario with the checkout DIR, alternating (before/after)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the tick-by-tick desk (a quick look)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = []
@@ -216,10 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             median = statistics.median(seconds)
             middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
             accepted = int(runs[0]["ticks"])
-            base = baseline_run(book, path, work, min(args.baseline_ticks, ticks))
+            base = (None if args.no_baseline else baseline_run(book, path, work, min(args.baseline_ticks, ticks)))
             fast_rate = accepted / median
             cpu_median = statistics.median(r["cpu_s"] for r in runs)
-            results.append({
+            result: dict[str, object] = {
                 "scenario": name, "ticks": accepted, "positions": positions, "markets": len(prices),
                 "file_mb": round(path.stat().st_size / 1e6, 1),
                 "fast": {"ticks_per_s": round(fast_rate, 1), "seconds_median": round(median, 3),
@@ -228,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
                          "cpu_s_median": round(cpu_median, 3), "ticks_per_cpu_s": round(accepted / cpu_median, 1)},
                 "work": {k: int(runs[0][k]) for k in ("instants", "events", "alerts", "desk_steps", "catch_up_steps",
                                                        "judged", "quiet_false_alarms")},
-                "baseline": base, "speedup": round(fast_rate / base["ticks_per_s"], 1),
-                "speedup_cpu": round(accepted / cpu_median / base["ticks_per_cpu_s"], 1),
-            })
+                "baseline": base, "speedup": None if base is None else round(fast_rate / base["ticks_per_s"], 1),
+                "speedup_cpu": None if base is None else round(accepted / cpu_median / base["ticks_per_cpu_s"], 1),
+            }
+            if args.compare is not None:
+                result["compare"] = compare(args.compare.resolve(), book, path, work, args.runs)
+            results.append(result)
             path.unlink()
     doc = {"benchmark": "replay", "results": results}
     print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))

@@ -167,15 +167,120 @@ _SIXES = np.uint64(0x0606060606060606)
 _TOP = np.array([((1 << 64) - 1) ^ ((1 << (8 * (8 - r))) - 1) for r in range(9)], dtype=np.uint64)
 _LOW = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)
 _POW10 = [10 ** k for k in range(17)]
-_EXACT = 2 ** 53
+_POW10_F = np.array([float(p) for p in _POW10], dtype=np.float64)
 _PAD = 24
+#: Zero bytes before a block's words, so a read of the 16 bytes ending at any field stays inside.
+_FRONT = 16
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+_DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)
+#: times a power of two ``2^(8k)``, the top byte is ``k`` (the byte index of a lowest set bit)
+_BYTE_INDEX = np.uint64(0x0001020304050607)
 
 
 def _words(buf: np.ndarray) -> np.ndarray:
-    """A view of ``buf`` (padded with zeros) giving at index ``i`` the 8 bytes from ``i`` as one
-    little-endian uint64 (unaligned reads, no copy)."""
-    padded = np.concatenate([buf, np.zeros(_PAD, dtype=np.uint8)])
-    return np.ndarray(shape=(len(buf) + _PAD - 8,), dtype="<u8", buffer=padded.data, strides=(1,))
+    """A view of ``buf`` padded with zeros on both sides, giving at index ``i`` the 8 bytes from byte
+    ``i - _FRONT`` of ``buf`` as one little-endian uint64 (unaligned reads, no copy): ``[_FRONT:]``
+    reads from each byte of ``buf``, the first ``_FRONT`` read the zeros before it."""
+    padded = np.concatenate([np.zeros(_FRONT, dtype=np.uint8), buf, np.zeros(_PAD, dtype=np.uint8)])
+    return np.ndarray(shape=(len(padded) - 8,), dtype="<u8", buffer=padded.data, strides=(1,))
+
+
+def _first_byte(word: np.ndarray, pattern: np.uint64) -> np.ndarray:
+    """Per word: the index (0–7, from the lowest byte) of its first byte equal to the byte repeated
+    in ``pattern``; 8 where none is. The classic zero-byte test: its lowest flag is exact."""
+    x = word ^ pattern
+    flags = (x - _ONES) & ~x & _HIGHS
+    lowest = flags & (~flags + np.uint64(1))
+    index = ((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56)
+    index[flags == 0] = 8
+    return index.astype(np.int64)
+
+
+def _digits(words: np.ndarray, start: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """The value of the ``r`` (1–16) ASCII digits at each ``start``, and whether they are all digits."""
+    if r <= 8:
+        return _eight(words[start], r)
+    high, ok_high = _eight(words[start], r - 8)
+    low, ok_low = _eight(words[start + (r - 8)], 8)
+    return high * np.uint64(10 ** 8) + low, ok_high & ok_low
+
+
+def _decimals(back: np.ndarray, start: np.ndarray, end: np.ndarray, *, one_width: bool = True
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the plain decimals ``[0-9]*.?[0-9]*`` at ``start:end`` (byte offsets in the block
+    read by ``back``, :func:`_words`) and a mask of the fields read; the values are exactly
+    ``float(text)``. Fields with a sign, an exponent, spaces or more than 15 digits are left to the
+    caller. A column of integers of one width (times, most often) is read as such in one pass
+    (``one_width``: try that first). Each field is read as one or two words ending at its last byte
+    (:func:`_short_decimals`, :func:`_long_decimals`): no Python call per field."""
+    length = end - start
+    if one_width and length.size and 1 <= (r := int(length[0])) <= 15 and (length == r).all():  # digits alone?
+        mant, ok = _digits(back, start + _FRONT, r)
+        if ok.all():  # (at most 15 digits: exact)
+            return mant.astype(np.float64), ok
+        rows = np.flatnonzero(~ok)
+        value = mant.astype(np.float64)
+        value[rows], ok[rows] = _decimals(back, start[rows], end[rows], one_width=False)
+        return value, ok
+    short = (length >= 1) & (length <= 8)
+    if short.all():
+        return _short_decimals(back, end, length)
+    value, ok = np.full(len(start), np.nan), np.zeros(len(start), dtype=bool)
+    rows = np.flatnonzero(short)
+    value[rows], ok[rows] = _short_decimals(back, end[rows], length[rows])
+    rows = np.flatnonzero((length > 8) & (length <= 16))
+    value[rows], ok[rows] = _long_decimals(back, end[rows], length[rows])
+    return value, ok
+
+
+def _short_decimals(back: np.ndarray, end: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_decimals` for fields of 1–8 bytes (``length``) ending at ``end``: the field read as one
+    word (its last byte the word's top byte), the bytes before it set to ``'0'``, the digits before
+    the point moved up a byte over it, and the eight digits so made read at once."""
+    keep = _TOP[length]
+    word = (back[end + (_FRONT - 8)] & keep) | (_ZEROS & ~keep)
+    dot = _first_byte(word, _DOTS)  # exact: no byte before the field is a point any more
+    has = dot < 8
+    at = np.where(has, dot, 0)
+    frac = np.where(has, 7 - at, 0)
+    moved = (word & _TOP[frac]) | ((word & _LOW[at]) << np.uint64(8)) | np.uint64(0x30)
+    word = np.where(has, moved, word)
+    mant, ok = _eight(word, 8)
+    ok &= length > has  # a lone point is no number
+    value = mant.astype(np.float64)
+    if has.any():
+        value /= _POW10_F[frac]
+    return value, ok
+
+
+def _long_decimals(back: np.ndarray, end: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_decimals` for fields of 9–16 bytes (``length``) ending at ``end``: the field read as two
+    words (``high``, the bytes before the field set to ``'0'``, and ``low``, its last eight), the
+    digits before the point moved up a byte over it (from one word into the other where the point
+    lies in ``low``), and the sixteen digits so made read as two eights."""
+    keep = _TOP[length - 8]
+    high = (back[end + (_FRONT - 16)] & keep) | (_ZEROS & ~keep)
+    low = back[end + (_FRONT - 8)]
+    in_high = _first_byte(high, _DOTS)  # exact: no byte before the field is a point any more
+    in_low = _first_byte(low, _DOTS)
+    high_dot = in_high < 8
+    low_dot = ~high_dot & (in_low < 8)
+    at = np.where(high_dot, in_high, np.where(low_dot, in_low, 0))
+    eight = np.uint64(8)
+    moved = (high & _TOP[7 - at]) | ((high & _LOW[at]) << eight) | np.uint64(0x30)
+    high_after = np.where(high_dot, moved, np.where(low_dot, (high << eight) | np.uint64(0x30), high))
+    moved = (low & _TOP[7 - at]) | ((low & _LOW[at]) << eight) | (high >> np.uint64(56))
+    low_after = np.where(low_dot, moved, low)
+    upper, ok = _eight(high_after, 8)
+    lower, ok_low = _eight(low_after, 8)
+    has = high_dot | low_dot
+    ok &= ok_low & (length - has <= 15)  # at most 15 digits: exact
+    frac = np.where(high_dot, 15 - at, np.where(low_dot, 7 - at, 0))
+    value = (upper * np.uint64(10 ** 8) + lower).astype(np.float64)
+    if has.any():
+        value /= _POW10_F[frac]
+    return value, ok
 
 
 def _eight(word: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,56 +296,6 @@ def _eight(word: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     v = ((v & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
     return v, ok
 
-
-def _digits(words: np.ndarray, start: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """The value of the ``r`` (1–16) ASCII digits at each ``start``, and whether they are all digits."""
-    if r <= 8:
-        return _eight(words[start], r)
-    high, ok_high = _eight(words[start], r - 8)
-    low, ok_low = _eight(words[start + (r - 8)], 8)
-    return high * np.uint64(10 ** 8) + low, ok_high & ok_low
-
-
-def _decimals(words: np.ndarray, start: np.ndarray, end: np.ndarray, dot: np.ndarray,
-              dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the plain decimals ``[0-9]*.?[0-9]*`` at ``start:end`` (``dot``: the position of the
-    field's first ``.``, ``dots``: how many it has) and a mask of the fields read; the values are
-    exactly ``float(text)``. Fields with a sign, an exponent, spaces or more than 15 digits are left
-    to the caller."""
-    n = len(start)
-    value = np.full(n, np.nan)
-    ok = np.zeros(n, dtype=bool)
-    has = dots == 1
-    whole = np.where(has, dot - start, end - start)
-    frac = np.where(has, end - dot - 1, 0)
-    usable = (dots <= 1) & (whole + frac >= 1) & (whole + frac <= 15)
-    key = np.where(usable, whole * 32 + frac, -1).astype(np.int16)
-    counts = np.bincount(key[usable], minlength=1) if usable.any() else np.zeros(0, dtype=np.intp)
-    patterns = np.flatnonzero(counts)
-    if patterns.size == 1 and usable.all():
-        groups: list[tuple[int, np.ndarray | slice]] = [(int(patterns[0]), slice(None))]
-    else:  # rows grouped by their layout (digits before and after the point) in one stable sort
-        order = np.argsort(key, kind="stable")
-        ends = np.cumsum(counts)[patterns] + np.count_nonzero(~usable)
-        groups = [(int(k), order[e - int(counts[k]):e]) for k, e in zip(patterns, ends, strict=True)]
-    for k, rows in groups:
-        w, f = k // 32, k % 32
-        base = start[rows]
-        if w:
-            mant, good = _digits(words, base, w)
-        else:
-            mant, good = np.zeros(len(base), dtype=np.uint64), np.ones(len(base), dtype=bool)
-        if f:
-            fraction, good_f = _digits(words, base + (w + 1), f)
-            mant = mant * np.uint64(_POW10[f]) + fraction
-            good &= good_f
-        good &= mant <= _EXACT
-        v = mant.astype(np.float64)
-        if f:
-            v /= float(_POW10[f])
-        value[rows] = v
-        ok[rows] = good
-    return value, ok
 
 
 def _iso_seconds(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,16 +348,14 @@ def _iso_seconds(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[n
 @dataclass(frozen=True, slots=True, eq=False)
 class Fields:
     """Where each field of each row of a plain block lies: ``starts``/``ends`` (rows × columns, byte
-    offsets, end exclusive), the position of a field's first ``.`` (``dot_pos``, -1) and how many it
-    has (``dots``); ``physical``: each row's line within the block (blank lines are no rows);
-    ``lines``: the block's lines; ``words``: 8-byte reads of the block (:func:`_words`)."""
+    offsets, end exclusive; a column's offsets lie next to each other); ``physical``: each row's line
+    within the block (blank lines are no rows); ``lines``: the block's lines; ``back``: 8-byte reads of
+    the block from ``_FRONT`` bytes before it (:func:`_words`)."""
 
     buf: np.ndarray
-    words: np.ndarray
+    back: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    dot_pos: np.ndarray
-    dots: np.ndarray
     physical: np.ndarray
     lines: int
 
@@ -310,10 +363,14 @@ class Fields:
     def rows(self) -> int:
         return len(self.physical)
 
+    @property
+    def words(self) -> np.ndarray:
+        """8-byte reads of the block: index ``i`` reads the bytes from ``i`` (a view, no copy)."""
+        return self.back[_FRONT:]
+
     def decimals(self, column: int) -> tuple[np.ndarray, np.ndarray]:
         """The plain decimals of one column and a mask of the rows read (:func:`_decimals`)."""
-        return _decimals(self.words, self.starts[:, column], self.ends[:, column], self.dot_pos[:, column],
-                         self.dots[:, column])
+        return _decimals(self.back, self.starts[:, column], self.ends[:, column])
 
     def comments(self, block: bytes) -> np.ndarray:
         """Rows holding a ``#`` (a row whose first cell starts with one is a comment: such rows go to
@@ -347,34 +404,35 @@ def split_block(block: bytes, ncols: int) -> Fields | None:
     before[0] = -1
     before[1:] = at[:-1]
     gap = at - before
-    blank = gap == 1
-    if has_cr:
-        blank |= (gap == 2) & (buf[at - 1] == ord("\r"))
-    physical = np.flatnonzero(~blank)  # blank lines are no rows (the csv reader skips them too)
+    if (gap <= 2).any():  # a blank line, perhaps
+        blank = gap == 1
+        if has_cr:
+            blank |= (gap == 2) & (buf[at - 1] == ord("\r"))
+        physical = np.flatnonzero(~blank)  # blank lines are no rows (the csv reader skips them too)
+        row_start = before[physical] + 1
+        row_end = at[physical]
+    else:  # no blank line
+        physical = np.arange(at.size)
+        row_start = before + 1
+        row_end = at
     lines = physical.size
-    row_start = before[physical] + 1
-    row_end = at[physical]
     commas = np.flatnonzero(buf == ord(","))
     if lines == 0 or ncols < 2 or commas.size != lines * (ncols - 1):
         return None
     grid = commas.reshape(lines, ncols - 1)
     if not ((grid[:, 0] >= row_start).all() and (grid[:, -1] < row_end).all()):
         return None
-    starts = np.empty((lines, ncols), dtype=np.int64)
-    ends = np.empty((lines, ncols), dtype=np.int64)
-    starts[:, 0] = row_start
-    starts[:, 1:] = grid + 1
-    ends[:, :-1] = grid
-    ends[:, -1] = row_end
+    starts = np.empty((ncols, lines), dtype=np.int64)  # column by column: each column's offsets in a row
+    ends = np.empty((ncols, lines), dtype=np.int64)
+    starts[0] = row_start
+    ends[-1] = row_end
+    for c in range(ncols - 1):
+        ends[c] = grid[:, c]
+        np.add(ends[c], 1, out=starts[c + 1])
     if has_cr:
-        ends[:, -1] -= buf[row_end - 1] == ord("\r")
-    dot_at = np.flatnonzero(buf == ord("."))
-    field = np.searchsorted(starts.ravel(), dot_at, side="right") - 1  # fields in file order
-    dots = np.bincount(field, minlength=starts.size)
-    dot_pos = np.full(starts.size, -1, dtype=np.int64)
-    dot_pos[field[::-1]] = dot_at[::-1]  # a field's first dot (assigned last); a field with two is refused anyway
-    return Fields(buf, _words(buf), starts, ends, dot_pos.reshape(starts.shape), dots.reshape(starts.shape),
-                  physical, int(at.size))
+        ends[-1] -= buf[row_end - 1] == ord("\r")
+    starts, ends = starts.T, ends.T  # rows × columns (views)
+    return Fields(buf, _words(buf), starts, ends, physical, int(at.size))
 
 
 class _Interner:
@@ -418,7 +476,10 @@ class _Interner:
         length = end - start
         short = (length >= 1) & (length <= 16)
         w0 = words[start] & _LOW[np.clip(length, 0, 8)]
-        w1 = np.where(length > 8, words[start + 8] & _LOW[np.clip(length - 8, 0, 8)], np.uint64(0))
+        w1 = np.zeros(len(start), dtype=np.uint64)
+        long = np.flatnonzero(length > 8)
+        if long.size:
+            w1[long] = words[start[long] + 8] & _LOW[np.minimum(length[long] - 8, 8)]
         slot = self._slot(w0, w1, length)
         hit = short & (self._len[slot] == length) & (self._w0[slot] == w0) & (self._w1[slot] == w1)
         out = np.where(hit, self._id[slot], -1)
@@ -579,17 +640,24 @@ class CsvChunks:
         symbol = self._symbols.ids(block, f.words, f.starts[:, idx["symbol"]], f.ends[:, idx["symbol"]])
         if "venue" in idx:
             venue = self._venues.ids(block, f.words, f.starts[:, idx["venue"]], f.ends[:, idx["venue"]])
-        else:
+            venue_ok = np.array(self._venues.ok, dtype=bool)
+            ok &= venue_ok[venue]
+        else:  # every row: venue id 0 (no venue)
             venue = np.zeros(f.rows, dtype=np.int64)
             if not self._venues.values:
                 self._venues._register(b"")
-        symbol_ok = np.array(self._symbols.ok, dtype=bool)
-        venue_ok = np.array(self._venues.ok, dtype=bool)
-        ok &= symbol_ok[symbol] & venue_ok[venue] & ~f.comments(block)
+            if not self._venues.ok[0]:
+                ok[:] = False
+        ok &= np.array(self._symbols.ok, dtype=bool)[symbol]
+        if b"#" in block:
+            ok &= ~f.comments(block)
         funding = self._funding(block, f, ok) if self.funding else None
-        code = np.full(f.rows, -1, dtype=np.int32)
-        good = np.flatnonzero(ok)
-        code[good] = self._series(venue[good], symbol[good])
+        if ok.all():
+            code = self._series(venue, symbol)
+        else:
+            code = np.full(f.rows, -1, dtype=np.int32)
+            good = np.flatnonzero(ok)
+            code[good] = self._series(venue[good], symbol[good])
         line = line0 + 1 + f.physical.astype(np.int64)
         others = np.flatnonzero(~ok)
         if not others.size:

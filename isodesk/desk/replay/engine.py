@@ -82,8 +82,11 @@ log = logging.getLogger("isodesk.replay")
 
 #: Seconds by which the quiet and dwell searches may come early (they are checked exactly).
 SLACK_S = 1e-3
-_FIRST_WINDOW = 2048
+#: Ticks of a search's first window (doubling up to _MAX_WINDOW): 8192 costs fewer windows than 2048 at
+#: about 5,000 ticks between judged instants (2026-12-02, 1,000 positions: search 0.07 s against 0.086 s a run).
+_FIRST_WINDOW = 8192
 _MAX_WINDOW = 1 << 16
+_WARNING = int(Level.WARNING)  # a plain int: numpy compares an array with an IntEnum member slowly
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +429,14 @@ class FastReplay:
         by_ref = np.zeros(len(book), dtype=bool) if snap.by_reference is None else np.array(snap.by_reference)
         own_row, ref_row = own[book.series_index], ref[book.market_index]
         self._code = np.where(self._open, np.where(by_ref, ref_row, own_row), -1)
+        # the open rows' series, sides and liquidation prices, as _instant reads them (fixed until the next step)
+        self._open_rows = np.flatnonzero(self._open)
+        self._open_code = self._code[self._open_rows]
+        self._open_side = self._side[self._open_rows]
+        self._open_long = self._long[self._open_rows]
+        self._open_liq = self._liq[self._open_rows]
+        self._liq_low = self._open_liq * (1 + MARGIN)  # a long's lowest price may reach its liquidation price
+        self._liq_high = self._open_liq * (1 - MARGIN)  # a short's highest
         self._sr.relevant[:] = False
         self._sr.relevant[own_row[self._open]] = True
         self._sr.relevant[ref_row[self._open]] = True
@@ -490,7 +501,7 @@ class FastReplay:
             ends = self._since[waiting] + self.desk.settings.dwell_s
             ends[np.isnan(ends)] = -np.inf
             r = self._reported[waiting]
-            ends[r > Level.WARNING, 0] = -np.inf  # reported DANGER: only the DANGER timer counts
+            ends[r > _WARNING, 0] = -np.inf  # reported DANGER: only the DANGER timer counts
             expiry = float(ends.max(axis=1).min())
         self._expiry = expiry
 
@@ -559,7 +570,7 @@ class FastReplay:
         code = t.code[a:b]
         price = t.price[a:b]
         self._seen(code, price)
-        fresh = np.unique(code)
+        fresh = np.flatnonzero(np.bincount(code, minlength=len(self._sr.price)))  # np.unique, sorted, cheaper
         clock = max(self._clock, float(t.ts[a:b].max()))
         due = self._book_due()
         if clock >= due:  # the book may change by itself at this instant: the desk plays it
@@ -577,24 +588,23 @@ class FastReplay:
         high = np.full(len(s_price), -np.inf)
         np.minimum.at(low, code, price)
         np.maximum.at(high, code, price)
-        rows = np.flatnonzero(self._open)
-        c = self._code[rows]
-        liq = self._liq[rows]
-        long = self._long[rows]
+        rows, c = self._open_rows, self._open_code
         with np.errstate(invalid="ignore"):  # any position whose series ticked: a stale one may come back
-            near_liq = np.where(long, low[c] <= liq * (1 + MARGIN), high[c] >= liq * (1 - MARGIN))
+            near_liq = np.where(self._open_long, low[c] <= self._liq_low, high[c] >= self._liq_high)
         if near_liq.any():  # a liquidation may happen: the desk plays this instant itself
             yield from self._step(t, a, b)
             return
+        row_mark, row_ts = s_price[c], s_ts[c]
         mark = self._mark.copy()
         mark_ts = self._mark_ts.copy()
-        mark[rows], mark_ts[rows] = s_price[c], s_ts[c]
+        mark[rows], mark_ts[rows] = row_mark, row_ts
         dist = self._dist.copy()
-        dist[rows] = distance_frac(self._side[rows], mark[rows], liq)
+        row_dist = distance_frac(self._open_side, row_mark, self._open_liq)
+        dist[rows] = row_dist
         with np.errstate(invalid="ignore"):
-            live = ~(np.isnan(mark[rows]) | ~(clock - mark_ts[rows] <= self.desk.stale_after_s))
-            near_liq = live & (dist[rows] <= MARGIN)
-        if near_liq.any() or self._bands_for.near_edge(dist[rows][live]).any():
+            live = ~(np.isnan(row_mark) | ~(clock - row_ts <= self.desk.stale_after_s))
+            near_liq = live & (row_dist <= MARGIN)
+        if near_liq.any() or self._bands_for.near_edge(row_dist[live]).any():
             yield from self._step(t, a, b)  # a level edge within a hair: let the desk compute it
             return
         self._sr.price, self._sr.ts = s_price, s_ts

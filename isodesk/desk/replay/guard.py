@@ -136,10 +136,10 @@ class ChunkGuard(TickGuard):
         order = np.argsort(code.astype(np.int16) if len(self.table) < 32768 else code, kind="stable")
         c = code[order]
         p = price[order]
-        reference = np.empty_like(p)
-        first = np.ones(len(c), dtype=bool)
-        first[1:] = c[1:] != c[:-1]
-        reference[~first] = p[:-1][~first[1:]]
+        reference = np.empty_like(p)  # each row's previous price of its series
+        reference[1:] = p[:-1]
+        first = np.flatnonzero(c[1:] != c[:-1]) + 1  # a series' first row in the window
+        first = np.concatenate([[0], first])
         reference[first] = self._last_price[c[first]]
         with np.errstate(invalid="ignore"):
             within = np.isnan(reference) | (np.abs(p / reference - 1.0) <= self.band)  # TickGuard._decide
