@@ -31,6 +31,7 @@ at which the widest figures still fit.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap, QStaticText
@@ -325,12 +326,37 @@ def _cached(cache: dict, key, make):
     return value
 
 
+class _CardHead(NamedTuple):
+    """A card's header and second line as drawn (texts already elided to their widths)."""
+
+    symbol: str
+    sym_w: int
+    chip: str
+    chip_w: int
+    auto: str
+    auto_w: int
+    note: str
+    note_colour: QColor
+    note_font: QFont
+    who: str
+    line2_width: float
+
+
+_SETTLED = frozenset({(1, 0), (2, 0), (2, 1), (3, 0), (4, 0)})
+"""The figure slots (row, 0 value / 1 extra) that move only when the position changes: the liquidation
+price, the entry and its break-even, the size and the margin (drawn into the static layer)."""
+_MOVING = frozenset({(0, 0), (1, 1), (3, 1), (4, 1), (5, 0), (5, 1)})
+"""The slots that move with the mark: the mark, the distance, the notional, the ratio, the uPnL and ROE."""
+_STATIC_LAYER_MAX = 96  # card pixmaps of ~0.2 MB each at 340 px: a few screens' worth
+
+
 class _CardCache:
     """Per-theme caches of a card delegate: chrome and chip pixmaps, text widths, elided strings."""
 
     def __init__(self):
         self.chrome: dict[tuple, QPixmap] = {}
         self.chips: dict[tuple, QPixmap] = {}
+        self.static: dict[tuple, QPixmap] = {}  # a card's static layer by everything it shows
         self.width_symbol: dict[str, int] = {}
         self.width_small: dict[str, int] = {}
         self.elided_symbol: dict[tuple[str, int], str] = {}
@@ -413,22 +439,6 @@ class CardDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         cell = option.rect
         r = QRectF(self.card_rect(cell))
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-
-        scale = self._pixmap_scale(painter)
-        if scale:
-            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, stale, selected, scale,
-                                                                   closed))
-        else:
-            self._draw_chrome(painter, p, r, level, stale, selected, closed)
-        if 0.0 < pulse < 1.0:
-            glow = math.sin(math.pi * pulse)
-            painter.setPen(p.glow[level][round(glow * GLOW_STEPS)])
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(r.adjusted(-2, -2, 2, 2), 8, 8)
-
         cols = snap.cols
         book = snap.book
         figures_colour = p.muted if (liquidated or stale) else p.text
@@ -444,27 +454,10 @@ class CardDelegate(QStyledItemDelegate):
         sym_room = int(right - badges - 16 - chip_w - (auto_w + 6 if auto else 0) - left)
         sym_w = max(min(_cached(cache.width_symbol, symbol, lambda: p.fm_symbol.horizontalAdvance(symbol)), sym_room),
                     0)
-        painter.setFont(p.f_symbol)
-        painter.setPen(p.muted if liquidated else p.text)
-        painter.drawText(QRectF(left, top + 8, sym_w + 1, 24), _LEFT,
-                         _cached(cache.elided_symbol, (symbol, sym_w + 1),
-                                 lambda: p.fm_symbol.elidedText(symbol, Qt.TextElideMode.ElideRight, sym_w + 1)))
-        chip_rect = QRectF(left + sym_w + 8, top + 12, chip_w, 16)
-        if scale:
-            painter.drawPixmap(QPointF(chip_rect.left() - 1, chip_rect.top() - 1),
-                               self._chip_pixmap(chip, chip_w, level, liquidated, scale))
-        else:
-            self._draw_chip(painter, p, chip_rect, chip, p.muted if liquidated else p.text)
-        if auto:
-            auto_rect = QRectF(chip_rect.right() + 6, top + 12, auto_w, 16)
-            if scale:
-                painter.drawPixmap(QPointF(auto_rect.left() - 1, auto_rect.top() - 1),
-                                   self._chip_pixmap(auto, auto_w, level, True, scale))
-            else:
-                self._draw_chip(painter, p, auto_rect, auto, p.muted)
+        symbol_text = _cached(cache.elided_symbol, (symbol, sym_w + 1),
+                              lambda: p.fm_symbol.elidedText(symbol, Qt.TextElideMode.ElideRight, sym_w + 1))
 
         # second line: label · venue · currency, and the stale age or the venue's liquidation check
-        line2 = QRectF(left, top + 33, right - left, 16)
         currency = book.currencies[row]
         note, note_colour, note_font = "", p.muted, p.f_small
         if closed:
@@ -489,16 +482,49 @@ class CardDelegate(QStyledItemDelegate):
         note_w = 0
         if note:
             note_w = (p.fm_badge if note_font is p.f_badge else p.fm_small).horizontalAdvance(note)
-            painter.setFont(note_font)
-            painter.setPen(note_colour)
-            painter.drawText(line2, _RIGHT, note)
-        painter.setFont(p.f_small)
-        painter.setPen(p.muted)
         who = f"{book.labels[row]} · {book.venues[row]} · {currency}"
-        who_w = int(line2.width() - note_w - 12)
-        painter.drawText(line2, _LEFT, _cached(cache.elided_small, (who, who_w),
-                                               lambda: p.fm_small.elidedText(who, Qt.TextElideMode.ElideRight,
-                                                                             who_w)))
+        line2_width = right - left
+        who_w = int(line2_width - note_w - 12)
+        who_text = _cached(cache.elided_small, (who, who_w),
+                           lambda: p.fm_small.elidedText(who, Qt.TextElideMode.ElideRight, who_w))
+        head = _CardHead(symbol_text, sym_w, chip, chip_w, auto, auto_w, note, note_colour, note_font, who_text,
+                         line2_width)
+
+        # figures (the keys are in the chrome), formatted as the table formats them
+        upnl = float(cols["unrealized_pnl"][row])
+        roe = float(cols["roe"][row])
+        level_colour = p.level[level] if level in (Level.WARNING, Level.DANGER) else figures_colour
+        signed = (lambda v: figures_colour) if (liquidated or stale) else p.signed_colour
+        figures = card_figures(snap, row, texts)
+        styles = (
+            (figures_colour, figures_colour, p.f_small),
+            (level_colour, level_colour, p.f_value_bold),
+            (figures_colour, p.muted, p.f_small),
+            (figures_colour, p.muted, p.f_small),
+            (figures_colour, p.muted, p.f_small),
+            (signed(upnl), signed(roe), p.f_small),
+        )
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        scale = self._pixmap_scale(painter)
+        layer = scale and self.static_layer
+        if layer:  # chrome, header, second line and the figures that rarely move, drawn once per look
+            painter.drawPixmap(cell.topLeft(), self._static_pixmap(option, cell, r, level, stale, selected, scale,
+                                                                   closed, liquidated, head, figures, styles))
+        elif scale:
+            painter.drawPixmap(cell.topLeft(), self._chrome_pixmap(option, cell, level, stale, selected, scale,
+                                                                   closed))
+        else:
+            self._draw_chrome(painter, p, r, level, stale, selected, closed)
+        if 0.0 < pulse < 1.0:
+            glow = math.sin(math.pi * pulse)
+            painter.setPen(p.glow[level][round(glow * GLOW_STEPS)])
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(r.adjusted(-2, -2, 2, 2), 8, 8)
+        if not layer:
+            self._draw_head(painter, r, head, level, liquidated, scale)
 
         # gauge: the zone track at the trader's thresholds, the value arc in the level's colour
         used, warn, danger = gauge_zones(snap, row)
@@ -526,40 +552,95 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(figures_colour)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
                          "100 %" if liquidated and not closed else texts[_CARD_COLUMNS["liq_used"]])
+        self._draw_figures(painter, r, figures, styles, _MOVING if layer else None)
 
-        # figures (the keys are in the chrome), formatted as the table formats them
+        if liquidated and not closed:
+            self._stamp(painter, p, r)
+        painter.restore()
+
+    static_layer = True
+    """Draw a card's chrome, header, second line and its rarely moving figures into one cached pixmap
+    per look (:meth:`_static_pixmap`), and only the gauge and the moving figures per paint (False:
+    everything per paint, as before; tests compare the two pixel for pixel)."""
+
+    def _draw_head(self, painter: QPainter, r: QRectF, head: _CardHead, level: int, liquidated: bool,
+                   scale: int) -> None:
+        """The header (symbol, side/leverage chip, the venue's flags) and the second line of a card."""
+        p = self._paints
+        left, top = r.left() + 12, r.top()
+        painter.setFont(p.f_symbol)
+        painter.setPen(p.muted if liquidated else p.text)
+        painter.drawText(QRectF(left, top + 8, head.sym_w + 1, 24), _LEFT, head.symbol)
+        chip_rect = QRectF(left + head.sym_w + 8, top + 12, head.chip_w, 16)
+        if scale:
+            painter.drawPixmap(QPointF(chip_rect.left() - 1, chip_rect.top() - 1),
+                               self._chip_pixmap(head.chip, head.chip_w, level, liquidated, scale))
+        else:
+            self._draw_chip(painter, p, chip_rect, head.chip, p.muted if liquidated else p.text)
+        if head.auto:
+            auto_rect = QRectF(chip_rect.right() + 6, top + 12, head.auto_w, 16)
+            if scale:
+                painter.drawPixmap(QPointF(auto_rect.left() - 1, auto_rect.top() - 1),
+                                   self._chip_pixmap(head.auto, head.auto_w, level, True, scale))
+            else:
+                self._draw_chip(painter, p, auto_rect, head.auto, p.muted)
+        line2 = QRectF(left, top + 33, head.line2_width, 16)
+        if head.note:
+            painter.setFont(head.note_font)
+            painter.setPen(head.note_colour)
+            painter.drawText(line2, _RIGHT, head.note)
+        painter.setFont(p.f_small)
+        painter.setPen(p.muted)
+        painter.drawText(line2, _LEFT, head.who)
+
+    def _draw_figures(self, painter: QPainter, r: QRectF, figures, styles, which: frozenset | None) -> None:
+        """The figure rows of a card (value, and the extra beside it); ``which``: only these
+        (row, 0 for the value / 1 for the extra) slots, None for all."""
+        left, top, right = r.left() + 12, r.top(), r.right() - 10
         key_x = left + _KEYS_X
         value_right = self._value_right(left, right)
         value_x = key_x + _KEY_W
         extra_x = value_right + _GAP
-        upnl = float(cols["unrealized_pnl"][row])
-        roe = float(cols["roe"][row])
-        level_colour = p.level[level] if level in (Level.WARNING, Level.DANGER) else figures_colour
-        signed = (lambda v: figures_colour) if (liquidated or stale) else p.signed_colour
-        figures = card_figures(snap, row, texts)
-        styles = (
-            (figures_colour, figures_colour, p.f_small),
-            (level_colour, level_colour, p.f_value_bold),
-            (figures_colour, p.muted, p.f_small),
-            (figures_colour, p.muted, p.f_small),
-            (figures_colour, p.muted, p.f_small),
-            (signed(upnl), signed(roe), p.f_small),
-        )
+        p = self._paints
         y = top + _ROWS_TOP
         for i, ((value, extra), (value_colour, extra_colour, extra_font)) in enumerate(zip(figures, styles,
                                                                                              strict=True)):
-            painter.setFont(p.f_value_bold if i == 1 else p.f_value)
-            painter.setPen(value_colour)
-            painter.drawText(QRectF(value_x, y, value_right - value_x, _ROW_H), _RIGHT, value)
-            if extra:
+            if which is None or (i, 0) in which:
+                painter.setFont(p.f_value_bold if i == 1 else p.f_value)
+                painter.setPen(value_colour)
+                painter.drawText(QRectF(value_x, y, value_right - value_x, _ROW_H), _RIGHT, value)
+            if extra and (which is None or (i, 1) in which):
                 painter.setFont(extra_font)
                 painter.setPen(extra_colour)
                 painter.drawText(QRectF(extra_x, y, right - extra_x, _ROW_H), _RIGHT, extra)
             y += _ROW_H
 
-        if liquidated and not closed:
-            self._stamp(painter, p, r)
-        painter.restore()
+    def _static_pixmap(self, option: QStyleOptionViewItem, cell: QRect, r: QRectF, level: int, stale: bool,
+                       selected: bool, scale: int, closed: bool, liquidated: bool, head: _CardHead, figures,
+                       styles) -> QPixmap:
+        """The cell's pixmap of everything but the gauge and the moving figures, cached by what it shows
+        (every text, colour and state drawn, the cell size and the device scale)."""
+        base = option.palette.color(QPalette.ColorRole.Base)
+        settled = tuple((figures[i][k], styles[i][k].rgba(), styles[i][2] is self._paints.f_value_bold)
+                        for i, k in _SETTLED)
+        key = (level, stale, selected, closed, liquidated, base.rgba(), cell.width(), cell.height(), scale,
+               head[:7], head.note_colour.rgba(), head.note_font is self._paints.f_badge, head.who, head.line2_width,
+               settled)
+        cache = self._cache.static
+        pixmap = cache.get(key)
+        if pixmap is None:
+            if len(cache) >= _STATIC_LAYER_MAX:
+                cache.clear()
+            pixmap = QPixmap(self._chrome_pixmap(option, cell, level, stale, selected, scale, closed))
+            pp = QPainter(pixmap)
+            pp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            pp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            pp.translate(-cell.left(), -cell.top())  # the card's own coordinates: the same pixels as on the view
+            self._draw_head(pp, r, head, level, liquidated, scale)
+            self._draw_figures(pp, r, figures, styles, _SETTLED)
+            pp.end()
+            cache[key] = pixmap
+        return pixmap
 
     def clipped(self, snap, row: int, cell_width: int) -> list[str]:
         """The figures of a card that would not fit their place in a cell ``cell_width`` wide (the

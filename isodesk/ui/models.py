@@ -196,6 +196,7 @@ class PositionsModel(QAbstractTableModel):
         self._bold.setBold(True)
         self._pulse_ms = pulse_ms
         self._pulses: dict[int, int] = {}  # position id -> start (ms on the elapsed clock)
+        self._pulse_rows = np.zeros(0, dtype=np.intp)  # view rows of the last pulse frame
         self._clock = QElapsedTimer()
         self._clock.start()
         self._pulse_timer = QTimer(self)
@@ -445,6 +446,11 @@ class PositionsModel(QAbstractTableModel):
         """Position ids whose pulse is running."""
         return frozenset(self._pulses)
 
+    def pulse_rows(self) -> np.ndarray:
+        """The view rows of the last pulse frame (``dataChanged`` with only :data:`PulseRole`): the
+        rows whose glow moved or just ended, ascending (the signal itself spans first to last)."""
+        return self._pulse_rows
+
     def apply(self, snapshot: Snapshot) -> None:
         """Show a new snapshot: rows in, out or changed in place (never a reset), one ``dataChanged``."""
         old = self._snap
@@ -569,15 +575,23 @@ class PositionsModel(QAbstractTableModel):
     def _order_keeping(self, ids: np.ndarray) -> np.ndarray:
         """Rows of the new book in the order of ``ids``; positions new to the book follow in risk order."""
         book_ids = np.asarray(self._snap.book.position_ids)
-        where = {int(pid): row for row, pid in enumerate(book_ids)}
+        order = self._compute_order()
+        if not len(book_ids):
+            return order
+        # the book row of each kept id, vectorised (a dict and list comprehensions over 10,000 ids were
+        # ~40 ms of the GUI thread at each liquidation while the pointer was over the cards)
+        by_id = np.argsort(book_ids, kind="stable")
+        at = np.clip(np.searchsorted(book_ids[by_id], ids), 0, len(book_ids) - 1)
+        rows = by_id[at]
+        rows = rows[book_ids[rows] == ids]
         # a position closed meanwhile leaves the live view at once, held or not (as when a closed
         # position left the book); under the "closed" filter, only closed positions are kept
         closed = self._closed_rows()
         hidden = ~closed if self._level == CLOSED else closed
-        kept = [where[int(pid)] for pid in ids if int(pid) in where and not hidden[where[int(pid)]]]
-        seen = set(kept)
-        rest = [int(r) for r in self._compute_order() if int(r) not in seen]
-        return np.asarray(kept + rest, dtype=np.intp)
+        kept = rows[~hidden[rows]]
+        seen = np.zeros(len(book_ids), dtype=bool)
+        seen[kept] = True
+        return np.concatenate((kept, order[~seen[order]])).astype(np.intp)
 
     def _changed_rows(self, old: Snapshot, new: Snapshot, new_shown: np.ndarray) -> np.ndarray:
         keys = self._keyer.keys(new)
@@ -733,6 +747,7 @@ class PositionsModel(QAbstractTableModel):
         for pid in done:
             del self._pulses[pid]
         if rows is not None and rows.size:
+            self._pulse_rows = rows
             self.dataChanged.emit(self.index(int(rows[0]), 0), self.index(int(rows[-1]), _NCOLS - 1), [PulseRole])
         if not self._pulses:
             self._pulse_timer.stop()

@@ -41,6 +41,7 @@ from isodesk.ui.delegates import (
     badge_width,
     draw_gauge_cell,
     draw_level_cell,
+    gauge_zones,
 )
 from isodesk.ui.theme import STALE
 
@@ -58,7 +59,7 @@ class RowPixmaps:
     """
 
     def __init__(self, limit: int = 96):
-        self._rows: dict[int, tuple[object, bool, QPixmap]] = {}
+        self._rows: dict[int, tuple[object, bool, QPixmap, tuple | None]] = {}
         self._frame: tuple | None = None
         self.plan = None  # how rows are drawn in the current frame (table_paint._plan)
         self._limit = limit
@@ -105,10 +106,16 @@ class RowPixmaps:
             return entry[2]
         return None
 
-    def store(self, row: int, look, selected: bool, pixmap: QPixmap) -> None:
-        """Keep ``pixmap`` as snapshot ``row``'s drawing for ``look`` and ``selected``."""
-        self._rows[row] = (look, selected, pixmap)
+    def store(self, row: int, look, selected: bool, pixmap: QPixmap, cells: tuple | None = None) -> None:
+        """Keep ``pixmap`` as snapshot ``row``'s drawing for ``look`` and ``selected``; ``cells``: what each
+        cell of the frame's plan shows (:func:`_cell_keys`), so that a new look re-draws only the cells
+        that differ (None: re-draw the whole row next time)."""
+        self._rows[row] = (look, selected, pixmap, cells)
         self.drawn += 1
+
+    def previous(self, row: int) -> tuple | None:
+        """The row's last drawing as (look, selected, pixmap, cells), or None."""
+        return self._rows.get(row)
 
     def trim(self, shown: list[int]) -> None:
         """Keep only the snapshot rows in ``shown`` (those just painted) once more than ``limit`` rows
@@ -209,19 +216,65 @@ def paint_rows(view: QTableView, cache: RowPixmaps, painter: QPainter, dirty: QR
         selected = selection is not None and selection.isRowSelected(view_row, _ROOT)
         pixmap = cache.pixmap(look.row, look, selected)
         if pixmap is None:
-            pixmap = _draw_row(view, model, plan, fonts, look, selected, cache)
-            cache.store(look.row, look, selected, pixmap)
+            pixmap, cells = _draw_row(view, model, plan, fonts, look, selected, cache)
+            if cells is None:
+                cache.store(look.row, look, selected, pixmap)
+            else:
+                cache.store(look.row, look, selected, pixmap, cells)
         painter.drawPixmap(x0, view.rowViewportPosition(view_row), pixmap)
     cache.trim(shown)
     return True
 
 
-def _draw_row(view: QTableView, model, plan: _Plan, fonts, look, selected: bool, cache: RowPixmaps) -> QPixmap:
-    """Draw one row's visible cells, as the delegates draw them, into a pixmap of the row's size."""
+def _cell_keys(plan: _Plan, look, snap) -> tuple:
+    """What each cell of the plan shows for a row look, comparable between two looks of the row: a
+    text cell its text and colour, the gauge its figure and the numbers its bar is drawn from, the
+    level cell its level, stale flag and status (the row's tint, fonts and selection are compared
+    separately, :func:`_draw_row`)."""
+    row = look.row
+    texts, colours = look.texts, look.colours
+    keys = []
+    for column, _rect, _x, _w, kind in plan.cells:
+        if kind == _TEXT:
+            keys.append((texts[column], colours[column]))
+        elif kind == _GAUGE_CELL:
+            keys.append((int(snap.level[row]), snap.book.statuses[row], bool(snap.stale[row]), gauge_zones(snap, row),
+                         texts[_GAUGE]))
+        else:
+            keys.append((int(snap.level[row]), bool(snap.stale[row]), snap.book.statuses[row]))
+    return tuple(keys)
+
+
+def _draw_row(view: QTableView, model, plan: _Plan, fonts, look, selected: bool,
+              cache: RowPixmaps) -> tuple[QPixmap, tuple | None]:
+    """Draw one row's visible cells, as the delegates draw them, into a pixmap of the row's size; with
+    what each cell shows (:func:`_cell_keys`).
+
+    When the row was drawn before for the same selection, tint and fonts, only the cells that show
+    something else are drawn again, over their own rect of the old pixmap: a tick moves the mark,
+    the PnL, the distance and the gauge of a row, and leaves its label, venue, entry, size, margin
+    and a dozen more cells as they were (every cell stays inside its rect: texts are elided to it,
+    the gauge is inset, and a level cell whose badges overflow makes the whole row drawn again)."""
     dev_w, dev_h = max(1, round(plan.width * plan.dpr)), max(1, round(plan.height * plan.dpr))
-    pixmap = cache.recycled(look.row, dev_w, dev_h) or QPixmap(dev_w, dev_h)
+    snap = model.snapshot()
+    row = look.row
+    keys = _cell_keys(plan, look, snap)
+    before = cache.previous(row)
+    redraw = None
+    if before is not None:
+        old_look, old_selected, old_pixmap, old_keys = before
+        if (old_keys is not None and old_selected == selected and old_look.tint is look.tint
+                and old_look.font == look.font and old_look.first_font == look.first_font
+                and old_pixmap.width() == dev_w and old_pixmap.height() == dev_h and len(old_keys) == len(keys)):
+            redraw = [i for i, (old, new) in enumerate(zip(old_keys, keys, strict=True)) if old != new]
+            if any(plan.cells[i][4] == _LEVEL_CELL for i in redraw):
+                redraw = None  # its badges may overflow the cell: the whole row
+    pixmap = before[2] if redraw is not None else (cache.recycled(row, dev_w, dev_h) or QPixmap(dev_w, dev_h))
     pixmap.setDevicePixelRatio(plan.dpr)
-    pixmap.fill(plan.background)
+    if redraw is None:
+        pixmap.fill(plan.background)
+    elif not redraw:
+        return pixmap, keys
     painter = QPainter(pixmap)
     try:
         # cell_background: the selection's fill and text colour, else the row's level tint
@@ -229,10 +282,11 @@ def _draw_row(view: QTableView, model, plan: _Plan, fonts, look, selected: bool,
         on = plan.highlighted_text if selected else None
         gauge_on = plan.gauge_text if selected else None
         draw_text = view.text_delegate.draw_text
-        snap = model.snapshot()
-        row = look.row
         height = plan.height
-        for column, rect, x, w, kind in plan.cells:
+        cells = plan.cells if redraw is None else [plan.cells[i] for i in redraw]
+        for column, rect, x, w, kind in cells:
+            if redraw is not None:
+                painter.fillRect(rect, plan.background)  # the cell as the row's fill left it
             if fill is not None:
                 painter.fillRect(rect, fill)  # per cell, in the delegates' order: the same pixels
             if kind == _TEXT:
@@ -243,7 +297,7 @@ def _draw_row(view: QTableView, model, plan: _Plan, fonts, look, selected: bool,
                 _level_cell(painter, view.level_delegate.paints, plan, rect, snap, row, fill)
     finally:
         painter.end()
-    return pixmap
+    return pixmap, keys
 
 
 def _level_cell(painter: QPainter, paints, plan: _Plan, rect: QRect, snap, row: int, fill) -> None:

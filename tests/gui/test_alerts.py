@@ -356,3 +356,85 @@ def test_row_heights_follow_the_message_column_when_it_narrows(qtbot):
     widget.resize(300, 400)  # the message column narrows: the message takes more lines
     qtbot.waitUntil(lambda: needed() > wide)
     qtbot.waitUntil(lambda: widget.tree.visualItemRect(item).height() >= needed())
+
+
+def _drained(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget._backlog and not widget._drain_timer.isActive(), timeout=10_000)
+
+
+def _rows_shown(widget):
+    return [(tuple(widget.row_alert_ids(i)), tuple(widget.tree.topLevelItem(i).text(c) for c in range(5)))
+            for i in range(widget.count())]
+
+
+def test_a_burst_ends_as_adding_its_events_one_at_a_time_does(qtbot):
+    """A burst is shown in batches (one insertion per slice): new rows, rows that collect a flapping
+    position's changes and move up, repeated deliveries — the list ends as event-by-event adding makes it."""
+    events = []
+    for i in range(90):
+        pid = 100 + i % 50
+        level, previous = ("danger", "warning") if i % 3 else ("warning", "safe")
+        events.append(_event(1 + i, pid, level, previous, 1000.0 + i, label=f"p{pid}"))
+    events.append(events[5])  # delivered twice: counted once
+    one_by_one = AlertsWidget()
+    qtbot.addWidget(one_by_one)
+    for event in events:
+        one_by_one.add_events([event])
+        _drained(qtbot, one_by_one)
+    burst = AlertsWidget()
+    qtbot.addWidget(burst)
+    burst.add_events(events)
+    _drained(qtbot, burst)
+    assert burst.count() == one_by_one.count() > 50  # escalations start rows of their own
+    assert _rows_shown(burst) == _rows_shown(one_by_one)
+    assert burst.alert_ids()[0] == 90  # the newest event's row on top
+    assert burst.unacknowledged == _recounted(burst) == one_by_one.unacknowledged == 90
+
+
+def test_a_burst_longer_than_the_list_shows_its_newest_rows(qtbot, monkeypatch):
+    """The list keeps the newest MAX_ROWS rows of a burst, newest first, and its count and lookups only
+    know those."""
+    import isodesk.ui.alerts as alerts
+
+    monkeypatch.setattr(alerts, "MAX_ROWS", 40)
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    widget.add_events([_event(1 + i, 100 + i, "warning", "safe", 1000.0 + i, label=f"p{i}") for i in range(300)])
+    _drained(qtbot, widget)
+    assert widget.alert_ids() == list(range(300, 260, -1))
+    assert [widget.tree.topLevelItem(i).text(COL_MESSAGE) for i in (0, 39)] == ["p299 warning #300",
+                                                                                "p260 warning #261"]
+    assert widget.unacknowledged == _recounted(widget) == 40
+    assert set(widget._row_of_id) == set(range(261, 301)) and len(widget._latest) == 40
+
+
+def test_new_alerts_past_a_full_list_drop_the_oldest_row_without_scrolling_to_it(qtbot, monkeypatch):
+    """Qt makes the first row current when the list takes the focus; new rows push it down until it is
+    trimmed. Letting it go must not scroll the list to the bottom (nor measure every row on the way)."""
+    import isodesk.ui.alerts as alerts
+
+    monkeypatch.setattr(alerts, "MAX_ROWS", 200)
+    widget = AlertsWidget()
+    qtbot.addWidget(widget)
+    widget.resize(380, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.set_alerts([Alert(i, float(i), 1000 + i, "warning", "level", f"p{i} rose to WARNING #{i}", False)
+                       for i in range(1, 201)], {1000 + i: f"p{i}" for i in range(1, 201)})
+    oldest = widget.tree.topLevelItem(199)
+    widget.tree.setCurrentItem(oldest)  # as Qt's focus handling does with the first row it saw
+    widget.tree.scrollToTop()
+    assert widget.tree.verticalScrollBar().value() == 0
+    widget.add_events([_event(500 + i, 3000 + i, "warning", "safe", 500.0 + i, label=f"q{i}") for i in range(5)])
+    _drained(qtbot, widget)
+    assert widget.count() == 200
+    assert widget.alert_ids()[:5] == [504, 503, 502, 501, 500]
+    assert 1 not in widget.alert_ids()  # the oldest went
+    assert widget.tree.currentItem() is None
+    assert widget.tree.verticalScrollBar().value() == 0  # still looking at the newest alerts
+    # a row the trader chose stays chosen when it moves to the top
+    chosen = widget._rows[10]
+    widget.tree.setCurrentItem(chosen.item)
+    widget.add_events([_event(600, chosen.position_id, "warning", "safe", 600.0, label=chosen.label)])
+    _drained(qtbot, widget)
+    assert widget.tree.currentItem() is chosen.item and widget._rows[0] is chosen

@@ -193,3 +193,27 @@ def test_the_live_views_level_filter_offers_closed():
     from isodesk.ui.mainwindow import LEVEL_FILTERS
 
     assert ("Closed", "closed") in LEVEL_FILTERS
+
+
+def test_the_cached_static_layer_paints_the_same_pixels_as_painting_everything(cards, demo_desk):
+    """A card's chrome, header, second line and settled figures come from one cached pixmap per look
+    (``CardDelegate.static_layer``); the grid looks exactly as when every card draws everything, in
+    every level, stale, selected and liquidated, and after figures move (new looks, cache hits)."""
+    model, view, _theme, grab = cards
+    settle(model)
+    view.select_position(demo_desk.pid("xrp-short"))
+    snaps = [demo_desk.tick({"XRPUSDT": 0.64}), demo_desk.tick({"XRPUSDT": 0.687, "BTCUSDT": 54_500.0}),
+             demo_desk.tick({"XRPUSDT": 0.71})]  # warning, danger (and a move), liquidated
+    for snap in snaps:
+        model.apply(snap)
+        settle(model)
+        view.delegate.static_layer = True
+        view.viewport().repaint()
+        cached = grab()
+        again = grab()  # drawn from the cache this time
+        view.delegate.static_layer = False
+        view.viewport().repaint()
+        direct = grab()
+        assert cached == again == direct
+    view.delegate.static_layer = True
+    assert view.delegate._cache.static  # the layer was used (and kept)

@@ -262,3 +262,32 @@ def test_cells_are_enabled_selectable_and_never_parents(demo_desk):
             assert model.flags(model.index(r, c)) == _FLAGS
     assert model.flags(model.index(model.rowCount(), 0)) == Qt.ItemFlag.NoItemFlags  # out of range: invalid
     assert "flags" not in PositionsModel.__dict__  # Qt's own, with no Python call per painted cell
+
+
+def test_a_held_order_survives_a_new_book_with_new_positions_after_it(demo_desk):
+    """While re-sorts are held, a new book (a liquidation) keeps the shown positions in their order and
+    a closed one leaves at once; the re-sort comes when the hold ends."""
+    from decimal import Decimal
+
+    from isodesk.desk.commands import ClosePosition
+
+    model = PositionsModel()
+    model.apply(demo_desk.desk.snapshot)
+    model.sort_by_key("label")  # an order the risk order would not keep
+    shown = [model.position_id(r) for r in range(model.rowCount())]
+    model.hold_order("test", True)
+    xrp, btc = demo_desk.pid("xrp-short"), demo_desk.pid("btc-core-long")
+    snap = demo_desk.tick({"XRPUSDT": 0.71})  # xrp liquidated: a new book
+    assert snap.book is not model.snapshot().book
+    model.apply(snap)
+    assert [model.position_id(r) for r in range(model.rowCount())] == shown  # nothing moved
+    assert model.index(model.view_row_of(xrp), 0).data(LevelRole) == Level.LIQUIDATED
+    row = demo_desk.row(demo_desk.desk.snapshot, "btc-core-long")
+    price = Decimal(repr(float(demo_desk.desk.snapshot.cols["mark"][row])))
+    assert demo_desk.desk.apply(ClosePosition(btc, price=price)).accepted
+    model.apply(demo_desk.tick())
+    assert [model.position_id(r) for r in range(model.rowCount())] == [p for p in shown if p != btc]
+    model.hold_order("test", False)
+    by_label = sorted(shown, key=lambda p: demo_desk.desk.snapshot.book.labels[
+        demo_desk.desk.snapshot.book.row_of(p)].lower())
+    assert [model.position_id(r) for r in range(model.rowCount())] == [p for p in by_label if p != btc]

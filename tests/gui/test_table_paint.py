@@ -70,9 +70,9 @@ def _drawn_rows(view):
     drawn: list[int] = []
     store = view.row_pixmaps.store
 
-    def spy(row, look, selected, pixmap):
+    def spy(row, look, selected, pixmap, *cells):
         drawn.append(row)
-        store(row, look, selected, pixmap)
+        store(row, look, selected, pixmap, *cells)
 
     view.row_pixmaps.store = spy
     return drawn
@@ -118,3 +118,35 @@ def test_a_theme_switch_redraws_every_row_in_the_new_colours(qtbot, demo_desk):
     assert sorted(drawn) == sorted(model.row_look(r).row for r in range(model.rowCount()))
     assert _differing(light, rows) > rows.width() * rows.height() // 2  # most pixels changed colour
     assert _differing(_grab(view, rows=False), rows) == 0
+
+
+@pytest.mark.parametrize("theme_name", ["light", "dark"])
+def test_a_tick_redraws_only_the_cells_that_moved_and_the_pixels_stay_the_delegates(qtbot, demo_desk, theme_name,
+                                                                                   monkeypatch):
+    """A new look of a row re-draws, over the row's old pixmap, only the cells that show something else
+    (a tick moves the mark, PnL, distance, gauge…, not the label or the entry): the pixels are still
+    the delegates', through level changes, a selection and a liquidation."""
+    import isodesk.ui.table_paint as table_paint
+
+    theme = light_theme() if theme_name == "light" else dark_theme()
+    model, view = _table(qtbot, demo_desk, theme)
+    view.selectRow(1)
+    assert _differing(_grab(view, rows=False), _grab(view, rows=True)) == 0
+    drawn_cells = []
+    draw_text = view.text_delegate.draw_text
+
+    def spy(painter, fonts, look, column, *rest):
+        drawn_cells.append(column)
+        return draw_text(painter, fonts, look, column, *rest)
+
+    monkeypatch.setattr(view.text_delegate, "draw_text", spy)
+    text_columns = sum(1 for c in view.row_pixmaps.plan.cells if c[4] == table_paint._TEXT)
+    for prices in ({"ETHUSDT": 3_310.0}, {"XRPUSDT": 0.64, "ETHUSDT": 3_330.0}, {"XRPUSDT": 0.687},
+                   {"XRPUSDT": 0.71, "BTCUSDT": 54_000.0}):
+        model.apply(demo_desk.tick(prices))
+        drawn_cells.clear()
+        rows = _grab(view, rows=True)
+        assert drawn_cells  # something moved and was drawn again...
+        redrawn_rows = len(set(model.row_look(r).row for r in range(model.rowCount())))
+        assert len(drawn_cells) < text_columns * redrawn_rows  # ...but not every text cell of every row
+        assert _differing(_grab(view, rows=False), rows) == 0

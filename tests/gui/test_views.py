@@ -1,7 +1,7 @@
 """Card grid and table over one model: selection by position id, header sorting, header state."""
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtWidgets import QListView
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QListView
 
 from isodesk.ui.columns import COLUMN_INDEX
 from isodesk.ui.delegates import CARD_SIZE
@@ -95,3 +95,54 @@ def test_a_reorder_keeps_each_views_selection_on_its_position_without_scrolling(
     assert cards.selected_position_id() == xrp and table.selected_position_id() == btc
     assert cards.currentIndex().row() == model.view_row_of(xrp)
 
+
+
+class _Paints(QObject):
+    """Records the regions a widget is asked to paint."""
+
+    def __init__(self, widget):
+        super().__init__()
+        self.rects = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(event.region().boundingRect())
+        return False
+
+
+def test_a_pulse_frame_repaints_only_the_pulsing_cards_in_view(qtbot, demo_desk):
+    """A pulse frame is one dataChanged from the first to the last pulsing row; the grid repaints the
+    cells of the pulsing rows in view and nothing else (Qt would repaint the whole viewport, ~30 times a
+    second), and the table, which draws no pulse, repaints nothing."""
+    model, cards, table = make(qtbot, demo_desk)
+    cards.resize(1060, cards.card_size().height() + 40)  # one line of cards in view, the rest below
+    for w in (cards, table):
+        w.show()
+        qtbot.waitExposed(w)
+    per_line = cards.columns()
+    assert model.rowCount() > 2 * per_line
+    seen, below = model.position_id(1), model.position_id(model.rowCount() - 1)
+    card_paints, table_paints = _Paints(cards.viewport()), _Paints(table.viewport())
+    qtbot.wait(200)  # the first layout and paints
+    card_paints.rects.clear()
+    table_paints.rects.clear()
+
+    def frame(*pids):
+        for pid in pids:
+            model._pulses[pid] = model._clock.elapsed()
+        model._advance_pulses()
+        QApplication.processEvents()
+
+    frame(below)
+    assert card_paints.rects == [] and table_paints.rects == []
+    frame(seen, below)
+    assert card_paints.rects == [cards.visualRect(model.index(1, 0))]
+    assert table_paints.rects == []
+    # the frame that ends a pulse repaints its card once more (the glow goes)
+    card_paints.rects.clear()
+    model._pulses = {pid: start - 10 * model._pulse_ms for pid, start in model._pulses.items()}
+    model._advance_pulses()
+    QApplication.processEvents()
+    assert model.pulsing() == frozenset()
+    assert card_paints.rects == [cards.visualRect(model.index(1, 0))]
