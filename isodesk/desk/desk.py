@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
@@ -48,7 +48,7 @@ from isodesk.desk.commands import (
     SetSpeed,
     SetThresholds,
 )
-from isodesk.desk.events import EventKind, PositionEvent, collapses, summary_repeats
+from isodesk.desk.events import EventKind, PositionEvent, collapses, new_event, summary_repeats
 from isodesk.desk.funding import FundingDesk
 from isodesk.desk.ladder import PartialLiquidations
 from isodesk.desk.levels import Level, LevelTrack, Thresholds, risk_order
@@ -484,26 +484,54 @@ class Desk:
                 verb = "rose" if new > old else "eased"
                 message = (f"{labels[row]} {verb} to {_LABELS[new].upper()}: {pct:.2f} % from liquidation at "
                            f"{liq:,.6g} (mark {mark:,.6g})")
-                self._event(EventKind.LEVEL, row, _LABELS[new], _LABELS[old], clock, mark, message,
-                            sound=sound and new == Level.DANGER)
-            for row in went_stale.tolist():
-                message = f"{labels[row]}: no fresh price for {self._series_text(row)}"
-                self._event(EventKind.STALE, row, "stale", _LABELS[level[row]], clock, float(risk.mark[row]), message)
-            for row in recovered.tolist():
-                message = f"{labels[row]}: prices flow again"
-                self._event(EventKind.RECOVERED, row, _LABELS[level[row]], "stale", clock, float(risk.mark[row]),
-                            message)
+                self._event(_LEVEL, row, _LABELS[new], _LABELS[old], clock, mark, message,
+                            sound=sound and new == _DANGER)
+            # a feed that stops (or comes back) turns thousands of rows at once: plain lists again
+            for row, now, mark, series in zip(went_stale.tolist(), level[went_stale].tolist(),
+                                              risk.mark[went_stale].tolist(), self._series_texts(went_stale),
+                                              strict=True):
+                self._event(_STALE, row, "stale", _LABELS[now], clock, mark,
+                            f"{labels[row]}: no fresh price for {series}")
+            for row, now, mark in zip(recovered.tolist(), level[recovered].tolist(), risk.mark[recovered].tolist(),
+                                      strict=True):
+                self._event(_RECOVERED, row, _LABELS[now], "stale", clock, mark, f"{labels[row]}: prices flow again")
         # committed: what the batch knows stays true until the book's counter moves again
         self._alerts_kept = (self._book_version, *self._kept_after_write)
+
+    def _series_texts(self, rows: np.ndarray) -> list[str]:
+        """The price series that marks each of ``rows``, worded as :meth:`_series_text` words it
+        (``BTCUSDT on hyperliquid``, ``BTCUSDT (reference price)``), each text made once per series."""
+        book, marks = self.book, self._row_marks
+        index = book.series_index[rows].tolist()
+        own = marks.own[rows].tolist() if marks is not None else [False] * len(index)
+        texts: dict[tuple[int, bool], str] = {}
+        out = []
+        for series, by_own in zip(index, own, strict=True):
+            key = (series, bool(by_own))
+            text = texts.get(key)
+            if text is None:
+                venue, market = book.series[series]
+                text = texts[key] = _series_words(venue, market, key[1])
+            out.append(text)
+        return out
 
     def _event(self, kind: EventKind, row: int, level: str, previous: str, clock: float, price: float,
                message: str, *, sound: bool = False) -> None:
         """Keep one thing that happened as an alert (a level change that repeats the position's
         unacknowledged flapping counts on its alert, :func:`~isodesk.desk.events.collapses`) and
-        deliver it as an event with the alert's id and count."""
+        deliver it as an event with the alert's id and count.
+
+        Called for every alert of a step (thousands in a big one): the enum members are module
+        constants, the alert and the event are built by :func:`_new_alert` and
+        :func:`~isodesk.desk.events.new_event` (the same objects as their constructors give)."""
         info = self.book.info
         position_id = int(info.position_ids[row])
-        latest = self._latest_alert(position_id) if kind is EventKind.LEVEL else None
+        cache = self._alert_cache
+        if kind is _LEVEL:
+            latest = cache[position_id] if cache is not None and position_id in cache else \
+                self._latest_alert(position_id)
+        else:
+            latest = None
         batch = self._alert_batch
         if latest is not None and collapses(latest, level, previous):
             alert_id = latest.id
@@ -512,25 +540,24 @@ class Desk:
                 count = latest.count + 1
             else:
                 count = self.store.repeat_alert(alert_id, ts=clock, level=level, previous=previous, message=message)
-            written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=latest.kind,
-                            message=message, acknowledged=latest.acknowledged, count=count, previous=previous,
-                            first_ts=latest.ts if latest.first_ts is None else latest.first_ts)
+            written = _new_alert(alert_id, clock, position_id, level, latest.kind, message, latest.acknowledged, count,
+                                 previous, latest.ts if latest.first_ts is None else latest.first_ts)
         else:
             kept = previous if previous in ALERT_LEVELS else None
+            kind_value = kind._value_
             if batch is not None:  # the id SQLite would give it: the batch's next
-                alert_id = batch.next_id + len(batch.added)
-                batch.added.append((alert_id, float(clock), position_id, level, kind.value, message, kept))
+                added = batch.added
+                alert_id = batch.next_id + len(added)
+                added.append((alert_id, float(clock), position_id, level, kind_value, message, kept))
             else:
-                alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind.value,
+                alert_id = self.store.add_alert(ts=clock, position_id=position_id, level=level, kind=kind_value,
                                                 message=message, previous=kept)
             count = 1
-            written = Alert(id=alert_id, ts=clock, position_id=position_id, level=level, kind=kind.value,
-                            message=message, acknowledged=False, previous=kept)
-        if self._alert_cache is not None and kind is not EventKind.ODDS:  # odds alerts: their own track
-            self._alert_cache[position_id] = written
-        self._events.append(PositionEvent(kind=kind, position_id=position_id, label=info.labels[row],
-                                          symbol=info.symbols[row], level=level, previous=previous, ts=clock,
-                                          price=price, message=message, alert_id=alert_id, count=count, sound=sound))
+            written = _new_alert(alert_id, clock, position_id, level, kind_value, message, False, 1, kept, None)
+        if cache is not None and kind is not _ODDS:  # odds alerts: their own track
+            cache[position_id] = written
+        self._events.append(new_event(kind, position_id, info.labels[row], info.symbols[row], level, previous, clock,
+                                      price, message, alert_id, count, sound))
         log.info("%s", message)
 
     @contextmanager
@@ -577,15 +604,25 @@ class Desk:
 
     def _note_summaries(self, first: np.ndarray, risk: RiskArrays) -> None:
         """Keep the summary of each position classified for the first time at WARNING or DANGER
-        ("btc-long at start: DANGER, 1.92 % from liquidation …"), written with the next alerts."""
+        ("btc-long at start: DANGER, 1.92 % from liquidation …"), written with the next alerts.
+
+        The figures are taken as plain Python floats of the step's arrays (``.tolist()``: the same
+        doubles, formatted as their numpy scalars format), not one numpy scalar per row."""
         book, level = self.book, self._track.reported
-        for row in np.flatnonzero(first & (level >= Level.WARNING) & (level <= Level.DANGER)):
-            position_id = int(book.info.position_ids[row])
-            when = "at start" if position_id in self._start_ids else "new in the book"
-            found = Level(int(level[row]))
-            self._summaries[position_id] = (found, float(risk.distance_frac[row]), float(risk.mark[row]), (
-                f"{book.info.labels[row]} {when}: {found.label.upper()}, {risk.distance_frac[row] * 100:.2f} % from "
-                f"liquidation at {risk.liquidation_price[row]:,.6g} (mark {risk.mark[row]:,.6g})"))
+        rows = np.flatnonzero(first & (level >= Level.WARNING) & (level <= Level.DANGER))
+        if not rows.size:
+            return
+        info, start_ids, summaries = book.info, self._start_ids, self._summaries
+        labels = info.labels
+        distance = risk.distance_frac[rows]
+        for row, position_id, found, dist, pct, liq, mark in zip(
+                rows.tolist(), info.position_ids[rows].tolist(), level[rows].tolist(), distance.tolist(),
+                (distance * 100).tolist(), risk.liquidation_price[rows].tolist(), risk.mark[rows].tolist(),
+                strict=True):
+            when = "at start" if position_id in start_ids else "new in the book"
+            summaries[position_id] = (_LEVEL_OF[found], dist, mark, (
+                f"{labels[row]} {when}: {_UPPER_LABELS[found]}, {pct:.2f} % from "
+                f"liquidation at {liq:,.6g} (mark {mark:,.6g})"))
 
     def _write_summaries(self, clock: float) -> None:
         """Write the kept summaries (inside the caller's transaction), before any later change of the
@@ -594,15 +631,18 @@ class Desk:
         already says that level unacknowledged (:func:`~isodesk.desk.events.summary_repeats`: a
         restart adds no copy). A position no longer open gets none."""
         summaries, self._summaries = self._summaries, {}
-        book = self.book
-        for position_id, (level, _distance, mark, message) in sorted(
-                summaries.items(), key=lambda item: (item[1][0], -item[1][1])):
-            row = book.row_of(position_id)
-            if row is None or not book.open_rows[row]:
+        if not summaries:
+            return
+        info, open_rows = self.book.info, self.book.open_rows
+        latest_alert, event = self._latest_alert, self._event
+        for position_id, (level, _distance, mark, message) in sorted(summaries.items(), key=_summary_order):
+            row = info.row_of(position_id)
+            if row is None or not open_rows[row]:
                 continue
-            if summary_repeats(self._latest_alert(position_id), level.label):
+            label = _LABELS[level]
+            if summary_repeats(latest_alert(position_id), label):
                 continue
-            self._event(EventKind.SUMMARY, row, level.label, "", clock, mark, message)
+            event(_SUMMARY, row, label, "", clock, mark, message)
 
     def _liquidate(self, rows: np.ndarray, risk: RiskArrays, clock: float, prices: np.ndarray) -> None:
         """Liquidate each row alone: its whole margin to the venue, status, an alert. One transaction.
@@ -983,9 +1023,9 @@ class Desk:
         """The price series that marks ``row``, for a message: ``BTCUSDT on hyperliquid`` or
         ``BTCUSDT (reference price)``."""
         book = self.book
-        venue, market = book.series[int(book.series_index[row])]
         own = self._row_marks is not None and bool(self._row_marks.own[row])
-        return f"{market} on {venue}" if own else f"{market} (reference price)"
+        venue, market = book.series[int(book.series_index[row])]
+        return _series_words(venue, market, own)
 
     def risk_of(self, position_id: int) -> dict[str, float] | None:
         """The latest snapshot's figures of one position (floats, NaN where none)."""
@@ -1030,6 +1070,44 @@ class Desk:
 
 #: The label of each level by its number (``Level(n).label`` without an enum call per alert).
 _LABELS = tuple(level.label for level in Level)
+#: the event kinds :meth:`Desk._event` tests (an ``EventKind.X`` look-up is an enum descriptor call)
+_LEVEL, _ODDS, _SUMMARY, _STALE, _RECOVERED = (EventKind.LEVEL, EventKind.ODDS, EventKind.SUMMARY, EventKind.STALE,
+                                               EventKind.RECOVERED)
+#: a level by its number, and its label in capitals (the summaries' text), without an enum call per row
+_LEVEL_OF = tuple(Level)
+_DANGER = int(Level.DANGER)
+_UPPER_LABELS = tuple(label.upper() for label in _LABELS)
+
+
+def _summary_order(item: tuple[int, tuple[Level, float, float, str]]) -> tuple[Level, float]:
+    """The order summaries are written in: by level (the least risky first), then by distance to
+    liquidation (a fraction of the mark), the farthest first."""
+    return item[1][0], -item[1][1]
+
+
+#: the slots of an :class:`Alert`, in field order: :func:`_new_alert` fills them directly
+_ALERT_SLOTS = tuple(getattr(Alert, f.name).__set__ for f in fields(Alert))
+
+
+def _new_alert(alert_id: int, ts: float, position_id: int | None, level: str, kind: str, message: str,
+               acknowledged: bool, count: int, previous: str | None, first_ts: float | None) -> Alert:
+    """The :class:`Alert` its constructor gives for these fields (ts and first_ts in seconds),
+    built slot by slot: a third of the frozen dataclass's ``__init__`` (the desk keeps one per
+    alert it writes, thousands in a big step)."""
+    alert: Alert = object.__new__(Alert)
+    put_id, put_ts, put_position, put_level, put_kind, put_message, put_ack, put_count, put_previous, put_first = \
+        _ALERT_SLOTS
+    put_id(alert, alert_id)
+    put_ts(alert, ts)
+    put_position(alert, position_id)
+    put_level(alert, level)
+    put_kind(alert, kind)
+    put_message(alert, message)
+    put_ack(alert, acknowledged)
+    put_count(alert, count)
+    put_previous(alert, previous)
+    put_first(alert, first_ts)
+    return alert
 
 
 @dataclass(slots=True)
@@ -1049,3 +1127,9 @@ def _finite_or_none(value: float) -> float | None:
 def _no_feed_health() -> FeedHealth:
     return FeedHealth(source="none", connected=False, last_tick_ts=None, last_tick_age_s=None, accepted=0,
                       rejected=0, rejected_by_reason={}, last_error=None, finished=False)
+
+
+def _series_words(venue: str, market: str, own: bool) -> str:
+    """A price series in a message: ``BTCUSDT on hyperliquid`` when ``own`` (the venue's own price),
+    else ``BTCUSDT (reference price)``."""
+    return f"{market} on {venue}" if own else f"{market} (reference price)"

@@ -148,6 +148,22 @@ class _Tally:
     through_id: int
 
 
+_ALERT_LEVEL_SET = frozenset(ALERT_LEVELS)
+
+
+def _alert_levels_known(added: Sequence[tuple[int, float, int | None, str, str, str, str | None]],
+                        repeated: Sequence[tuple[float, str, str | None, str, int]]) -> bool:
+    """True when every level of ``added`` and ``repeated`` (rows of :meth:`Store.write_alerts`) is
+    one of ``ALERT_LEVELS`` and every previous level one of them or None: the distinct values
+    checked once each, not row by row."""
+    try:
+        levels = {row[3] for row in added} | {row[1] for row in repeated}
+        previous = {row[6] for row in added} | {row[2] for row in repeated}
+    except TypeError:  # an unhashable value: not a level
+        return False
+    return levels <= _ALERT_LEVEL_SET and previous <= _ALERT_LEVEL_SET | {None}
+
+
 class Store:
     """The isodesk database. Open with :meth:`Store.open`; use from the thread that opened it.
 
@@ -926,14 +942,17 @@ class Store:
         repeated alert does not exist."""
         if not self.db.conn.in_transaction:
             raise StoreError("write_alerts: only inside a write transaction")
-        for _id, _ts, _pid, level, _kind, _message, previous in added:
-            require_choice(level, ALERT_LEVELS, "level")
-            if previous is not None:
-                require_choice(previous, ALERT_LEVELS, "previous")
-        for _ts, level, previous, _message, _id in repeated:
-            require_choice(level, ALERT_LEVELS, "level")
-            if previous is not None:
-                require_choice(previous, ALERT_LEVELS, "previous")
+        # the few distinct levels checked at once; any other value: the rows checked in order, so the
+        # error names the first bad one as a row-by-row check does
+        if not _alert_levels_known(added, repeated):
+            for _id, _ts, _pid, level, _kind, _message, previous in added:
+                require_choice(level, ALERT_LEVELS, "level")
+                if previous is not None:
+                    require_choice(previous, ALERT_LEVELS, "previous")
+            for _ts, level, previous, _message, _id in repeated:
+                require_choice(level, ALERT_LEVELS, "level")
+                if previous is not None:
+                    require_choice(previous, ALERT_LEVELS, "previous")
         conn = self.db.conn
         try:
             if added:
