@@ -17,7 +17,7 @@ from isodesk.desk.replay import engine
 from tests.desk.test_fast_replay import LEVELS, books, compare, paths
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(positions=books(), rows=paths(), stale_after=st.sampled_from([30.0, 60.0, 3600.0]),
        first=st.sampled_from([1, 2, 5]), most=st.sampled_from([4, 16, 64]), venue_column=st.booleans(),

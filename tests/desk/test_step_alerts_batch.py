@@ -210,7 +210,7 @@ def check_steps(steps, sound):
     # a summary left unwritten belongs to a position that stopped being open (or repeated the book)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(positions=books(), rows=paths(), stale_after=st.sampled_from([30.0, 60.0, 3600.0]), levels=LEVELS)
 def test_each_alert_and_event_follows_from_the_rules(tmp_path_factory, positions, rows, stale_after, levels):
