@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from isodesk.desk.snapshot import BookInfo, frozen
-from isodesk.margin import Position, PositionBatch, PriceLevels
+from isodesk.margin import Position, PositionBatch, PriceLevels, TierTable
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import price_levels
 from isodesk.margin.markets import PriceKey, market_of
@@ -75,6 +75,38 @@ def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decima
         symbol=record.symbol, label=record.label)
 
 
+def engine_positions(records: Sequence[PositionRecord], catalog: TierCatalog, margins: Sequence[Decimal]
+                     ) -> tuple[Position, ...]:
+    """What :func:`engine_position` gives for each of ``records`` with its margin (account currency)
+    in ``margins``, the venue's tier table and taker fee looked up once per market and per venue
+    (the catalog's answers are the same objects each time; a position with its own rate asks it
+    each time)."""
+    tables: dict[tuple[str, str, str], TierTable] = {}
+    fees: dict[tuple[str, str], float] = {}
+    own_rates = catalog.position_rates
+    out = []
+    for record, margin in zip(records, margins, strict=True):
+        venue, contract, symbol = record.venue, record.contract, record.symbol
+        if record.id in own_rates:
+            tiers = catalog.table(venue, contract, symbol, position_id=record.id)
+        else:
+            key = (venue, contract, symbol)
+            found = tables.get(key)
+            if found is None:
+                found = tables[key] = catalog.table(venue, contract, symbol, position_id=record.id)
+            tiers = found
+        fee = fees.get((venue, contract))
+        if fee is None:
+            fee = fees[(venue, contract)] = catalog.taker_fee(venue, contract)
+        out.append(Position(
+            venue=venue, side=record.side, contract=contract, entry_price=float(record.entry_price),
+            quantity=float(record.quantity),
+            contract_size=float(record.contract_size) if record.contract_size is not None else 1.0,
+            isolated_margin=float(margin), leverage=float(record.leverage), taker_fee_rate=fee, tiers=tiers,
+            symbol=symbol, label=record.label))
+    return tuple(out)
+
+
 def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], catalog: TierCatalog,
               liquidated_margins: dict[int, Decimal],
               venue_liquidation: dict[int, float] | None = None,
@@ -90,10 +122,15 @@ def load_book(records: Sequence[PositionRecord], accounts: Sequence[Account], ca
                     else r.isolated_margin for r in records)
     # A position with no margin left (only possible when liquidated with nothing held) still needs
     # a positive engine margin; its figures are frozen anyway.
-    positions = tuple(engine_position(r, catalog, m if m > 0 else Decimal("1e-12")) for r, m in zip(
-        records, margins, strict=True))
+    positions = engine_positions(records, catalog, [m if m > 0 else Decimal("1e-12") for m in margins])
     batch = PositionBatch.from_positions(positions, validate=False)
-    markets_of_rows = [market_of(r.venue, r.symbol) for r in records]
+    market_names: dict[tuple[str, str], str] = {}  # market_of once per (venue, symbol)
+    markets_of_rows = []
+    for r in records:
+        name = market_names.get((r.venue, r.symbol))
+        if name is None:
+            name = market_names[(r.venue, r.symbol)] = market_of(r.venue, r.symbol)
+        markets_of_rows.append(name)
     markets = tuple(sorted(set(markets_of_rows)))
     lookup = {m: i for i, m in enumerate(markets)}
     series_of_rows = [(r.venue, m) for r, m in zip(records, markets_of_rows, strict=True)]

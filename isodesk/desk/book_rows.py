@@ -11,7 +11,7 @@ hold, or one that became closed and so moves to the book's closed part): then re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -25,16 +25,20 @@ from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import price_levels
 
 if TYPE_CHECKING:
-    from isodesk.store import Store
+    from isodesk.store import PositionRecord, Store
 
 _IN_PLACE = ("open", "liquidated")  # statuses whose rows keep their place (open and liquidated come by id)
 
 
-def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, position_ids: Iterable[int]
-                   ) -> LoadedBook | None:
+def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, position_ids: Iterable[int], *,
+                   known: Mapping[int, tuple[PositionRecord, Decimal]] | None = None) -> LoadedBook | None:
     """``book`` with the positions ``position_ids`` re-read from ``store`` (status, quantity, margin,
     leverage: everything :func:`read_book` reads of a position; money exact, prices quote per coin);
-    None when one of them cannot be refreshed in place (read the whole book instead)."""
+    None when one of them cannot be refreshed in place (read the whole book instead).
+
+    ``known``: positions whose record and book margin the caller has just written in this
+    process (the desk's whole liquidations, :func:`isodesk.desk.desk._liquidated_record`), taken
+    as given instead of read back; the others of ``position_ids`` are read."""
     wanted = sorted({int(p) for p in position_ids})
     if not wanted:
         return book
@@ -42,9 +46,15 @@ def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, positio
     positions = list(book.positions)
     margins = list(book.margins)
     rows: list[int] = []
-    fresh = store.positions_by_id(wanted)  # one pass for all of them (a step may liquidate thousands)
+    given = known or {}
+    unknown = [p for p in wanted if p not in given]
+    # one pass for all of them (a step may liquidate thousands)
+    fresh = store.positions_by_id(unknown) if unknown else {}
     liquidated = {p for p, r in fresh.items() if r.status == "liquidated"}
     moved = liquidated_margins(store.position_ledgers(liquidated), liquidated) if liquidated else {}
+    for position_id, (written, held) in given.items():  # never among the ones read
+        fresh[position_id] = written
+        moved[position_id] = held
     for position_id in wanted:
         row = book.row_of(position_id)
         record = fresh.get(position_id)
@@ -54,15 +64,23 @@ def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, positio
         # the margin read_book gives a row: an open position's ledger balance; a liquidated one's, the
         # sum of its liquidation movements (the balance if it has none)
         margin = moved.get(record.id, record.isolated_margin) if record.status == "liquidated" \
-            else record.isolated_margin
+            else record.isolated_margin  # (a known one: its margin as given, in moved)
+        old = records[row]
         records[row] = record
+        if not (position_id in given and margin == margins[row] and _same_engine_inputs(old, record)):
+            positions[row] = engine_position(record, catalog, margin if margin > 0 else Decimal("1e-12"))
+        # (else the engine's view is the one it had: a whole liquidation moves status and margin only)
         margins[row] = margin
-        positions[row] = engine_position(record, catalog, margin if margin > 0 else Decimal("1e-12"))
         rows.append(row)
     batch = _spliced(book, positions, rows)
-    statuses = tuple(r.status for r in records)
+    status_list = list(book.info.statuses)
+    gone = ~book.open_rows  # (open_rows is ~(status != "open") of the statuses it was built with)
+    for row in rows:
+        status = records[row].status
+        status_list[row] = status
+        gone[row] = status != "open"
+    statuses = tuple(status_list)
     info = book.info if statuses == book.info.statuses else replace(book.info, statuses=statuses)
-    gone = np.array([s != "open" for s in statuses], dtype=bool)
     frozen_mark = book.frozen_mark.copy()
     frozen_ts = book.frozen_ts.copy()
     margin_values = np.array(book.margin_values, dtype=np.float64)
@@ -79,6 +97,14 @@ def refreshed_book(book: LoadedBook, store: Store, catalog: TierCatalog, positio
                    levels=book.levels if batch is book.batch else price_levels(batch), info=info, open_rows=~gone,
                    frozen_mark=frozen_mark, frozen_ts=frozen_ts, margins=tuple(margins),
                    margin_values=frozen(margin_values), quantities=frozen(quantities), account_rows=account_rows)
+
+
+def _same_engine_inputs(old: PositionRecord, new: PositionRecord) -> bool:
+    """Whether :func:`~isodesk.desk.book.engine_position` reads the same of ``new`` as of ``old``
+    (besides the margin, which the caller compares): venue, market, side, size, prices, leverage."""
+    return (old.id, old.venue, old.symbol, old.contract, old.side, old.quantity, old.contract_size, old.entry_price,
+            old.leverage, old.label) == (new.id, new.venue, new.symbol, new.contract, new.side, new.quantity,
+                                         new.contract_size, new.entry_price, new.leverage, new.label)
 
 
 def _spliced(book: LoadedBook, positions: list[Position], rows: list[int]) -> PositionBatch:

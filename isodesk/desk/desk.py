@@ -76,7 +76,7 @@ from isodesk.feeds.base import Feed, FeedHealth, Tick
 from isodesk.margin.catalog import TierCatalog
 from isodesk.margin.engine import RiskArrays, RiskBuffers, mark_figures
 from isodesk.margin.markets import REFERENCE, market_of
-from isodesk.store import ALERT_LEVELS, Account, Alert, Store, StoreError, command_log
+from isodesk.store import ALERT_LEVELS, Account, Alert, PositionRecord, Store, StoreError, command_log
 from isodesk.store.liquidations import Liquidation
 from isodesk.store.tier_tables import catalog_for
 
@@ -660,53 +660,74 @@ class Desk:
         rungs = self._partials.step_of(book)
         kept_events, cooldowns = len(self._events), self._partials.cooldowns()
         pending: list[tuple[int, float]] = []
+        known: dict[int, tuple[PositionRecord, Decimal]] = {}  # whole liquidations: what the book now holds
         try:
             with self._writing(), self._alerts_known([]):
                 for row, crossing in zip(rows.tolist(), prices.tolist(), strict=True):
                     if rungs.partial[row]:  # the rows before it are written first: ids stay in row order
-                        self._liquidate_whole(pending, risk, clock)
+                        self._liquidate_whole(pending, risk, clock, known)
                         pending = []
                         if self._partials.take(self, row, rungs, clock):  # the venue removes part of it
                             continue
                     pending.append((row, float(crossing)))
-                self._liquidate_whole(pending, risk, clock)
+                self._liquidate_whole(pending, risk, clock, known)
         except BaseException:
             del self._events[kept_events:]  # rolled back: none of them happened
             self._partials.restore(cooldowns)
             raise
         self._alerts_kept = (self._book_version, *self._kept_after_write)
-        self.refresh_rows(book.info.position_ids[rows].tolist())  # whole or partial: those rows only
+        # whole or partial: those rows only; the whole ones as written, the partial ones read back
+        self.refresh_rows(book.info.position_ids[rows].tolist(), known=known)
 
-    def _liquidate_whole(self, pending: Sequence[tuple[int, float]], risk: RiskArrays, clock: float) -> None:
+    def _liquidate_whole(self, pending: Sequence[tuple[int, float]], risk: RiskArrays, clock: float,
+                         known: dict[int, tuple[PositionRecord, Decimal]] | None = None) -> None:
         """Liquidate whole the rows of ``pending`` (row, crossing mark in quote per coin), in order, in
         the caller's transaction: their margins read in one pass, then ledger, journal and statuses
-        written at once (:meth:`Store.liquidate_positions`), then an alert and event each."""
+        written at once (:meth:`Store.liquidate_positions`), then an alert and event each.
+
+        ``known`` receives, per position id, the record the store now holds and the margin
+        :func:`~isodesk.desk.book.read_book` gives it (account currency, exact): what
+        :meth:`refresh_rows` would read back (:func:`~isodesk.desk.book_rows.refreshed_book`).
+        The figures of every row are taken as plain Python floats (``.tolist()``: the same doubles,
+        formatted and written as their numpy scalars are), not one numpy scalar per row."""
         if not pending:
             return
         book = self.book
-        records = [book.records[row] for row, _ in pending]
+        rows = [row for row, _ in pending]
+        records = [book.records[row] for row in rows]
         margins = self.store.position_margins(record.id for record in records)
+        at = np.array(rows, dtype=np.intp)
+        liq_prices = risk.liquidation_price[at].tolist()
+        ratios = risk.margin_ratio[at].tolist()
+        distances = risk.distance_frac[at].tolist()
+        leverages = risk.effective_leverage[at].tolist()
         items = []
-        for (row, mark), record in zip(pending, records, strict=True):
+        for (_row, mark), record, liq, ratio, distance, leverage in zip(
+                pending, records, liq_prices, ratios, distances, leverages, strict=True):
             margin = margins[record.id]
             before: dict[str, Any] = {}
             if margin > 0:
-                before = {"mark": mark, "isolated_margin": float(margin),
-                          "liquidation_price": float(risk.liquidation_price[row]),
-                          "margin_ratio": _finite_or_none(risk.margin_ratio[row]),
-                          "distance_frac": float(risk.distance_frac[row]),
-                          "effective_leverage": _finite_or_none(risk.effective_leverage[row])}
+                before = {"mark": mark, "isolated_margin": float(margin), "liquidation_price": liq,
+                          "margin_ratio": _finite_or_none(ratio), "distance_frac": distance,
+                          "effective_leverage": _finite_or_none(leverage)}
             items.append(Liquidation(
                 position_id=record.id, account_id=record.account_id, margin=margin, close_price=price_decimal(mark),
                 memo=f"isolated liquidation at mark {mark:,.8g}", before=before,
                 after={"mark": mark, "isolated_margin": 0.0}, reason="liquidated by the venue"))
         self.store.liquidate_positions(items, ts=clock)
-        for (row, mark), record in zip(pending, records, strict=True):
+        if known is not None:
+            closed_at = float(clock)  # the REAL the status update wrote
+            for item, record in zip(items, records, strict=True):
+                known[record.id] = _liquidated_record(record, item.margin, item.close_price, closed_at)
+        currencies = book.info.currencies
+        levels = self._level[at].tolist()
+        sound = self.settings.sound
+        event = self._event
+        for (row, mark), record, liq, level in zip(pending, records, liq_prices, levels, strict=True):
             message = (f"{record.label} LIQUIDATED at mark {mark:,.8g} (liquidation price "
-                       f"{risk.liquidation_price[row]:,.8g}); lost its isolated margin {margins[record.id]} "
-                       f"{book.info.currencies[row]}; no other position affected")
-            self._event(EventKind.LIQUIDATION, row, "liquidated", Level(int(self._level[row])).label,
-                        clock, mark, message, sound=self.settings.sound)
+                       f"{liq:,.8g}); lost its isolated margin {margins[record.id]} "
+                       f"{currencies[row]}; no other position affected")
+            event(_LIQUIDATION, row, "liquidated", _LABELS[level], clock, mark, message, sound=sound)
 
     # -- publishing ---------------------------------------------------------------------------------
 
@@ -977,12 +998,15 @@ class Desk:
         carried = {int(pid): bool(st) for pid, st in zip(old_ids, old_stale, strict=True)}
         self._stale = np.array([carried.get(int(pid), False) for pid in new_ids], dtype=bool)
 
-    def refresh_rows(self, position_ids: Sequence[int]) -> None:
+    def refresh_rows(self, position_ids: Sequence[int], *,
+                     known: dict[int, tuple[PositionRecord, Decimal]] | None = None) -> None:
         """Re-read the positions ``position_ids`` after this desk changed them and no others (a
         liquidation, whole or partial): the book, levels and stale flags :meth:`reload` would give,
         without re-reading every position (:func:`~isodesk.desk.book_rows.refreshed_book`); the whole
-        book when a row cannot be refreshed in place."""
-        book = refreshed_book(self.book, self.store, self.catalog, position_ids)
+        book when a row cannot be refreshed in place. ``known``: positions whose stored record and
+        book margin this desk has just written itself (:meth:`_liquidate_whole`), taken as they are
+        instead of read back."""
+        book = refreshed_book(self.book, self.store, self.catalog, position_ids, known=known)
         if book is None:
             self.reload()
             return
@@ -1071,6 +1095,7 @@ class Desk:
 #: The label of each level by its number (``Level(n).label`` without an enum call per alert).
 _LABELS = tuple(level.label for level in Level)
 #: the event kinds :meth:`Desk._event` tests (an ``EventKind.X`` look-up is an enum descriptor call)
+_LIQUIDATION = EventKind.LIQUIDATION
 _LEVEL, _ODDS, _SUMMARY, _STALE, _RECOVERED = (EventKind.LEVEL, EventKind.ODDS, EventKind.SUMMARY, EventKind.STALE,
                                                EventKind.RECOVERED)
 #: a level by its number, and its label in capitals (the summaries' text), without an enum call per row
@@ -1118,6 +1143,26 @@ class _AlertBatch:
     next_id: int
     added: list[tuple[int, float, int | None, str, str, str, str | None]] = field(default_factory=list)
     repeated: list[tuple[float, str, str | None, str, int]] = field(default_factory=list)
+
+
+def _liquidated_record(record: PositionRecord, held: Decimal, close_price: Decimal, closed_at: float
+                       ) -> tuple[PositionRecord, Decimal]:
+    """The record the store holds for ``record`` once :meth:`Store.liquidate_positions` has
+    liquidated it whole (it held ``held``, account currency; ``close_price`` quote per coin,
+    ``closed_at`` Unix s), and the margin :func:`~isodesk.desk.book.read_book` gives it, with the
+    exponents their reads give: the ledger balance is ``held - held`` (``held`` moved out, one more
+    term of the same exponent), the liquidation movements sum to ``0 + held`` when it held margin
+    (:func:`~isodesk.desk.book.liquidated_margins`; an open position has no earlier ``liquidation``
+    entry), else nothing moved and the margin is the balance, ``held``."""
+    moved = held > 0
+    balance = held - held if moved else held
+    r = record  # every field named (a new field of PositionRecord fails here loudly), not dataclasses.replace
+    after = PositionRecord(
+        id=r.id, label=r.label, account_id=r.account_id, venue=r.venue, symbol=r.symbol, contract=r.contract,
+        side=r.side, quantity=r.quantity, contract_size=r.contract_size, entry_price=r.entry_price,
+        leverage=r.leverage, isolated_margin=balance, status="liquidated", opened_at=r.opened_at,
+        closed_at=closed_at, close_price=close_price, venue_position_id=r.venue_position_id)
+    return after, (Decimal(0) + held if moved else balance)
 
 
 def _finite_or_none(value: float) -> float | None:

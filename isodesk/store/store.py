@@ -419,16 +419,18 @@ class Store:
     def positions(self, statuses: Iterable[str] | None = ("open",)) -> list[PositionRecord]:
         """Positions whose status is in ``statuses`` (None: all), by id, each with its isolated margin
         (the ledger balance of its ref, account currency)."""
-        sql = "SELECT * FROM positions"
+        sql = f"SELECT {_POSITION_SELECT} FROM positions"
         params: list[Any] = []
         if statuses is not None:
             wanted = [require_choice(s, POSITION_STATUSES, "status") for s in statuses]
             sql += f" WHERE status IN ({', '.join(['?'] * len(wanted))})"
             params = wanted
         with self._reading():
-            rows = self._rows(sql + " ORDER BY id", params)
+            # plain tuples in a known column order, not a dict per row (a desk reads thousands at start)
+            rows = self._all(sql + " ORDER BY id", params)
             margins = self._position_balances()
-        return [_position(row, margins.get(refs.position_ref(row["id"]), Decimal(0))) for row in rows]
+        zero = Decimal(0)
+        return [_position_of(row, margins.get(refs.position_ref(row[0]), zero)) for row in rows]
 
     def position(self, position_id: int) -> PositionRecord | None:
         """The position with this id (any status), or None."""
@@ -1147,6 +1149,24 @@ def _venue_report(row: dict[str, Any]) -> VenueReport:
                        venue_margin=optional_from_text(row["venue_margin"]), changes=json.loads(row["raw_changes"]),
                        auto_add_margin=None if row.get("auto_add_margin") is None else bool(row["auto_add_margin"]),
                        adl_rank=row.get("adl_rank"))
+
+
+_POSITION_SELECT = ("id, label, account_id, venue, symbol, contract, side, quantity, contract_size, entry_price, "
+                    "leverage, status, opened_at, closed_at, close_price, venue_position_id")
+
+
+def _position_of(row: tuple[Any, ...], isolated_margin: Decimal) -> PositionRecord:
+    """A positions row selected as :data:`_POSITION_SELECT` (a tuple in that order) as a record,
+    money converted back from TEXT: what :func:`_position` gives of the same row."""
+    (position_id, label, account_id, venue, symbol, contract, side, quantity, contract_size, entry_price, leverage,
+     status, opened_at, closed_at, close_price, venue_position_id) = row
+    return PositionRecord(
+        id=position_id, label=label, account_id=account_id, venue=venue, symbol=symbol, contract=contract, side=side,
+        quantity=from_text(quantity),
+        contract_size=None if contract_size is None else from_text(contract_size),
+        entry_price=from_text(entry_price), leverage=from_text(leverage), isolated_margin=isolated_margin,
+        status=status, opened_at=opened_at, closed_at=closed_at,
+        close_price=None if close_price is None else from_text(close_price), venue_position_id=venue_position_id)
 
 
 def _position(row: dict[str, Any], isolated_margin: Decimal) -> PositionRecord:
