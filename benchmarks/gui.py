@@ -13,6 +13,12 @@ steady window (a figure that a busy machine inflates less than stalls), ``gc`` t
 garbage collector's passes (count and longest, ms, per generation, any thread).
 ``model_resets`` counts the model's resets after the first snapshot (a liquidation, an import or
 a filter change should insert, remove or change rows in place).
+
+``--trace MS`` adds ``stall_causes``: for each stall over MS ms, the GUI-thread calls that overlapped
+it (model apply/morph/adopt/order, chart, totals, count, venues, alerts, events, pulse frames,
+viewport paints) and their durations, ms; and ``new_book_apply_cpu_ms``: GUI-thread CPU of each
+``model.apply`` of a new book (a liquidation step: count, median, max). ``--switch-ms`` sets the
+interpreter's thread switch interval for the run (to compare).
 """
 
 from __future__ import annotations
@@ -53,17 +59,21 @@ class PaintProbe(QObject):
         self.desk_ms: list[tuple[float, float]] = []  # (paint end, the desk's share: step start -> published, ms)
         self._measured_version = -1
         self._busy = False
+        self.trace: list[tuple[str, float, float]] | None = None  # (what, start, end) with --trace
 
     def eventFilter(self, obj, event):
         if event.type() != QEvent.Type.Paint or self._busy:
             return False
         self._busy = True
+        began = time.monotonic()
         try:
             obj.removeEventFilter(self)
             QCoreApplication.sendEvent(obj, event)  # paint now, then time its end
         finally:
             obj.installEventFilter(self)
             self._busy = False
+        if self.trace is not None:
+            self.trace.append(("paint", began, time.monotonic()))
         snap = self.window.model.snapshot()
         if snap is not None and snap.version != self._measured_version and snap.feed.accepted:
             self._measured_version = snap.version
@@ -71,6 +81,35 @@ class PaintProbe(QObject):
             self.latencies.append((now, (now - snap.step_started_at) * 1000))
             self.desk_ms.append((now, (snap.taken_at - snap.step_started_at) * 1000))
         return True
+
+
+def traced(trace: list[tuple[str, float, float]], owner: object, name: str, label: str) -> None:
+    """Replace ``owner.name`` by a wrapper that appends (label, start, end) (monotonic s) to ``trace``."""
+    inner = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        began = time.monotonic()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            trace.append((label, began, time.monotonic()))
+
+    setattr(owner, name, wrapper)
+
+
+def stall_causes(trace: list[tuple[str, float, float]], gaps: list[tuple[float, float]], over_ms: float) -> list[dict]:
+    """For each heartbeat gap (start, end, monotonic s) longer than ``over_ms`` + 10 ms: the traced
+    calls that overlapped it, with their durations (ms)."""
+    out = []
+    for start, end in gaps:
+        if (end - start) * 1000 - 10.0 <= over_ms:
+            continue
+        hits: dict[str, float] = {}
+        for label, b, e in trace:
+            if e > start and b < end:
+                hits[label] = round(hits.get(label, 0.0) + (e - b) * 1000, 1)
+        out.append({"stall_ms": round((end - start) * 1000 - 10.0, 1), "calls_ms": hits})
+    return out
 
 
 class GcWatch:
@@ -98,15 +137,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--view", choices=("cards", "table"), default="cards")
+    parser.add_argument("--trace", type=float, default=None, metavar="MS",
+                        help="list the stalls over MS ms with the traced calls (model, chart, totals, alerts, "
+                             "paint) that overlapped each")
+    parser.add_argument("--switch-ms", type=float, default=None,
+                        help="set the interpreter's thread switch interval for the run (ms; CPython's default 5)")
     args = parser.parse_args(argv)
     tune_allocator()
     app = make_app()
+    if args.switch_ms is not None:
+        sys.setswitchinterval(args.switch_ms / 1000)
     with tempfile.TemporaryDirectory(prefix="isodesk-bench-") as tmp:
         db = Path(tmp) / "bench.db"
         make_book(db, args.positions)
         interval = 1.0 / args.hz
         config = DeskConfig(db=str(db), step_ms=max(1, round(interval * 1000)),
                             feed_factory=lambda store: SimulatedFeed(SYMBOLS, seed=3, interval_s=interval))
+        trace: list[tuple[str, float, float]] = []
+        if args.trace is not None:  # slots connected at construction: wrapped on the class before it
+            from isodesk.ui.models import PositionsModel
+
+            traced(trace, MainWindow, "on_events", "on_events")
+            traced(trace, MainWindow, "apply_snapshot", "apply_snapshot")
+            traced(trace, PositionsModel, "_advance_pulses", "pulses")
         window = MainWindow(config, settings=ui_settings(Path(tmp) / "ui.ini"), theme="light")
         window.set_view(args.view)
         window.resize(1440, 900)
@@ -114,6 +167,29 @@ def main(argv: list[str] | None = None) -> int:
         probe = PaintProbe(window)
         view = window.cards if args.view == "cards" else window.table
         view.viewport().installEventFilter(probe)
+        gaps: list[tuple[float, float]] = []
+        new_book_cpu: list[float] = []  # ms of GUI-thread CPU per apply of a new book (--trace)
+        if args.trace is not None:
+            probe.trace = trace
+            traced(trace, window.model, "apply", "model.apply")
+            inner_apply = window.model.apply
+
+            def apply_timed(snapshot, inner=inner_apply):  # GUI-thread CPU of a new book's apply
+                old = window.model.snapshot()
+                c0 = time.thread_time()
+                inner(snapshot)
+                if old is not None and old.book is not snapshot.book:
+                    new_book_cpu.append((time.thread_time() - c0) * 1000)
+
+            window.model.apply = apply_timed
+            traced(trace, window.model, "_morph", "model._morph")
+            traced(trace, window.model, "_adopt", "model._adopt")
+            traced(trace, window.model, "_compute_order", "model._compute_order")
+            traced(trace, window.chart, "apply", "chart.apply")
+            traced(trace, window, "_refresh_totals", "totals")
+            traced(trace, window, "_update_count", "count")
+            traced(trace, window, "_refresh_venues", "venues")
+            traced(trace, window.alerts, "add_events", "alerts.add_events")
         resets = [0]
         window.model.modelAboutToBeReset.connect(
             lambda: resets.__setitem__(0, resets[0] + (window.model.snapshot() is not None)))
@@ -136,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             now = time.monotonic()
             if first_applied and now - first_applied[0] > 1.0:
                 stalls.append(max(0.0, (now - last[0]) * 1000 - 10.0))
+                if args.trace is not None:
+                    gaps.append((last[0], now))
             last[0] = now
 
         gc_watch = GcWatch()
@@ -174,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         "gui_thread_cpu_pct": round(100 * (cpu[-1] - cpu[0]) / args.seconds, 1) if len(cpu) == 2 else None,
         "startup_ms": round((first_applied[0] - launched) * 1000, 1) if first_applied else None,
     }
+    if args.trace is not None:
+        doc["stall_causes"] = stall_causes(trace, gaps, args.trace)
+        doc["new_book_apply_cpu_ms"] = {"count": len(new_book_cpu),
+                                        "median": round(statistics.median(new_book_cpu), 2) if new_book_cpu else None,
+                                        "max": round(max(new_book_cpu), 2) if new_book_cpu else None}
     print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))
     return 0
 

@@ -316,7 +316,9 @@ def long_rows(snapshot: Snapshot) -> np.ndarray:
 def status_rows(snapshot: Snapshot, status: str) -> np.ndarray:
     """Per row: the position's status is ``status`` (``open``, ``closed``…; bool, read-only; once per book)."""
     def make(book):
-        out = np.fromiter((s == status for s in book.statuses), dtype=bool, count=len(book))
+        # one C-level comparison over an object array (a Python loop over 10,000 statuses was ~1 ms
+        # of the GUI thread per status, at every liquidation)
+        out = np.asarray(np.asarray(book.statuses, dtype=object) == status, dtype=bool).reshape(len(book))
         out.flags.writeable = False
         return out
     return per_book(snapshot, f"status:{status}", make)

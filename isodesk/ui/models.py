@@ -56,7 +56,7 @@ from PySide6.QtGui import QFont
 
 from isodesk.desk.funding import funding_text
 from isodesk.desk.levels import Level
-from isodesk.desk.snapshot import Snapshot
+from isodesk.desk.snapshot import BookInfo, Snapshot
 from isodesk.ui.columns import (
     COLUMNS,
     Column,
@@ -462,9 +462,11 @@ class PositionsModel(QAbstractTableModel):
                 self.beginInsertRows(QModelIndex(), 0, len(order) - 1)
                 self._set_order(order)
                 self.endInsertRows()
-        elif snapshot.book is not old.book:
+        elif snapshot.book is not old.book and (moved := spliced_rows(old.book, snapshot.book)) is None:
             kept = self._kept_ids() if self._holds else None
             self._morph(snapshot, new_shown, kept)
+        elif snapshot.book is not old.book:
+            self._splice(snapshot, new_shown, moved)
         else:
             changed = self._changed_rows(old, snapshot, new_shown)
             level_moved = bool(np.any(self._shown_level != new_shown) or np.any(old.stale != snapshot.stale))
@@ -485,6 +487,32 @@ class PositionsModel(QAbstractTableModel):
         if old is not None:
             self._start_pulses(old, snapshot)
         self.applied.emit(snapshot.version)
+
+    def _splice(self, snapshot: Snapshot, shown: np.ndarray, moved: np.ndarray) -> None:
+        """Show a snapshot of a new book that has the old one's positions in the same rows and the same
+        descriptions, only some statuses changed (``moved``, per row: a liquidation step splices the
+        liquidated rows, :func:`isodesk.desk.book_rows.refreshed_book`): an in-place change. Only the
+        rows whose displayed values or status changed lose their cached texts; the per-book caches
+        that depend on the equal fields (display-key scales, search haystack) are kept. The new order
+        is taken at once, as for any new book (held: the shown order kept, closed positions out)."""
+        old = self._snap
+        changed = self._changed_rows(old, snapshot, shown) | moved
+        kept = self._kept_ids() if self._holds else None
+        if snapshot.catalog is not old.catalog or snapshot.reconcile_tolerance_pct != old.reconcile_tolerance_pct:
+            self._forget()
+        else:
+            self._forget(changed)
+        self._snap = snapshot
+        self._shown_level = shown
+        if len(snapshot) >= SETTLE_FROM:
+            settle_heap()
+        new_order = self._compute_order() if kept is None else self._order_keeping(kept)
+        if len(new_order) != len(self._order):
+            self._morph(snapshot, shown, None, order=new_order, changed=changed)
+        elif not np.array_equal(new_order, self._order):
+            self._swap_order(new_order, changed)
+        else:
+            self._emit_changed(changed[self._order], True)
 
     def _adopt(self, snapshot: Snapshot, shown: np.ndarray) -> None:
         """Take a snapshot of a new book as the model's (per-book caches rebuilt; no signal)."""
@@ -649,7 +677,8 @@ class PositionsModel(QAbstractTableModel):
     def _sort_values(self, column: Column) -> np.ndarray:
         snap = self._snap
         if column.source == "book":
-            return per_book(snap, f"rank:{column.key}", lambda book: _text_ranks(getattr(book, column.key)))
+            return per_book(snap, f"rank:{column.key}", lambda book: _text_ranks(getattr(book, column.key)),
+                            (column.key,))
         if column.source == "level":
             return self._shown_level.astype(np.float64)
         values = column_values(column, snap)
@@ -706,8 +735,9 @@ class PositionsModel(QAbstractTableModel):
 
     def _start_pulses(self, old: Snapshot, snap: Snapshot) -> None:
         """Pulse every position whose level rose since ``old`` (matched by position id, vectorised)."""
-        if old.book is snap.book:
-            before = old.level
+        if old.book is snap.book or (len(old.book) == len(snap.book)
+                                     and np.array_equal(old.book.position_ids, snap.book.position_ids)):
+            before = old.level  # the same positions in the same rows (a spliced book too)
             known = np.ones(len(snap.level), dtype=bool)
         else:
             old_ids = old.book.position_ids
@@ -774,6 +804,24 @@ def settle_heap() -> None:
     costs O(1), so it runs on every new large book (:data:`SETTLE_FROM`).
     """
     gc.freeze()
+
+
+_BOOK_FIELDS = tuple(f for f in BookInfo.__dataclass_fields__ if f != "statuses")
+
+
+def spliced_rows(old: BookInfo, new: BookInfo) -> np.ndarray | None:
+    """Per row, the status changed between two books that are the same positions in the same rows
+    with every other field equal (a spliced book: a liquidation step's); None when they are not."""
+    if len(old) != len(new) or not np.array_equal(old.position_ids, new.position_ids):
+        return None
+    for field in _BOOK_FIELDS:
+        a, b = getattr(old, field), getattr(new, field)
+        if a is not b and field != "position_ids" and a != b:
+            return None
+    if old.statuses is new.statuses:
+        return np.zeros(len(new), dtype=bool)
+    return np.asarray(np.asarray(old.statuses, dtype=object) != np.asarray(new.statuses, dtype=object),
+                      dtype=bool).reshape(len(new))
 
 
 def risk_order(snapshot: Snapshot) -> np.ndarray:
