@@ -336,10 +336,15 @@ def _bracket(floors: np.ndarray, caps: np.ndarray, base: np.ndarray, start: np.n
              notional: np.ndarray) -> np.ndarray:
     """Bracket index holding each notional (settlement currency; ``floor <= x < cap``) in flat
     ``floors``/``caps`` at offsets ``base``, starting the search at ``start``. Rows whose edges are
-    NaN (contracts-basis tables, see :class:`PositionBatch`) stay at ``start``."""
-    return _walk(start,
-                 lambda rows, k: (k > 0) & (notional[rows] < floors[base[rows] + k]),
-                 lambda rows, k: notional[rows] >= caps[base[rows] + k])
+    NaN (contracts-basis tables, see :class:`PositionBatch`) stay at ``start``, and an infinite
+    notional (a mark of +∞ on a linear contract, 0 on an inverse one) stays in the last row: its
+    cap is +∞ too, and no row lies beyond it."""
+    def above(rows: Rows, k: np.ndarray) -> np.ndarray:
+        cap = caps[base[rows] + k]
+        past: np.ndarray = (notional[rows] >= cap) & (cap < np.inf)
+        return past
+
+    return _walk(start, lambda rows, k: (k > 0) & (notional[rows] < floors[base[rows] + k]), above)
 
 
 def _size_tier(caps: np.ndarray, base: np.ndarray, contracts: np.ndarray) -> np.ndarray:

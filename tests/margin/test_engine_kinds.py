@@ -41,9 +41,8 @@ INVERSE = [v for v in VENUE_VARIANTS if v[1] == "inverse"]
 KINDS = {"linear": LINEAR, "inverse": INVERSE, "mixed": VENUE_VARIANTS}
 
 # marks that are not prices, where a skipped term 0·∞ or ∞·0 made the sum NaN. (Left out: the marks
-# whose notional is +∞, ∞ for a linear and 0 for an inverse contract: an infinite notional walks
-# past a table's last finite cap, in the engine as in the reference; the feed's guard never lets
-# such a mark through.)
+# whose notional is +∞, ∞ for a linear and 0 for an inverse contract, which the reference cannot
+# value; the last test below holds the engine to staying in the last tier there.)
 ODD_MARKS = {"linear": [0.0, -0.0, -1.0, -np.inf, np.nan], "inverse": [-0.0, -1.0, np.inf, -np.inf, np.nan]}
 
 
@@ -177,3 +176,19 @@ def _two_kinds():
             yield Position(venue="binance-coinm", side="short" if i % 2 else "long", contract="inverse",
                            entry_price=entry, quantity=float(i + 1), contract_size=100.0,
                            isolated_margin=(i + 1) * 100.0 / entry / 10, leverage=10.0, tiers=coin)
+
+
+@settings(max_examples=40, deadline=None)
+@given(book=st.lists(positions(), min_size=1, max_size=8))
+def test_a_mark_that_makes_a_notional_infinite_stays_in_the_last_tier(book):
+    """A mark of +∞ (linear) or 0 (inverse) makes the notional infinite; the tier walk used to step
+    past the last row (IndexError). It stays there: the notional is +∞, and the liquidation price,
+    which depends on the book alone, is the one a finite mark gives."""
+    batch = PositionBatch.from_positions(book)
+    entry = np.array([p.entry_price for p in book])
+    infinite = np.where(batch.inverse, 0.0, np.inf)
+    with np.errstate(all="ignore"):
+        at_infinity = compute(batch, infinite)
+        at_entry = compute(batch, entry)
+    assert np.all(at_infinity.notional == np.inf)
+    np.testing.assert_array_equal(bits(at_infinity.liquidation_price), bits(at_entry.liquidation_price))
