@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ from isodesk.feeds.replay import PathRow, RejectedRow, ReplayFeed
 from isodesk.margin.markets import series_of
 from isodesk.paths import default_db_path
 from isodesk.store import Store
+from isodesk.store.db import copy_database
 
 PROGRESS_AFTER_S = 1.0
 
@@ -100,13 +100,7 @@ def _working_copy(args: argparse.Namespace, tmp: Path) -> argparse.Namespace:
     store = store_from(args)  # creates and seeds as the rules say, then we copy it
     store.close()
     copy = tmp / "replay.db"
-    src = sqlite3.connect(source)
-    dst = sqlite3.connect(copy)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
+    copy_database(source, copy)
     return argparse.Namespace(**{**vars(args), "db": str(copy), "demo": False})
 
 

@@ -122,6 +122,17 @@ def connect(
     return Opened(db, read_only=bool(reason), read_only_reason=reason, created=created)
 
 
+def copy_database(source: str | Path, target: str | Path) -> None:
+    """Copy the SQLite database file ``source`` to ``target`` with SQLite's backup API: a
+    consistent copy even while another connection writes the source."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 def describe(exc: sqlite3.Error) -> str:
     """What went wrong, in words, with SQLite's own message in brackets."""
     code = str(getattr(exc, "sqlite_errorname", "") or "")

@@ -20,6 +20,7 @@ from isodesk.desk.levels import Level
 from isodesk.desk.setup import shipped_catalog
 from isodesk.margin.engine import RiskArrays
 from isodesk.store import Store
+from isodesk.store.db import copy_database
 from isodesk.store.integrity import check_book
 from isodesk.store.ledger import free_ref, pnl_ref, position_ref
 from tests.desk.fakes import ManualClock, ScriptedFeed
@@ -91,15 +92,6 @@ def _random_book(path: Path, rng: random.Random) -> None:
         desk.close()
 
 
-def _copy(src: Path, dst: Path) -> None:
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        a.close()
-        b.close()
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_the_desk_writes_and_tells_what_the_per_row_desk_did(tmp_path, seed):
     rng = random.Random(seed)
@@ -108,7 +100,7 @@ def test_the_desk_writes_and_tells_what_the_per_row_desk_did(tmp_path, seed):
     paths = {kind: tmp_path / f"{kind}.db" for kind in ("batch", "per_row")}
     desks = {}
     for kind, path in paths.items():
-        _copy(origin, path)
+        copy_database(origin, path)
         cls = Desk if kind == "batch" else PerRowDesk
         desks[kind] = cls(Store.open(path), ScriptedFeed(), catalog=CATALOG, clock=ManualClock(1_700_000_100.0))
     try:

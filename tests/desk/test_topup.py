@@ -7,7 +7,6 @@ top-up code: a top-up to 8 % must leave the liquidation price 8 % below the mark
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 
 import numpy as np
@@ -21,6 +20,7 @@ from isodesk.margin import PositionBatch
 from isodesk.margin.engine import compute
 from isodesk.margin.topup import parse_policy
 from isodesk.store import Store
+from isodesk.store.db import copy_database
 from isodesk.store.integrity import check_book
 from isodesk.store.ledger import position_ref
 
@@ -68,10 +68,7 @@ def _play(store, catalog, runner, rows=CRASH):
 def _copy(source, tmp_path, name):
     """A working copy of the book at ``source`` (SQLite's backup API), opened."""
     path = tmp_path / f"{name}.db"
-    src, dst = sqlite3.connect(source), sqlite3.connect(path)
-    src.backup(dst)
-    src.close()
-    dst.close()
+    copy_database(source, path)
     return Store.open(path), path
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from isodesk.store import EXTERNAL, LedgerRefused, Store, StoreError, free_ref, pnl_ref, position_ref
+from isodesk.store.db import copy_database
 from isodesk.store.integrity import check_book
 from isodesk.store.liquidations import Liquidation
 from isodesk.store.store import CHECKPOINT_EVERY
@@ -127,21 +128,14 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def _copy(src: Path, dst: Path) -> None:
-    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
-        a.backup(b)
-    a.close()
-    b.close()
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_a_batch_writes_exactly_what_the_per_row_calls_write(tmp_path, seed):
     rng = random.Random(seed)
     path = tmp_path / "book.db"
     orders = _book(path, rng)
     one, two = tmp_path / "per_row.db", tmp_path / "batch.db"
-    _copy(path, one)
-    _copy(path, two)
+    copy_database(path, one)
+    copy_database(path, two)
     cuts = sorted(rng.sample(range(1, len(orders)), min(3, max(len(orders) - 1, 0)))) if len(orders) > 1 else []
     with Store.open(one) as store:
         per_row(store, orders)
@@ -191,8 +185,8 @@ def test_checkpoints_are_written_where_the_per_row_transfers_write_them(tmp_path
                            account_id=account.id)
     store.close()
     one, two = tmp_path / "one.db", tmp_path / "two.db"
-    _copy(path, one)
-    _copy(path, two)
+    copy_database(path, one)
+    copy_database(path, two)
     with Store.open(one) as s:
         per_row(s, orders)
     with Store.open(two) as s:
