@@ -212,20 +212,29 @@ def test_bybit_takes_the_free_balance_first_and_okx_credits_the_margin(tmp_path)
         desk.close()
 
 
+def _funded_long(desk, feed, clock):
+    """Open a Binance BTCUSDT long (0.5 at 3,000 of margin) with a funding rate of 0.03 % every 8 h
+    quoted; its position id and the snapshot of the step that takes the rate."""
+    feed.push("BTCUSDT", 60_000.0, clock.now)
+    desk.step()
+    assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
+    pid = _open(desk, "p", BN, "long", "0.5", "3000", account="binance-usdm:USDT")
+    feed.rates[(BN, "BTCUSDT")] = (0.0003, T8, 8 * HOUR_S)
+    return pid, desk.step()
+
+
+def _pure_drift(desk, snap, rate):
+    """The pure engine's liquidation drift (% a day) of every row of ``snap`` at ``rate`` every 8 h."""
+    return liq_drift_pct_day(desk.book.batch, np.asarray(snap.cols["mark"]), np.full(len(snap), rate),
+                             8 * HOUR_S, np.full(len(snap), Settles.ISOLATED_PAY))
+
 def test_snapshot_drift_is_the_pure_figure_of_the_book(tmp_path) -> None:
     clock, feed = ManualClock(T0), FundedFeed()
     desk = _book(tmp_path, feed, clock)
     try:
-        feed.push("BTCUSDT", 60_000.0, clock.now)
-        desk.step()
-        assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
-        pid = _open(desk, "p", BN, "long", "0.5", "3000", account="binance-usdm:USDT")
-        feed.rates[(BN, "BTCUSDT")] = (0.0003, T8, 8 * HOUR_S)
-        snap = desk.step()
+        pid, snap = _funded_long(desk, feed, clock)
         row = snap.book.row_of(pid)
-        expected = liq_drift_pct_day(desk.book.batch, np.asarray(snap.cols["mark"]), np.full(len(snap), 0.0003),
-                                     8 * HOUR_S, np.full(len(snap), Settles.ISOLATED_PAY))
-        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(expected[row])
+        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(_pure_drift(desk, snap, 0.0003)[row])
         # by hand: a day pays 3 × 0.5 × 60,000 × 0.03 % = 27 USDT; Binance long liq moves by
         # 27 / (Q·(1 − mmr)) with the tier's mmr (0.4 % under 50,000 notional: tier 1 of BTCUSDT)
         liq = snap.cols["liquidation_price"][row]
@@ -463,19 +472,10 @@ def test_the_drift_follows_a_moving_mark_at_most_once_a_second(tmp_path, monkeyp
     clock, feed = ManualClock(T0), FundedFeed()
     desk = _book(tmp_path, feed, clock)
 
-    def pure(snap, rate):
-        return liq_drift_pct_day(desk.book.batch, np.asarray(snap.cols["mark"]), np.full(len(snap), rate),
-                                 8 * HOUR_S, np.full(len(snap), Settles.ISOLATED_PAY))
-
     try:
-        feed.push("BTCUSDT", 60_000.0, clock.now)
-        desk.step()
-        assert desk.apply(Deposit(Decimal("10000"), account="binance-usdm:USDT")).accepted
-        pid = _open(desk, "p", BN, "long", "0.5", "3000", account="binance-usdm:USDT")
-        feed.rates[(BN, "BTCUSDT")] = (0.0003, T8, 8 * HOUR_S)
-        first = desk.step()
+        pid, first = _funded_long(desk, feed, clock)
         row = first.book.row_of(pid)
-        assert first.cols["liq_drift_pct_day"][row] == pytest.approx(pure(first, 0.0003)[row])
+        assert first.cols["liq_drift_pct_day"][row] == pytest.approx(_pure_drift(desk, first, 0.0003)[row])
         assert solves[-1][row] == 60_000.0
         count = len(solves)
         clock.now += desk_funding.DRIFT_EVERY_S / 2
@@ -487,11 +487,11 @@ def test_the_drift_follows_a_moving_mark_at_most_once_a_second(tmp_path, monkeyp
         feed.push("BTCUSDT", 57_000.0, clock.now)
         snap = desk.step()
         assert len(solves) == count + 1 and solves[-1][row] == 57_000.0
-        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(pure(snap, 0.0003)[row])
+        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(_pure_drift(desk, snap, 0.0003)[row])
         feed.rates[(BN, "BTCUSDT")] = (0.0006, T8, 8 * HOUR_S)  # a new rate: solved at once
         clock.now += 0.1
         snap = desk.step()
         assert len(solves) == count + 2
-        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(pure(snap, 0.0006)[row])
+        assert snap.cols["liq_drift_pct_day"][row] == pytest.approx(_pure_drift(desk, snap, 0.0006)[row])
     finally:
         desk.close()
