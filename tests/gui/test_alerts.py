@@ -136,12 +136,17 @@ def test_rows_do_not_move_under_the_pointer(qtbot):
     assert widget.alert_ids()[0] == 3
 
 
-def test_the_full_message_is_readable_and_selecting_an_alert_selects_its_position(qtbot):
+def _shown(qtbot, width: int, height: int) -> AlertsWidget:
+    """An empty alerts list of ``width`` × ``height`` px, shown on screen."""
     widget = AlertsWidget()
     qtbot.addWidget(widget)
-    widget.resize(380, 400)  # the dock's width at 1280×720
+    widget.resize(width, height)
     widget.show()
     qtbot.waitExposed(widget)
+    return widget
+
+def test_the_full_message_is_readable_and_selecting_an_alert_selects_its_position(qtbot):
+    widget = _shown(qtbot, 380, 400)  # the dock's width at 1280×720
     message = ("doge-long rose to DANGER: 3.00 % from liquidation at 0.144942 (mark 0.149421); "
                "the venue's own liquidation price is 0.1449")
     widget.set_alerts([Alert(5, 1.0, 42, "danger", "level", message, False)], {42: "doge-long"})
@@ -305,11 +310,7 @@ def test_a_long_list_measures_only_what_changes_and_keeps_its_count(qtbot, monke
     import isodesk.ui.alerts as alerts
 
     monkeypatch.setattr(alerts, "MAX_ROWS", 300)
-    widget = AlertsWidget()
-    qtbot.addWidget(widget)
-    widget.resize(380, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = _shown(qtbot, 380, 500)
     stored = [Alert(i, float(i), 1000 + i, "warning", "level", f"p{i} rose to WARNING #{i}", i % 3 == 0)
               for i in range(1, 501)]
     widget.set_alerts(stored, {1000 + i: f"p{i}" for i in range(1, 501)})
@@ -335,11 +336,7 @@ def test_a_long_list_measures_only_what_changes_and_keeps_its_count(qtbot, monke
 
 
 def test_row_heights_follow_the_message_column_when_it_narrows(qtbot):
-    widget = AlertsWidget()
-    qtbot.addWidget(widget)
-    widget.resize(700, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = _shown(qtbot, 700, 400)
     message = ("doge-long rose to DANGER: 3.00 % from liquidation at 0.144942 (mark 0.149421); "
                "the venue's own liquidation price is 0.1449")
     widget.set_alerts([Alert(5, 1.0, 42, "danger", "level", message, False)], {42: "doge-long"})
@@ -414,11 +411,7 @@ def test_new_alerts_past_a_full_list_drop_the_oldest_row_without_scrolling_to_it
     import isodesk.ui.alerts as alerts
 
     monkeypatch.setattr(alerts, "MAX_ROWS", 200)
-    widget = AlertsWidget()
-    qtbot.addWidget(widget)
-    widget.resize(380, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = _shown(qtbot, 380, 400)
     widget.set_alerts([Alert(i, float(i), 1000 + i, "warning", "level", f"p{i} rose to WARNING #{i}", False)
                        for i in range(1, 201)], {1000 + i: f"p{i}" for i in range(1, 201)})
     oldest = widget.tree.topLevelItem(199)
