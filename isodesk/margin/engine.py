@@ -479,32 +479,16 @@ def maintenance_requirement(batch: PositionBatch, notional: np.ndarray | float, 
                        notional=notional, looked_up=tier, at_entry=at_entry, entry_tier=batch.entry_tier[rows])
 
 
-def _root_tests(batch: PositionBatch) -> tuple[Test, Test]:
-    """The liquidation solver's tier tests ``(below, above)`` for :func:`_walk`.
+def _root_tests(batch: PositionBatch, rows: np.ndarray) -> tuple[Test, Test]:
+    """The liquidation solver's tier tests ``(below, above)`` for :func:`_walk_rows`, for the
+    positions ``rows`` (an index array; the tests take indices into ``rows``).
 
     ``G(x) = B(x) − R(x) = c0 + offset + (c1 − slope)·x`` on the requirement's line of tier ``k``
     is monotone with the sign of ``c1`` (``R`` is continuous and increasing on the notional basis):
     the root lies past a tier's cap when ``c1·G(cap) ≤ 0``, below its floor when ``c1·G(floor) > 0``.
-    NaN edges (the contracts basis) are never past."""
-    c0, c1, base = batch.c0, batch.c1, batch.look_base
-
-    def root_past(edge: np.ndarray, upward: bool) -> Test:
-        def test(rows: Rows, k: np.ndarray) -> np.ndarray:
-            x = edge[base[rows] + k]
-            line = maintenance_requirement(batch, x, k, rows)
-            g = c0[rows] + line.offset + (c1[rows] - line.slope) * x
-            past: np.ndarray = (c1[rows] * g <= 0) & (x < np.inf) if upward else (k > 0) & (c1[rows] * g > 0)
-            return past
-        return test
-
-    return root_past(batch.look_floors, False), root_past(batch.look_caps, True)
-
-
-def _root_tests_of(batch: PositionBatch, rows: np.ndarray) -> tuple[Test, Test]:
-    """:func:`_root_tests` for the positions ``rows`` only (an index array): the tests take indices
-    into ``rows``. What they read of the book is gathered once for those rows, and each step reads
-    only the flat tier tables (the same arithmetic as :func:`maintenance_requirement`, in the same
-    order, so the same bits)."""
+    NaN edges (the contracts basis) are never past. What the tests read of the book is gathered
+    once for ``rows``, and each step reads only the flat tier tables (the arithmetic of
+    :func:`maintenance_requirement`, in its order, so the same bits)."""
     c0, c1, base, mm_base = batch.c0[rows], batch.c1[rows], batch.look_base[rows], batch.mm_base[rows]
     fee_rate, fixed_fee = batch.fee_rate[rows], batch.fixed_fee[rows]
     fixed = batch.fixed_maintenance[rows] if batch.entry_rows.size else None
@@ -732,7 +716,7 @@ class RiskBuffers:
                 np.copyto(tier[sl], batch.entry_tier[sl])
             if moving:
                 rows, below, above = (np.concatenate(part) for part in zip(*moving, strict=True))
-                k = _walk_rows(np.arange(len(rows)), batch.entry_tier[rows], *_root_tests_of(batch, rows),
+                k = _walk_rows(np.arange(len(rows)), batch.entry_tier[rows], *_root_tests(batch, rows),
                                below, above)
                 line = maintenance_requirement(batch, math.nan, k, rows)
                 x = (batch.c0[rows] + line.offset) / (line.slope - batch.c1[rows])

@@ -9,7 +9,8 @@ on whole arrays), compared bit for bit here (NaN equals NaN, −0.0 equals 0.0).
 - Buffers the caller keeps are carved from one allocation: no two figures share memory.
 - The liquidation solve keeps per book the root's line on the entry tier (``root_num``,
   ``root_den``) and walks only the positions whose root lies beyond that tier, with the book's
-  columns gathered once (:func:`_root_tests_of`): the same tiers as :func:`_root_tests`.
+  columns gathered once (:func:`~isodesk.margin.engine._root_tests`): the same tiers as the tests
+  on the whole book through :func:`maintenance_requirement` (:func:`_whole_book_root_tests`, below).
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from isodesk.margin.engine import (
     _MARK_COLUMNS,
     RiskArrays,
     RiskBuffers,
+    Rows,
+    Test,
     _root_tests,
-    _root_tests_of,
     _walk_rows,
     compute,
+    maintenance_requirement,
     mark_figures,
     price_levels,
 )
@@ -114,11 +117,28 @@ def test_buffers_kept_across_books_of_each_kind_give_the_reference_bits(kind, da
             assert_bits(mark_figures(batch, mark, levels, into=buffers), ref_figures(batch, mark, want_levels))
 
 
+def _whole_book_root_tests(batch: PositionBatch) -> tuple[Test, Test]:
+    """The reference for the engine's gathered tier tests: the root's tests on the whole book's
+    arrays, each step through :func:`maintenance_requirement` (the engine's code before the columns
+    were gathered)."""
+    c0, c1, base = batch.c0, batch.c1, batch.look_base
+
+    def root_past(edge: np.ndarray, upward: bool) -> Test:
+        def test(rows: Rows, k: np.ndarray) -> np.ndarray:
+            x = edge[base[rows] + k]
+            line = maintenance_requirement(batch, x, k, rows)
+            g = c0[rows] + line.offset + (c1[rows] - line.slope) * x
+            past: np.ndarray = (c1[rows] * g <= 0) & (x < np.inf) if upward else (k > 0) & (c1[rows] * g > 0)
+            return past
+        return test
+
+    return root_past(batch.look_floors, False), root_past(batch.look_caps, True)
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=book_of("mixed", max_size=40), data=st.data())
 def test_the_walk_from_gathered_columns_steps_as_the_whole_book_walk(book, data):
-    """:func:`_root_tests_of` (the rows' columns gathered once, tests on indices into the rows)
-    walks every position to the same tier as :func:`_root_tests` on the whole book, from any
+    """:func:`~isodesk.margin.engine._root_tests` (the rows' columns gathered once, tests on indices
+    into the rows) walks every position to the same tier as :func:`_whole_book_root_tests`, from any
     starting tier and first answers."""
     batch = PositionBatch.from_positions(book, validate=False)
     n = len(batch)
@@ -130,8 +150,8 @@ def test_the_walk_from_gathered_columns_steps_as_the_whole_book_walk(book, data)
     below &= start > 0
     above &= start < widths - 1
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        want = _walk_rows(rows, start, *_root_tests(batch), below, above)
-        got = _walk_rows(np.arange(len(rows)), start, *_root_tests_of(batch, rows), below, above)
+        want = _walk_rows(rows, start, *_whole_book_root_tests(batch), below, above)
+        got = _walk_rows(np.arange(len(rows)), start, *_root_tests(batch, rows), below, above)
     np.testing.assert_array_equal(got, want)
 
 
