@@ -18,8 +18,9 @@ from isodesk.desk import Desk, EventKind
 from isodesk.desk.book import liquidated_margins, read_book
 from isodesk.desk.book_rows import refreshed_book
 from isodesk.store import Store
+from isodesk.store.db import copy_database
 from tests.desk.fakes import ManualClock, ScriptedFeed
-from tests.desk.test_liquidate_batch import CATALOG, START, _copy, _random_book
+from tests.desk.test_liquidate_batch import CATALOG, START, _random_book
 
 
 def _exact(value: object) -> object:
@@ -37,7 +38,7 @@ def test_known_rows_are_the_rows_read_back(tmp_path: Path, seed: int) -> None:
     origin = tmp_path / "origin.db"
     _random_book(origin, rng)
     path = tmp_path / "book.db"
-    _copy(origin, path)
+    copy_database(origin, path)
     desk = Desk(Store.open(path), ScriptedFeed(), catalog=CATALOG, clock=ManualClock(1_700_000_100.0))
     try:
         prices = dict(START)
