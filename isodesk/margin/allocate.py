@@ -231,6 +231,36 @@ def check_budget(budget: object, free: Decimal, account: str, currency: str) -> 
     return amount
 
 
+def _unliquidatable(batch: PositionBatch, marks: np.ndarray) -> np.ndarray:
+    """Which positions the engine gives no liquidation price the mark can reach: none at all (a
+    short whose loss is bounded, an inverse short), or one at or below 0 for a long."""
+    liq = compute(batch, marks).liquidation_price
+    out: np.ndarray = np.isnan(liq) | np.isposinf(liq) | ((batch.side > 0) & (liq <= 0))
+    return out
+
+
+def _beyond_reach(batch: PositionBatch, marks: np.ndarray, budget_units: int) -> list[int] | None:
+    """The top-ups (ledger units) that leave every position with no liquidation price the mark can
+    reach, where the budget (ledger units) buys that; None where it does not.
+
+    The margin at an infinite distance (:func:`margin_for_distance`: a long at ``d = 1``, an inverse
+    short at a liquidation price of +inf, where its notional in coin is 0) sits exactly on the line;
+    the engine's float arithmetic puts a few ulps on either side of it (a liquidation price of 1e16
+    where exact arithmetic has none). So the target is that margin plus 1e-12 of itself, and the
+    engine, not the closed form, says whether it is reached.
+    """
+    line = margin_for_distance(batch, marks, math.inf)
+    if not np.isfinite(line).all():
+        return None  # a linear short, or an inverse long: no margin takes away its liquidation price
+    units = _units_up(line + 1e-12 * np.abs(line) - batch.margin)
+    if sum(units) > budget_units:
+        return None
+    if not _unliquidatable(batch.replace(margin=batch.margin + np.array(units, dtype=np.float64) / UNITS),
+                           marks).all():
+        return None
+    return units
+
+
 def best_distance(batch: PositionBatch, marks: np.ndarray, budget_units: int) -> tuple[float, list[int]]:
     """The largest common distance ``d`` (fraction of the mark) the budget (whole ledger units)
     can lift every position to, and the top-up of each position for it (ledger units, rounded up;
@@ -239,13 +269,17 @@ def best_distance(batch: PositionBatch, marks: np.ndarray, budget_units: int) ->
     ``cost(d) = Σ ceil(max(0, W(d) − W))`` is non-decreasing in ``d`` (the margin of
     :func:`margin_for_distance` grows with the distance on every tier), so bisection finds the
     largest ``d`` with ``cost(d) ≤ budget`` to 1e-12. A long cannot be further than 1 (a
-    liquidation price of 0); at ``d = 1`` a linear long is fully collateralised.
+    liquidation price of 0); at ``d = 1`` a linear long is fully collateralised. Where the budget
+    takes every position out of reach of liquidation (:func:`_beyond_reach`), ``d`` is +inf.
     """
     margin = batch.margin
 
     def cost(d: float) -> list[int]:
         return _units_up(margin_for_distance(batch, marks, d) - margin)
 
+    beyond = _beyond_reach(batch, marks, budget_units)
+    if beyond is not None:
+        return math.inf, beyond
     current = compute(batch, marks).distance_frac
     lo = min(float(np.nanmin(current)), 1.0) if np.isfinite(current).any() else 0.0
     for _ in range(64):  # at the smallest distance held the cost is 0 up to the rounding of one unit

@@ -206,6 +206,29 @@ def test_subset_keeps_the_rows_and_their_tables():
                         compute(batch, np.array([60_000.0, 50_000.0])).liquidation_price[1])
 
 
+@pytest.mark.parametrize("variant", ["uta", "uta_entry", "entry_mm", "exact_mm"])
+def test_a_budget_that_buys_an_inverse_short_out_of_reach_takes_it_out_of_reach(variant):
+    """An inverse short loses at most its entry notional in coin (1 coin here: 1 contract of 1 USD
+    at 1.0), so a margin of that plus the maintenance the venue counts at +inf takes away its
+    liquidation price. Hypothesis found the plan stopping exactly on that line (uta_entry: 1.005
+    coin), where the engine's float arithmetic still put the liquidation at 9.4e15 while the whole
+    budget left none: the plan must reach the engine's "never liquidated" when the budget buys it,
+    and spend no more than a hair beyond the line."""
+    tiers = TierTable.from_rows([[0.0, 150.0, 0.005, 0.0, 100.0]], name="one tier")
+    p = Position(venue="bybit", side="short", contract="inverse", entry_price=1.0, quantity=1.0, contract_size=1.0,
+                 isolated_margin=1.0, tiers=tiers, formula_variant=variant, symbol="BTCUSD")
+    batch = PositionBatch.from_positions([p])
+    marks = np.array([1.0])
+    h = Holdings(account="a", currency="BTC", batch=batch, marks=marks, position_ids=(7,), labels=("BTCUSD",),
+                 free=Decimal("1"))
+    plan = allocate(Decimal("1"), h)
+    line = Decimal("1.005") if variant in ("uta_entry", "entry_mm") else Decimal("1")
+    assert line - 1 <= plan.total <= line - 1 + Decimal("0.00000002"), plan.total
+    assert plan.rows[0].liquidation_price is None and plan.min_distance_frac is None
+    after = compute(batch.replace(margin=batch.margin + float(plan.total)), marks)
+    assert np.isnan(after.liquidation_price[0])
+
+
 def test_an_inverse_long_cannot_be_lifted_to_a_liquidation_price_of_zero():
     """At ``d = 1`` an inverse long's liquidation price would be 0, where its notional in coin is
     infinite: no margin reaches it (+inf), and asking does not break the tier lookup."""
