@@ -1,6 +1,7 @@
 """Benchmark: the real main window offscreen, N positions, the simulated feed at a tick rate.
 
     python benchmarks/gui.py --json [--positions 1000] [--hz 10] [--seconds 30] [--view cards|table]
+                             [--scroll NOTCHES_PER_S] [--trace MS] [--switch-ms MS]
 
 Prints ``{"positions", "tick_hz", "seconds", "view", "latency_ms": {"median", "p99"}, "desk_step_ms", "max_stall_ms",
 "p99_stall_ms", "peak_rss_mb", ...}``. Latency runs from the start of the desk step that took a
@@ -13,6 +14,12 @@ steady window (a figure that a busy machine inflates less than stalls), ``gc`` t
 garbage collector's passes (count and longest, ms, per generation, any thread).
 ``model_resets`` counts the model's resets after the first snapshot (a liquidation, an import or
 a filter change should insert, remove or change rows in place).
+
+``--scroll N`` turns the mouse wheel over the shown view N notches a second while the ticks come
+(a real ``QWheelEvent`` of one notch, 120 eighths of a degree, at the middle of the viewport; the
+direction turns at either end of the list), so the stalls and latencies are those of a trader
+scrolling the book as it updates; adds ``scroll``: the notches sent, how many moved the view and
+the distance scrolled (px for the cards, rows for the table).
 
 ``--trace MS`` adds ``stall_causes``: for each stall over MS ms, the GUI-thread calls that overlapped
 it (model apply/morph/adopt/order, chart, totals, count, venues, alerts, events, pulse frames,
@@ -112,6 +119,42 @@ def stall_causes(trace: list[tuple[str, float, float]], gaps: list[tuple[float, 
     return out
 
 
+class WheelScroller:
+    """Turns the mouse wheel one notch at a time over a view's viewport, down until the end of the
+    list, then up until its start, and so on; counts the notches and how far the view moved."""
+
+    def __init__(self, view):
+        self.view = view
+        self.direction = -1  # angleDelta y < 0: towards the end of the list
+        self.sent = 0
+        self.moved = 0
+        self.distance = 0
+
+    def turn(self) -> None:
+        from PySide6.QtCore import QPoint, QPointF, Qt
+        from PySide6.QtGui import QWheelEvent
+
+        bar = self.view.verticalScrollBar()
+        if bar.value() >= bar.maximum() and self.direction < 0:
+            self.direction = 1
+        elif bar.value() <= bar.minimum() and self.direction > 0:
+            self.direction = -1
+        viewport = self.view.viewport()
+        centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+        event = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, 120 * self.direction), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        before = bar.value()
+        QCoreApplication.sendEvent(viewport, event)
+        self.sent += 1
+        if bar.value() != before:
+            self.moved += 1
+            self.distance += abs(bar.value() - before)
+
+    def summary(self) -> dict:
+        return {"notches": self.sent, "moved": self.moved, "distance": self.distance}
+
+
 class GcWatch:
     """Durations of the cyclic garbage collector's passes (ms, per generation), in any thread."""
 
@@ -142,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                              "paint) that overlapped each")
     parser.add_argument("--switch-ms", type=float, default=None,
                         help="set the interpreter's thread switch interval for the run (ms; CPython's default 5)")
+    parser.add_argument("--scroll", type=float, default=None, metavar="NOTCHES_PER_S",
+                        help="turn the mouse wheel over the shown view this many notches a second")
     args = parser.parse_args(argv)
     tune_allocator()
     app = make_app()
@@ -222,11 +267,18 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat.setInterval(10)
         heartbeat.timeout.connect(beat)
         heartbeat.start()
+        wheel = WheelScroller(view) if args.scroll else None
+        wheel_timer = QTimer()
+        if wheel is not None:
+            wheel_timer.setInterval(max(1, round(1000 / args.scroll)))
+            wheel_timer.timeout.connect(lambda: wheel.turn() if first_applied else None)
+            wheel_timer.start()
         window.start()
         QTimer.singleShot(int((args.seconds + 600) * 1000), app.quit)  # a desk that never starts
         app.exec()
         cpu.append(time.thread_time())
         heartbeat.stop()
+        wheel_timer.stop()
         gc.callbacks.remove(gc_watch)
         snap = window.model.snapshot()
         dropped = window.controller.dropped_snapshots
@@ -252,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         "gui_thread_cpu_pct": round(100 * (cpu[-1] - cpu[0]) / args.seconds, 1) if len(cpu) == 2 else None,
         "startup_ms": round((first_applied[0] - launched) * 1000, 1) if first_applied else None,
     }
+    if wheel is not None:
+        doc["scroll"] = {"notches_per_s": args.scroll, **wheel.summary()}
     if args.trace is not None:
         doc["stall_causes"] = stall_causes(trace, gaps, args.trace)
         doc["new_book_apply_cpu_ms"] = {"count": len(new_book_cpu),
