@@ -246,19 +246,19 @@ def _beyond_reach(batch: PositionBatch, marks: np.ndarray, budget_units: int) ->
     The margin at an infinite distance (:func:`margin_for_distance`: a long at ``d = 1``, an inverse
     short at a liquidation price of +inf, where its notional in coin is 0) sits exactly on the line;
     the engine's float arithmetic puts a few ulps on either side of it (a liquidation price of 1e16
-    where exact arithmetic has none). So the target is that margin plus 1e-12 of itself, and the
-    engine, not the closed form, says whether it is reached.
+    where exact arithmetic has none). So that margin is tried, then that margin plus 1e-12 of
+    itself, and the engine, not the closed form, says whether it is reached.
     """
     line = margin_for_distance(batch, marks, math.inf)
     if not np.isfinite(line).all():
         return None  # a linear short, or an inverse long: no margin takes away its liquidation price
-    units = _units_up(line + 1e-12 * np.abs(line) - batch.margin)
-    if sum(units) > budget_units:
-        return None
-    if not _unliquidatable(batch.replace(margin=batch.margin + np.array(units, dtype=np.float64) / UNITS),
-                           marks).all():
-        return None
-    return units
+    for target in (line, line + 1e-12 * np.abs(line)):
+        units = _units_up(target - batch.margin)
+        if sum(units) > budget_units:
+            return None
+        if _unliquidatable(batch.replace(margin=batch.margin + np.array(units, dtype=np.float64) / UNITS), marks).all():
+            return units
+    return None
 
 
 def best_distance(batch: PositionBatch, marks: np.ndarray, budget_units: int) -> tuple[float, list[int]]:
