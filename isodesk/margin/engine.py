@@ -281,6 +281,22 @@ class RiskArrays:
     close_fee: np.ndarray
 
 
+def _snap_cancelled(value: np.ndarray, batch: PositionBatch, rows: np.ndarray | None = None) -> np.ndarray:
+    """``value`` (``c0 + offset``, settlement currency: the margin balance less the requirement at a
+    notional of 0) with what is within 1e-12 of the position's margin plus entry notional set to
+    exactly 0, in place; returned.
+
+    At 0 the liquidation notional is 0: an inverse short whose margin covers its whole possible
+    loss and the maintenance (Bybit's ``uta_entry``: W = N/E + MM at entry) has no liquidation
+    price. The terms cancel there, and what float arithmetic leaves (1.005 − 1 − 0.005 = −1e-16)
+    is rounding noise, not a price: it put the liquidation at 1e16 times the entry price. As for
+    ``c0`` itself (a fully collateralised linear long), the noise is cleared, not solved for."""
+    margin = batch.margin if rows is None else batch.margin[rows]
+    notional = batch.entry_notional if rows is None else batch.entry_notional[rows]
+    value[np.abs(value) <= 1e-12 * (margin + notional)] = 0.0
+    return value
+
+
 def _price_into(x: np.ndarray, inv_linear_size: np.ndarray, inverse_size: np.ndarray, out: np.ndarray,
                 scratch: np.ndarray, ok: np.ndarray, finite: np.ndarray, kind: int = 0) -> None:
     """``out`` = the price (quote per coin) at which each position's notional is ``x``; NaN where
@@ -719,7 +735,7 @@ class RiskBuffers:
                 k = _walk_rows(np.arange(len(rows)), batch.entry_tier[rows], *_root_tests(batch, rows),
                                below, above)
                 line = maintenance_requirement(batch, math.nan, k, rows)
-                x = (batch.c0[rows] + line.offset) / (line.slope - batch.c1[rows])
+                x = _snap_cancelled(batch.c0[rows] + line.offset, batch, rows) / (line.slope - batch.c1[rows])
                 price = np.empty(len(rows))
                 _price_into(x, batch.inv_linear_size[rows], batch.inverse_size[rows], price,
                             np.empty(len(rows)), np.empty(len(rows), dtype=bool), np.empty(len(rows), dtype=bool))
@@ -789,6 +805,7 @@ class RiskBuffers:
                 offset = (batch.entry_amount if _zero(c["fixed_fee"])
                           else np.subtract(batch.entry_amount, batch.fixed_fee, out=num))
                 np.add(batch.c0, offset, out=num)
+                _snap_cancelled(num, batch)
                 slope = batch.entry_rate if _zero(c["fee_rate"]) else np.add(batch.entry_rate, batch.fee_rate, out=den)
                 np.subtract(slope, batch.c1, out=den)
                 np.multiply(batch.c1, num, out=num)

@@ -19,6 +19,7 @@ from dataclasses import fields
 from itertools import combinations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -212,3 +213,32 @@ def test_a_mark_that_makes_a_notional_infinite_stays_in_the_last_tier(book):
         at_entry = compute(batch, entry)
     assert np.all(at_infinity.notional == np.inf)
     np.testing.assert_array_equal(bits(at_infinity.liquidation_price), bits(at_entry.liquidation_price))
+
+
+def _inverse_short(margin: float, variant: str, rows: list[list[float]]):
+    from isodesk.margin import Position, TierTable
+
+    return Position(venue="bybit", side="short", contract="inverse", entry_price=1.0, quantity=1.0, contract_size=1.0,
+                    isolated_margin=margin, tiers=TierTable.from_rows(rows, name="test tiers"),
+                    formula_variant=variant, symbol="BTCUSD")
+
+
+ONE_TIER = [[0.0, 150.0, 0.005, 0.0, 100.0]]
+TWO_TIERS = [[0.0, 0.5, 0.005, 0.0, 100.0], [0.5, 150.0, 0.02, 0.0075, 50.0]]  # entry (1 coin) on the second
+
+
+@pytest.mark.parametrize("variant", ["uta_entry", "entry_mm"])
+@pytest.mark.parametrize(("rows", "line"), [(ONE_TIER, 1.005), (TWO_TIERS, 1.0125)])
+def test_an_inverse_short_on_its_never_liquidated_line_has_no_liquidation_price(variant, rows, line):
+    """1 contract of 1 USD short at 1.0: the most it can lose is its entry notional, 1 coin; with
+    the maintenance at entry (5 ‰ on one tier; 2 % less a deduction of 0.0075 on the second tier
+    of two, where the entry sits: a root at a notional of 0 lies below it, so the engine walks it)
+    a margin of ``line`` leaves a balance above the requirement at every price. Float arithmetic
+    leaves 1e-16 of the cancelled terms, which put the liquidation at 9.4e15; a real deficit of one
+    ledger unit (1e-8 coin) still gives the price where it runs out."""
+    on_line = compute(PositionBatch.from_positions([_inverse_short(line, variant, rows)]), np.array([1.0]))
+    assert np.isnan(on_line.liquidation_price[0])
+    short_by_a_unit = compute(PositionBatch.from_positions([_inverse_short(line - 1e-8, variant, rows)]),
+                              np.array([1.0]))
+    # the balance W − 1 + 1/L falls to the requirement MM_E at 1/L = 1e-8: L = 1e8 (to the rounding of 1e-8)
+    assert short_by_a_unit.liquidation_price[0] == pytest.approx(1e8, rel=1e-6)
