@@ -137,7 +137,7 @@ class PositionBatch:
         c1 = np.where(self.inverse, -s, s)
         c0 = self.margin - c1 * entry_notional
         # W − Q·E cancels for a fully collateralised long; what is left is rounding noise, not a price.
-        c0[np.abs(c0) <= 1e-12 * (self.margin + entry_notional)] = 0.0
+        _snap_cancelled(c0, self.margin, entry_notional)
         base = self.table * self.tiers.width
         floors, caps = self.tiers.flat("floors"), self.tiers.flat("caps")
         entry_tier = _bracket(floors, caps, base, np.zeros(len(base), dtype=np.intp), entry_notional)
@@ -281,19 +281,16 @@ class RiskArrays:
     close_fee: np.ndarray
 
 
-def _snap_cancelled(value: np.ndarray, batch: PositionBatch, rows: np.ndarray | None = None) -> np.ndarray:
-    """``value`` (``c0 + offset``, settlement currency: the margin balance less the requirement at a
-    notional of 0) with what is within 1e-12 of the position's margin plus entry notional set to
-    exactly 0, in place; returned.
+def _snap_cancelled(value: np.ndarray, margin: np.ndarray, entry_notional: np.ndarray) -> np.ndarray:
+    """``value`` (settlement currency: ``c0``, or ``c0 + offset``, the margin balance less the
+    requirement at a notional of 0) with what is within 1e-12 of each position's ``margin`` plus
+    ``entry_notional`` set to exactly 0, in place; returned.
 
-    At 0 the liquidation notional is 0: an inverse short whose margin covers its whole possible
-    loss and the maintenance (Bybit's ``uta_entry``: W = N/E + MM at entry) has no liquidation
-    price. The terms cancel there, and what float arithmetic leaves (1.005 − 1 − 0.005 = −1e-16)
-    is rounding noise, not a price: it put the liquidation at 1e16 times the entry price. As for
-    ``c0`` itself (a fully collateralised linear long), the noise is cleared, not solved for."""
-    margin = batch.margin if rows is None else batch.margin[rows]
-    notional = batch.entry_notional if rows is None else batch.entry_notional[rows]
-    value[np.abs(value) <= 1e-12 * (margin + notional)] = 0.0
+    Terms that cancel there leave rounding noise, not a price: ``W − Q·E`` of a fully collateralised
+    linear long, and ``c0 + offset`` of an inverse short whose margin covers its whole possible loss
+    and the maintenance (Bybit's ``uta_entry``: W = N/E + MM at entry, 1.005 − 1 − 0.005 = −1e-16),
+    which put its liquidation at 1e16 times the entry price where it has none."""
+    value[np.abs(value) <= 1e-12 * (margin + entry_notional)] = 0.0
     return value
 
 
@@ -735,7 +732,8 @@ class RiskBuffers:
                 k = _walk_rows(np.arange(len(rows)), batch.entry_tier[rows], *_root_tests(batch, rows),
                                below, above)
                 line = maintenance_requirement(batch, math.nan, k, rows)
-                x = _snap_cancelled(batch.c0[rows] + line.offset, batch, rows) / (line.slope - batch.c1[rows])
+                x = _snap_cancelled(batch.c0[rows] + line.offset, batch.margin[rows], batch.entry_notional[rows]) \
+                    / (line.slope - batch.c1[rows])
                 price = np.empty(len(rows))
                 _price_into(x, batch.inv_linear_size[rows], batch.inverse_size[rows], price,
                             np.empty(len(rows)), np.empty(len(rows), dtype=bool), np.empty(len(rows), dtype=bool))
@@ -805,7 +803,7 @@ class RiskBuffers:
                 offset = (batch.entry_amount if _zero(c["fixed_fee"])
                           else np.subtract(batch.entry_amount, batch.fixed_fee, out=num))
                 np.add(batch.c0, offset, out=num)
-                _snap_cancelled(num, batch)
+                _snap_cancelled(num, batch.margin, batch.entry_notional)
                 slope = batch.entry_rate if _zero(c["fee_rate"]) else np.add(batch.entry_rate, batch.fee_rate, out=den)
                 np.subtract(slope, batch.c1, out=den)
                 np.multiply(batch.c1, num, out=num)
