@@ -65,13 +65,19 @@ class LoadedBook:
 
 def engine_position(record: PositionRecord, catalog: TierCatalog, margin: Decimal) -> Position:
     """The engine's view of a stored position, with the venue's tiers (or its own rate) and fee."""
-    tiers = catalog.table(record.venue, record.contract, record.symbol, position_id=record.id)
+    return _engine_position(record, margin, catalog.table(record.venue, record.contract, record.symbol,
+                                                          position_id=record.id),
+                            catalog.taker_fee(record.venue, record.contract))
+
+
+def _engine_position(record: PositionRecord, margin: Decimal, tiers: TierTable, fee: float) -> Position:
+    """The engine's view of ``record`` holding ``margin`` (account currency), valued on ``tiers`` with
+    the taker fee rate ``fee``."""
     return Position(
         venue=record.venue, side=record.side, contract=record.contract, entry_price=float(record.entry_price),
         quantity=float(record.quantity),
         contract_size=float(record.contract_size) if record.contract_size is not None else 1.0,
-        isolated_margin=float(margin), leverage=float(record.leverage),
-        taker_fee_rate=catalog.taker_fee(record.venue, record.contract), tiers=tiers,
+        isolated_margin=float(margin), leverage=float(record.leverage), taker_fee_rate=fee, tiers=tiers,
         symbol=record.symbol, label=record.label)
 
 
@@ -98,12 +104,7 @@ def engine_positions(records: Sequence[PositionRecord], catalog: TierCatalog, ma
         fee = fees.get((venue, contract))
         if fee is None:
             fee = fees[(venue, contract)] = catalog.taker_fee(venue, contract)
-        out.append(Position(
-            venue=venue, side=record.side, contract=contract, entry_price=float(record.entry_price),
-            quantity=float(record.quantity),
-            contract_size=float(record.contract_size) if record.contract_size is not None else 1.0,
-            isolated_margin=float(margin), leverage=float(record.leverage), taker_fee_rate=fee, tiers=tiers,
-            symbol=symbol, label=record.label))
+        out.append(_engine_position(record, margin, tiers, fee))
     return tuple(out)
 
 
