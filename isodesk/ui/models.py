@@ -806,7 +806,8 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-_BOOK_FIELDS = tuple(f for f in BookInfo.__dataclass_fields__ if f != "statuses")
+#: the fields of a book compared one by one (the ids are an array, compared first; statuses may change)
+_BOOK_FIELDS = tuple(f for f in BookInfo.__dataclass_fields__ if f not in ("statuses", "position_ids"))
 
 
 def spliced_rows(old: BookInfo, new: BookInfo) -> np.ndarray | None:
@@ -816,7 +817,7 @@ def spliced_rows(old: BookInfo, new: BookInfo) -> np.ndarray | None:
         return None
     for field in _BOOK_FIELDS:
         a, b = getattr(old, field), getattr(new, field)
-        if a is not b and field != "position_ids" and a != b:
+        if a is not b and a != b:
             return None
     if old.statuses is new.statuses:
         return np.zeros(len(new), dtype=bool)

@@ -217,10 +217,7 @@ def paint_rows(view: QTableView, cache: RowPixmaps, painter: QPainter, dirty: QR
         pixmap = cache.pixmap(look.row, look, selected)
         if pixmap is None:
             pixmap, cells = _draw_row(view, model, plan, fonts, look, selected, cache)
-            if cells is None:
-                cache.store(look.row, look, selected, pixmap)
-            else:
-                cache.store(look.row, look, selected, pixmap, cells)
+            cache.store(look.row, look, selected, pixmap, cells)
         painter.drawPixmap(x0, view.rowViewportPosition(view_row), pixmap)
     cache.trim(shown)
     return True
@@ -246,7 +243,7 @@ def _cell_keys(plan: _Plan, look, snap) -> tuple:
 
 
 def _draw_row(view: QTableView, model, plan: _Plan, fonts, look, selected: bool,
-              cache: RowPixmaps) -> tuple[QPixmap, tuple | None]:
+              cache: RowPixmaps) -> tuple[QPixmap, tuple]:
     """Draw one row's visible cells, as the delegates draw them, into a pixmap of the row's size; with
     what each cell shows (:func:`_cell_keys`).
 
