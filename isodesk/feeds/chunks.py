@@ -234,6 +234,14 @@ def _decimals(back: np.ndarray, start: np.ndarray, end: np.ndarray, *, one_width
     return value, ok
 
 
+def _close_point(word: np.ndarray, at: np.ndarray, fill: np.ndarray | np.uint64) -> np.ndarray:
+    """``word`` with the bytes below index ``at`` (the decimal point's, 0–7 from the lowest byte)
+    moved up one byte over the point, the bytes above it kept, and ``fill`` (a byte value) in the
+    lowest byte so freed."""
+    closed: np.ndarray = (word & _TOP[7 - at]) | ((word & _LOW[at]) << np.uint64(8)) | fill
+    return closed
+
+
 def _short_decimals(back: np.ndarray, end: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_decimals` for fields of 1–8 bytes (``length``) ending at ``end``: the field read as one
     word (its last byte the word's top byte), the bytes before it set to ``'0'``, the digits before
@@ -244,8 +252,7 @@ def _short_decimals(back: np.ndarray, end: np.ndarray, length: np.ndarray) -> tu
     has = dot < 8
     at = np.where(has, dot, 0)
     frac = np.where(has, 7 - at, 0)
-    moved = (word & _TOP[frac]) | ((word & _LOW[at]) << np.uint64(8)) | np.uint64(0x30)
-    word = np.where(has, moved, word)
+    word = np.where(has, _close_point(word, at, np.uint64(0x30)), word)
     mant, ok = _eight(word, 8)
     ok &= length > has  # a lone point is no number
     value = mant.astype(np.float64)
@@ -267,11 +274,9 @@ def _long_decimals(back: np.ndarray, end: np.ndarray, length: np.ndarray) -> tup
     high_dot = in_high < 8
     low_dot = ~high_dot & (in_low < 8)
     at = np.where(high_dot, in_high, np.where(low_dot, in_low, 0))
-    eight = np.uint64(8)
-    moved = (high & _TOP[7 - at]) | ((high & _LOW[at]) << eight) | np.uint64(0x30)
-    high_after = np.where(high_dot, moved, np.where(low_dot, (high << eight) | np.uint64(0x30), high))
-    moved = (low & _TOP[7 - at]) | ((low & _LOW[at]) << eight) | (high >> np.uint64(56))
-    low_after = np.where(low_dot, moved, low)
+    high_after = np.where(high_dot, _close_point(high, at, np.uint64(0x30)),
+                          np.where(low_dot, (high << np.uint64(8)) | np.uint64(0x30), high))
+    low_after = np.where(low_dot, _close_point(low, at, high >> np.uint64(56)), low)
     upper, ok = _eight(high_after, 8)
     lower, ok_low = _eight(low_after, 8)
     has = high_dot | low_dot
